@@ -1,0 +1,18 @@
+/**
+ * The public surface for handler modules in routes/: types and helpers, re-exported. Handlers
+ * import from here only (never from uWS, never from other src/ files).
+ *
+ * ```ts
+ * import { type Context, text } from '../src/api.js';
+ * export default async function hello(ctx: Context) {
+ *   return text('Hello world!');
+ * }
+ * ```
+ */
+export { request } from 'undici';
+export { type ErrorCode, SwitchyardError } from './errors.js';
+export type { Reply, ReplyBody, ReplyHeaders } from './exchange.js';
+export type { Context, UpstreamHandle } from './handlers/context.js';
+export type { Handler } from './handlers/load.js';
+export { bytes, empty, HttpError, html, json, stream, text } from './handlers/reply.js';
+export * from './runtime/index.js';

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+/**
+ * switchyard start [-c FILE] | check [-c FILE] | version | --help
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, packageRoot } from './config/load.js';
+
+const USAGE = `usage: switchyard <command> [options]
+
+commands:
+  start [-c FILE]   serve the configuration (default conf/switchyard.yaml)
+  check [-c FILE]   validate the configuration, print every problem with its path (like nginx -t)
+  version           print the version
+
+options:
+  -c, --config FILE   configuration file (YAML or JSON)
+  -h, --help          this help
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`switchyard: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed: ReturnType<typeof parse>;
+  function parse() {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    });
+  }
+  try {
+    parsed = parse();
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`, 2);
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (positionals.length > 1) fail(`unexpected argument "${positionals[1]}"\n\n${USAGE}`, 2);
+  const file = values.config ?? join(packageRoot, 'conf', 'switchyard.yaml');
+  switch (command) {
+    case 'version':
+      process.stdout.write(`switchyard ${version()} (node ${process.version})\n`);
+      return;
+    case 'check': {
+      try {
+        loadConfig(file);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          process.exit(1);
+        }
+        throw err;
+      }
+      process.stdout.write(`${file}: configuration ok\n`);
+      return;
+    }
+    case 'start': {
+      const { start, exitOnSignals } = await import('./main.js');
+      let started: Awaited<ReturnType<typeof start>>;
+      try {
+        started = await start(file);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`switchyard: ${err.message}\n`);
+          process.exit(1);
+        }
+        fail((err as Error).message);
+      }
+      exitOnSignals(started);
+      return;
+    }
+    case undefined:
+      fail(`missing command\n\n${USAGE}`, 2);
+      break;
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`, 2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  fail(err instanceof Error ? err.message : String(err));
+});

@@ -1,0 +1,172 @@
+/**
+ * The Exchange: one request and its response, transport-neutral. The engine creates one per
+ * request (a fixed shape: every field is assigned in the constructor so V8 keeps one hidden
+ * class), copies the request into it synchronously, and implements `send`/`close` and the body.
+ * Everything after the engine (pipeline, router, tracks, access log) sees only this.
+ */
+import type { SwitchyardError } from './errors.js';
+
+/** A value is safe when it has no CR, LF or NUL (RFC 9110 §5.5: those are never valid). */
+export function safeValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0) return false;
+  }
+  return true;
+}
+
+export type HeaderValue = string | readonly string[];
+export type ReplyHeaders = Record<string, HeaderValue | number | undefined>;
+export type ReplyBody = string | Uint8Array | AsyncIterable<Uint8Array | string> | null | undefined;
+
+/**
+ * What a track answers. `body`: a string or bytes (sent with Content-Length), or an async iterable
+ * (streamed with backpressure: chunked, or with Content-Length when `length` is given). Never set
+ * content-length / transfer-encoding / connection / date yourself: the engine writes the framing.
+ */
+export interface Reply {
+  status: number;
+  headers?: ReplyHeaders | undefined;
+  body?: ReplyBody;
+  /** exact byte length of an iterable body, when known (e.g. the upstream's Content-Length) */
+  length?: number | undefined;
+}
+
+/** The request body as the engine delivers it: chunks in order, with backpressure. */
+export interface RequestBody extends AsyncIterable<Buffer> {
+  /** declared Content-Length, or -1 for chunked; 0 when there is no body */
+  readonly declared: number;
+  /** bytes received so far */
+  readonly received: number;
+  /** the cap; crossing it answers 413 at once and fails the reader with SY_ERR_BODY_TOO_LARGE */
+  limit: number;
+}
+
+/** Response progress, as the access log and the pipeline's timeout/abort logic see it. */
+export const Phase = {
+  /** nothing written yet: an error can still become a proper status */
+  Open: 0,
+  /** status and headers are on the wire (streaming): an error can only close the connection */
+  Streaming: 1,
+  /** response complete */
+  Done: 2,
+  /** the client went away (or we closed the connection): nothing more can be written */
+  Closed: 3,
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+
+export abstract class Exchange {
+  // --- request, copied by the engine before any await
+  /** case-sensitive method */
+  readonly method: string;
+  /** the raw request path as received, without the query */
+  readonly rawPath: string;
+  /** the raw query string without `?` ('' when absent) */
+  readonly query: string;
+  /** header fields in wire order as [name, value, name, value …], names lower-cased */
+  readonly headers: string[];
+  /** the peer address, normalised (IPv4 as a.b.c.d) */
+  readonly remoteAddress: string;
+  /** the value of the single Host field ('' when absent) */
+  host: string;
+  /** a request check the engine found while copying; the pipeline answers it */
+  problem: SwitchyardError | undefined;
+  /** answer with `Connection: close` (request errors, drain) */
+  closeAfter: boolean;
+
+  // --- set by the pipeline
+  /** the normalised path the router matched on and every track sees */
+  path: string;
+  id: string;
+  readonly startTime: number;
+  /** absolute deadline (performance.now() timebase) from the route's timeout; Infinity if none */
+  deadline: number;
+  phase: Phase;
+
+  // --- cancellation (lazy: no AbortController until someone asks for `signal`)
+  private controller: AbortController | undefined;
+  /** why the request was cancelled (client gone, timeout, drain), once it was */
+  cancelReason: SwitchyardError | undefined;
+
+  // --- access-log fields, filled as the request goes
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  route: string;
+  track: string;
+  errorCode: string | undefined;
+  upstream: string | undefined;
+  upstreamStatus: number;
+  upstreamTime: number;
+  tries: number;
+  /** free-form extra fields for the access log (e.g. job timings); undefined until used */
+  logExtra: Record<string, unknown> | undefined;
+
+  constructor(method: string, rawPath: string, query: string, headers: string[], remoteAddress: string) {
+    this.method = method;
+    this.rawPath = rawPath;
+    this.query = query;
+    this.headers = headers;
+    this.remoteAddress = remoteAddress;
+    this.host = '';
+    this.problem = undefined;
+    this.closeAfter = false;
+    this.path = rawPath;
+    this.id = '';
+    this.startTime = performance.now();
+    this.deadline = Number.POSITIVE_INFINITY;
+    this.phase = Phase.Open;
+    this.controller = undefined;
+    this.cancelReason = undefined;
+    this.status = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.route = '';
+    this.track = '';
+    this.errorCode = undefined;
+    this.upstream = undefined;
+    this.upstreamStatus = 0;
+    this.upstreamTime = 0;
+    this.tries = 0;
+    this.logExtra = undefined;
+  }
+
+  /** The request's body (an empty one when the request has none). */
+  abstract readonly body: RequestBody;
+
+  /**
+   * Write a reply. Resolves when it is written (or could not be: client gone). Rejects never.
+   * A second call, or a call after the client went away, is ignored.
+   */
+  abstract send(reply: Reply): Promise<void>;
+
+  /** Close the connection at once (after a failure mid-response: never look complete). */
+  abstract close(): void;
+
+  /** The first value of a header (names are lower-case), or undefined. */
+  header(name: string): string | undefined {
+    const h = this.headers;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
+    return undefined;
+  }
+
+  /**
+   * Aborted when the client goes away, the route's timeout passes or the drain grace ends.
+   * Created on first use: requests that never ask pay nothing.
+   */
+  get signal(): AbortSignal {
+    let c = this.controller;
+    if (c === undefined) {
+      c = this.controller = new AbortController();
+      if (this.cancelReason !== undefined) c.abort(this.cancelReason);
+    }
+    return c.signal;
+  }
+
+  /** Cancel everything done on behalf of this request. Idempotent; the first reason wins. */
+  cancel(reason: SwitchyardError): void {
+    if (this.cancelReason !== undefined) return;
+    this.cancelReason = reason;
+    this.controller?.abort(reason);
+  }
+}

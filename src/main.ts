@@ -1,0 +1,58 @@
+/**
+ * Boot: load config → build → listen; SIGTERM/SIGINT drain (a second signal exits at once).
+ */
+import { loadConfig } from './config/load.js';
+import { Server } from './server.js';
+
+export interface Started {
+  server: Server;
+  stop(): Promise<void>;
+}
+
+export async function start(file: string): Promise<Started> {
+  const loaded = loadConfig(file);
+  const server = await Server.build(loaded);
+  try {
+    await server.listen();
+  } catch (err) {
+    await server.drain(0).catch(() => {});
+    throw err;
+  }
+  for (const l of server.listening) {
+    server.logs.error.info(
+      { listen: `${l.host}:${l.port}`, kind: l.kind },
+      `listening on ${l.host}:${l.port}`,
+    );
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= server.drain());
+  return { server, stop };
+}
+
+/** Install signal handlers: first SIGTERM/SIGINT drains and exits 0, a second exits at once. */
+export function exitOnSignals(started: Started): void {
+  let signalled = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) {
+      started.server.logs.error.warn({ signal: sig }, 'second signal: exiting now');
+      started.server.logs.flush();
+      process.exit(1);
+    }
+    signalled = true;
+    started.server.logs.error.info({ signal: sig }, 'draining');
+    started.stop().then(
+      () => {
+        started.server.logs.error.info('drained, exiting');
+        started.server.logs.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        started.server.logs.error.error({ err }, 'drain failed');
+        started.server.logs.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,199 @@
+/**
+ * The request path, in one place: checks → normalise → route → limits and deadline → track →
+ * reply → access log. `handle` runs synchronously inside the engine's callback up to the track;
+ * everything after is the track's promise. Routes are compiled at start-up (src/build.ts); here
+ * they are only read.
+ */
+import { asSwitchyardError, errorReply, type SwitchyardError, syError } from './errors.js';
+import { type Exchange, Phase, type Reply } from './exchange.js';
+import { type Logs, logAccess } from './observe/log.js';
+import { normalizePath } from './router/normalize.js';
+import type { Params, Router } from './router/router.js';
+
+/** A route as the pipeline runs it: everything precomputed from its config. */
+export interface CompiledRoute {
+  /** the route's path pattern, for logs */
+  name: string;
+  track: 'handler' | 'proxy' | 'respond' | 'redirect';
+  bodyLimit: number;
+  /** ms; 0 = no timeout */
+  timeout: number;
+  /** max requests in flight on this route; 0 = unlimited */
+  maxActive: number;
+  active: number;
+  run(ex: Exchange, params: Params): Reply | Promise<Reply>;
+}
+
+const ID_OK = /^[A-Za-z0-9._:-]{1,128}$/;
+const ID_PREFIX = `${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+let idCounter = 0;
+
+/** The client's X-Request-Id when it is a sane token; otherwise a new one. */
+function requestId(ex: Exchange): string {
+  const given = ex.header('x-request-id');
+  if (given !== undefined && ID_OK.test(given)) return given;
+  return `${ID_PREFIX}-${(++idCounter).toString(36)}`;
+}
+
+function wantsJson(ex: Exchange): boolean {
+  const accept = ex.header('accept');
+  return accept !== undefined && accept.includes('json');
+}
+
+function onTimeout(ex: Exchange): void {
+  const err = syError('SY_ERR_TIMEOUT');
+  ex.errorCode ??= err.code;
+  ex.cancel(err);
+  if (ex.phase === Phase.Open) void ex.send(errorReply(err, wantsJson(ex)));
+  else if (ex.phase === Phase.Streaming) ex.close();
+}
+
+export class Pipeline {
+  private readonly router: Router<CompiledRoute>;
+  private readonly logs: Logs;
+  /** requests not yet finished (for drain) */
+  readonly inflight = new Set<Exchange>();
+  draining = false;
+  private idle: (() => void) | undefined = undefined;
+
+  constructor(router: Router<CompiledRoute>, logs: Logs) {
+    this.router = router;
+    this.logs = logs;
+  }
+
+  /** Called by the engine, synchronously, for every request. */
+  handle = (ex: Exchange): void => {
+    this.inflight.add(ex);
+    ex.id = requestId(ex);
+    if (this.draining) ex.closeAfter = true;
+    if (ex.problem !== undefined) return this.refuse(ex, ex.problem);
+    const path = normalizePath(ex.rawPath);
+    if (path === null)
+      return this.refuse(ex, syError('SY_ERR_BAD_PATH', `path "${ex.rawPath.slice(0, 200)}"`));
+    ex.path = path;
+
+    const m = this.router.match(ex.method, ex.host, path);
+    if (m.kind !== 'found') {
+      if (m.kind === 'none') return this.refuse(ex, syError('SY_ERR_NOT_FOUND'));
+      const err = syError('SY_ERR_METHOD_NOT_ALLOWED');
+      err.headers = { allow: m.allow };
+      return this.refuse(ex, err);
+    }
+    const route = m.data;
+    ex.route = route.name;
+    ex.track = route.track;
+    const body = ex.body;
+    if (body.declared > route.bodyLimit) {
+      return this.refuse(
+        ex,
+        syError('SY_ERR_BODY_TOO_LARGE', `Content-Length ${body.declared} over ${route.bodyLimit}`),
+      );
+    }
+    body.limit = route.bodyLimit;
+    if (route.maxActive !== 0 && route.active >= route.maxActive) {
+      const err = syError('SY_ERR_UPSTREAM_QUEUE_FULL', `route ${route.name}: ${route.active} in flight`);
+      err.headers = { 'retry-after': '1' };
+      return this.refuse(ex, err);
+    }
+    route.active++;
+    let timer: NodeJS.Timeout | undefined;
+    if (route.timeout > 0) {
+      ex.deadline = ex.startTime + route.timeout;
+      timer = setTimeout(onTimeout, route.timeout, ex);
+    }
+    let result: Reply | Promise<Reply>;
+    try {
+      result = route.run(ex, m.params);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    if (!(result instanceof Promise) && timer === undefined) {
+      // Synchronous reply (respond, redirect): no promise on the way unless the body streams.
+      const sent = ex.send(result);
+      route.active--;
+      if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) void sent.then(() => this.finish(ex));
+      else this.finish(ex);
+      return;
+    }
+    void this.complete(ex, route, result, timer);
+  };
+
+  private async complete(
+    ex: Exchange,
+    route: CompiledRoute,
+    pending: Reply | Promise<Reply>,
+    timer: NodeJS.Timeout | undefined,
+  ) {
+    try {
+      const reply = await pending;
+      await ex.send(reply);
+    } catch (err) {
+      await this.fail(ex, err);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      route.active--;
+      this.finish(ex);
+    }
+  }
+
+  /** A track failed. Before the status line: a proper error reply; after: close the connection. */
+  private fail(ex: Exchange, thrown: unknown): Promise<void> | undefined {
+    // A request cancelled by the client, its deadline or the drain: that reason is the outcome.
+    const err = ex.cancelReason ?? asSwitchyardError(thrown);
+    ex.errorCode ??= err.code;
+    if (ex.cancelReason === undefined && err.status >= 500) {
+      this.logs.error.error({ id: ex.id, route: ex.route, code: err.code, err: thrown }, 'request failed');
+    }
+    if (ex.phase === Phase.Open) return ex.send(errorReply(err, wantsJson(ex)));
+    if (ex.phase === Phase.Streaming) ex.close();
+    return undefined;
+  }
+
+  /** Answer a request that never reaches a track (bad request, 404, 405, 413 …). */
+  private refuse(ex: Exchange, err: SwitchyardError): void {
+    ex.errorCode = err.code;
+    // Malformed requests and unread bodies: close, so the next bytes are never read as a request.
+    if (err.status !== 404 && err.status !== 405) ex.closeAfter = true;
+    else if (ex.body.declared !== 0) ex.closeAfter = true;
+    void ex.send(errorReply(err, wantsJson(ex)));
+    this.finish(ex);
+  }
+
+  private finish(ex: Exchange): void {
+    if (ex.cancelReason !== undefined) ex.errorCode ??= ex.cancelReason.code;
+    if (this.logs.access !== null) logAccess(this.logs.access, ex);
+    this.inflight.delete(ex);
+    if (this.idle !== undefined && this.inflight.size === 0) this.idle();
+  }
+
+  /**
+   * Drain: let in-flight requests finish for up to `graceMs`, then cancel what remains (503 if
+   * nothing was sent yet, else close) and give them a moment to unwind. Resolves when none is left
+   * or after that moment.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    const allDone = (ms: number) =>
+      new Promise<boolean>((resolve) => {
+        if (this.inflight.size === 0) return resolve(true);
+        const t = setTimeout(() => {
+          this.idle = undefined;
+          resolve(false);
+        }, ms);
+        this.idle = () => {
+          clearTimeout(t);
+          this.idle = undefined;
+          resolve(true);
+        };
+      });
+    if (await allDone(graceMs)) return;
+    const err = syError('SY_ERR_SHUTTING_DOWN', `drain grace of ${graceMs} ms passed`);
+    for (const ex of this.inflight) {
+      ex.cancel(err);
+      ex.closeAfter = true;
+      if (ex.phase === Phase.Open) void ex.send(errorReply(err, false));
+      else if (ex.phase === Phase.Streaming) ex.close();
+    }
+    await allDone(1000);
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * The uWS side of an Exchange: created synchronously inside the uWS handler (the HttpRequest is
+ * only valid until it returns), it copies the request, attaches `onAborted` (before any await, or
+ * uWS kills the process) and `onData` (when there is a body), and implements `send`/`close`.
+ *
+ * Writing (platform.md): every write is corked; small bodies go out with one `end()`; large
+ * known-length bodies with `tryEnd` + `onWritable` so uWS never holds more than a socket buffer;
+ * iterable bodies stream chunked (≤ 16 KiB per write) or with `tryEnd` when the length is known,
+ * waiting for `onWritable` whenever uWS reports backpressure. HEAD gets `Content-Length` and no
+ * body, 204/304 neither. A failure after the status line closes the connection, so a truncated
+ * response never looks complete.
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { errorReply, type SwitchyardError, syError } from '../../errors.js';
+import { Exchange, Phase, type Reply, type RequestBody } from '../../exchange.js';
+import { type BodyOwner, EMPTY_BODY, UwsBody } from './body.js';
+import { type CopiedRequest, copyRequest, type HeaderLimits } from './request.js';
+import { invalidHeader, statusHasBody, statusLine, wantsClose, writeHeaders } from './respond.js';
+
+/** Bodies up to this size are written with one `end()`; larger ones with tryEnd/onWritable. */
+const END_AT_ONCE = 64 * 1024;
+/** Largest chunk handed to one `write()` (uWS buffers a whole chunk; keep them small). */
+const WRITE_CHUNK = 16 * 1024;
+
+const RESOLVED = Promise.resolve();
+const NOOP = (): void => {};
+
+/** Hooks the engine gives every exchange. */
+export interface EngineHooks {
+  limits: HeaderLimits;
+  /** log a response that could not be written as asked (bad header, stream failure) */
+  onWriteError(ex: UwsExchange, err: SwitchyardError | Error): void;
+}
+
+// --- normalising peer addresses (uWS gives uncompressed IPv4-mapped IPv6) ---
+const addressCache = new Map<string, string>();
+const decoder = new TextDecoder('latin1');
+
+function normaliseAddress(raw: string): string {
+  let a = addressCache.get(raw);
+  if (a !== undefined) return a;
+  a = raw;
+  if (raw.startsWith('0000:0000:0000:0000:0000:ffff:') && raw.length === 39) {
+    const hi = Number.parseInt(raw.slice(30, 34), 16);
+    const lo = Number.parseInt(raw.slice(35, 39), 16);
+    a = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  } else if (raw.includes(':')) {
+    a = raw
+      .split(':')
+      .map((p) => p.replace(/^0+(?=.)/, ''))
+      .join(':')
+      .toLowerCase();
+  }
+  if (addressCache.size > 4096) addressCache.clear();
+  addressCache.set(raw, a);
+  return a;
+}
+
+// One reused record for copyRequest (the copy is synchronous and never nested).
+const copied: CopiedRequest = { headers: [], host: '', declared: 0, problem: undefined };
+
+// Module-level state for corked writes, so `cork` needs no closure per request.
+let corkEx: UwsExchange;
+let corkReply: Reply;
+let corkBody: string | Uint8Array;
+let corkClose = false;
+
+function writeWholeCorked(): void {
+  const ex = corkEx;
+  const reply = corkReply;
+  const res = ex.res;
+  const status = reply.status;
+  res.writeStatus(statusLine(status)!);
+  writeHeaders(res, reply.headers);
+  const body = corkBody;
+  if (!statusHasBody(status)) {
+    endHead(res, undefined, corkClose);
+  } else if (ex.method === 'HEAD') {
+    endHead(res, typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, corkClose);
+  } else {
+    res.end(body, corkClose);
+    ex.bytesOut = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  }
+}
+
+/**
+ * End a response that has no body (HEAD, 204, 304). Only the argument-less `endWithoutBody()` is
+ * safe in this build: any argument makes uWS add its own Content-Length (2^63 for `undefined`,
+ * which hangs the client). So Content-Length is written by hand, and `close` can only be asked
+ * for with the header (the response object is gone once ended, so we cannot close the socket).
+ */
+function endHead(res: HttpResponse, length: number | undefined, close: boolean): void {
+  if (length !== undefined) res.writeHeader('content-length', String(length));
+  if (close) res.writeHeader('connection', 'close');
+  res.endWithoutBody();
+}
+
+function writeHeadCorked(): void {
+  const ex = corkEx;
+  const res = ex.res;
+  res.writeStatus(statusLine(corkReply.status)!);
+  writeHeaders(res, corkReply.headers);
+}
+
+export class UwsExchange extends Exchange implements BodyOwner {
+  readonly res: HttpResponse;
+  readonly body: RequestBody;
+  private readonly hooks: EngineHooks;
+  // streaming state
+  private waiter: (() => void) | undefined = undefined;
+  private pending: Buffer | undefined = undefined;
+  private pendingOffset = 0;
+  private total = 0;
+
+  static accept(res: HttpResponse, req: HttpRequest, hooks: EngineHooks): UwsExchange {
+    const method = req.getCaseSensitiveMethod();
+    const url = req.getUrl();
+    const query = req.getQuery() ?? '';
+    copyRequest(req, url.length + query.length, hooks.limits, copied);
+    const address = normaliseAddress(decoder.decode(res.getRemoteAddressAsText()));
+    return new UwsExchange(res, method, url, query, address, hooks);
+  }
+
+  private constructor(
+    res: HttpResponse,
+    method: string,
+    url: string,
+    query: string,
+    address: string,
+    hooks: EngineHooks,
+  ) {
+    super(method, url, query, copied.headers, address);
+    this.res = res;
+    this.hooks = hooks;
+    this.host = copied.host;
+    this.problem = copied.problem;
+    res.onAborted(() => this.aborted());
+    // No body reading for a request we are about to refuse: it is answered with Connection: close.
+    this.body =
+      copied.declared !== 0 && copied.problem === undefined
+        ? new UwsBody(res, copied.declared, this)
+        : EMPTY_BODY;
+  }
+
+  /** uWS: the client went away (or we closed the socket). Every `res` method throws from now on. */
+  private aborted(): void {
+    const wasDone = this.phase === Phase.Done;
+    this.phase = Phase.Closed;
+    if (!wasDone) {
+      const err = syError('SY_ERR_CLIENT_GONE');
+      if (this.body instanceof UwsBody) this.body.fail(err);
+      this.cancel(err);
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w();
+    }
+  }
+
+  /** BodyOwner: the body cap was crossed. Answer 413 now (and close: we stop reading). */
+  overLimit(err: SwitchyardError): void {
+    this.closeAfter = true;
+    this.errorCode = err.code;
+    this.cancel(err);
+    void this.send(errorReply(err, false));
+  }
+
+  close(): void {
+    if (this.phase === Phase.Closed) return;
+    const wasDone = this.phase === Phase.Done;
+    this.phase = Phase.Closed;
+    if (!wasDone) this.res.close();
+    this.wake();
+  }
+
+  /** Is the request body still arriving? Then we must close after answering (we will not read it). */
+  private bodyUnread(): boolean {
+    const b = this.body;
+    return b instanceof UwsBody && !b.complete;
+  }
+
+  send(reply: Reply): Promise<void> {
+    if (this.phase !== Phase.Open) return RESOLVED;
+    const bad = statusLine(reply.status) === undefined ? 'status' : invalidHeader(reply.headers);
+    if (bad !== undefined) {
+      const err = syError(
+        bad === 'status' ? 'SY_ERR_BAD_REPLY' : 'SY_ERR_BAD_RESPONSE_HEADER',
+        bad === 'status'
+          ? `invalid status ${String(reply.status)}`
+          : `invalid value or name in response header "${bad}"`,
+      );
+      this.hooks.onWriteError(this, err);
+      this.errorCode = err.code;
+      reply = {
+        status: err.status,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: `${err.reason} (${err.code})\n`,
+      };
+    }
+    this.status = reply.status;
+    const close = this.closeAfter || this.bodyUnread() || wantsClose(reply.headers);
+    const body = reply.body;
+    if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array) {
+      const whole = body ?? '';
+      if (
+        typeof whole !== 'string' &&
+        whole.byteLength > END_AT_ONCE &&
+        this.method !== 'HEAD' &&
+        statusHasBody(reply.status)
+      ) {
+        return this.streamKnown(reply, [whole], whole.byteLength, close);
+      }
+      if (
+        typeof whole === 'string' &&
+        whole.length > END_AT_ONCE &&
+        this.method !== 'HEAD' &&
+        statusHasBody(reply.status)
+      ) {
+        const buf = Buffer.from(whole);
+        return this.streamKnown(reply, [buf], buf.byteLength, close);
+      }
+      corkEx = this;
+      corkReply = reply;
+      corkBody = whole;
+      corkClose = close;
+      this.res.cork(writeWholeCorked);
+      this.phase = close ? Phase.Closed : Phase.Done;
+      return RESOLVED;
+    }
+    if (reply.length !== undefined) return this.streamKnown(reply, body, reply.length, close);
+    return this.streamChunked(reply, body, close);
+  }
+
+  /** Head only, for HEAD / 204 / 304 with an iterable body: release the iterable. */
+  private endWithoutBody(
+    reply: Reply,
+    body: AsyncIterable<unknown> | Iterable<unknown>,
+    length: number | undefined,
+    close: boolean,
+  ): void {
+    corkEx = this;
+    corkReply = reply;
+    this.res.cork(() => {
+      writeHeadCorked();
+      endHead(this.res, statusHasBody(reply.status) ? length : undefined, close);
+    });
+    this.phase = close ? Phase.Closed : Phase.Done;
+    const it =
+      Symbol.asyncIterator in body ? (body as AsyncIterable<unknown>)[Symbol.asyncIterator]() : undefined;
+    it?.return?.()?.catch(NOOP);
+  }
+
+  private onWritable = (offset: number): boolean => {
+    const p = this.pending;
+    if (p !== undefined) {
+      let ok = false;
+      let done = false;
+      this.res.cork(() => {
+        [ok, done] = this.res.tryEnd(p.subarray(offset - this.pendingOffset), this.total);
+      });
+      if (!ok && !done) return false;
+      this.pending = undefined;
+    } else {
+      // platform.md: while an onWritable handler is set uWS does not drain its own buffer.
+      this.res.cork(NOOP);
+    }
+    this.wake();
+    return true;
+  };
+
+  private waitWritable(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  private async streamKnown(
+    reply: Reply,
+    body: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+    total: number,
+    close: boolean,
+  ): Promise<void> {
+    if (this.method === 'HEAD' || !statusHasBody(reply.status))
+      return this.endWithoutBody(reply, body, total, close);
+    corkEx = this;
+    corkReply = reply;
+    this.res.cork(writeHeadCorked);
+    this.phase = Phase.Streaming;
+    this.total = total;
+    this.res.onWritable(this.onWritable);
+    let sent = 0;
+    try {
+      if (total === 0) {
+        this.res.cork(() => this.res.end('', close));
+      } else {
+        for await (const piece of body) {
+          if (this.phase !== Phase.Streaming) return;
+          const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+          if (sent + chunk.byteLength > total)
+            throw syError('SY_ERR_STREAM', `body longer than its length ${total}`);
+          const start = this.res.getWriteOffset();
+          let ok = false;
+          let done = false;
+          this.res.cork(() => {
+            [ok, done] = this.res.tryEnd(chunk, total);
+          });
+          sent += chunk.byteLength;
+          this.bytesOut = sent;
+          if (done) break;
+          if (!ok) {
+            this.pending = Buffer.isBuffer(chunk)
+              ? chunk
+              : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+            this.pendingOffset = start;
+            await this.waitWritable();
+          }
+        }
+        if (this.phase === Phase.Streaming && sent < total) {
+          throw syError('SY_ERR_STREAM', `body ended after ${sent} of ${total} bytes`);
+        }
+        if (close && this.phase === Phase.Streaming) {
+          // tryEnd cannot ask for Connection: close; close once the last byte is handed over.
+          this.phase = Phase.Done;
+          this.res.close();
+        }
+      }
+      if (this.phase === Phase.Streaming) this.phase = Phase.Done;
+    } catch (err) {
+      this.streamFailed(err);
+    }
+  }
+
+  private async streamChunked(
+    reply: Reply,
+    body: AsyncIterable<Uint8Array | string>,
+    close: boolean,
+  ): Promise<void> {
+    if (this.method === 'HEAD' || !statusHasBody(reply.status))
+      return this.endWithoutBody(reply, body, undefined, close);
+    corkEx = this;
+    corkReply = reply;
+    this.res.cork(writeHeadCorked);
+    this.phase = Phase.Streaming;
+    this.res.onWritable(this.onWritable);
+    let sent = 0;
+    try {
+      for await (const piece of body) {
+        if (this.phase !== Phase.Streaming) return;
+        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        for (let at = 0; at < chunk.byteLength; at += WRITE_CHUNK) {
+          const part = chunk.byteLength <= WRITE_CHUNK ? chunk : chunk.subarray(at, at + WRITE_CHUNK);
+          let ok = true;
+          this.res.cork(() => {
+            ok = this.res.write(part);
+          });
+          sent += part.byteLength;
+          this.bytesOut = sent;
+          if (!ok) {
+            await this.waitWritable();
+            if (this.phase !== Phase.Streaming) return;
+          }
+        }
+      }
+      if (this.phase !== Phase.Streaming) return;
+      this.res.cork(() => this.res.end(undefined, close));
+      this.phase = close ? Phase.Closed : Phase.Done;
+    } catch (err) {
+      this.streamFailed(err);
+    }
+  }
+
+  /** The body source failed mid-response: the status is out, so the only honest move is to close. */
+  private streamFailed(err: unknown): void {
+    if (this.phase === Phase.Closed) return;
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.errorCode ??= (e as { code?: string }).code ?? 'SY_ERR_STREAM';
+    this.hooks.onWriteError(this, e);
+    this.close();
+  }
+}

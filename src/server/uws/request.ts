@@ -1,0 +1,130 @@
+/**
+ * Copying a uWS request into plain values, and the checks uWS leaves to us (platform.md):
+ * differing duplicate Content-Length, empty Content-Length, duplicate or empty Host, any
+ * Transfer-Encoding other than `chunked`, too many or too large header fields, a too-long target.
+ *
+ * `req.forEach` takes a callback; to keep the hot path free of a closure per request the callback
+ * is module-level and writes into one reused collector (forEach is synchronous and never nested).
+ */
+import type { HttpRequest } from 'uWebSockets.js';
+import { type SwitchyardError, syError } from '../../errors.js';
+
+export interface HeaderLimits {
+  headers: number;
+  headerBytes: number;
+  uri: number;
+}
+
+/** What one pass over the header fields found. */
+const c = {
+  headers: [] as string[],
+  bytes: 0,
+  host: undefined as string | undefined,
+  hostCount: 0,
+  contentLength: undefined as string | undefined,
+  clConflict: false,
+  te: undefined as string | undefined,
+};
+
+function collect(name: string, value: string): void {
+  c.headers.push(name, value);
+  c.bytes += name.length + value.length + 4;
+  // Compare length first: most fields are none of these three.
+  switch (name.length) {
+    case 4:
+      if (name === 'host') {
+        c.host = value;
+        c.hostCount++;
+      }
+      break;
+    case 14:
+      if (name === 'content-length') {
+        if (c.contentLength === undefined) c.contentLength = value;
+        else if (c.contentLength !== value) c.clConflict = true;
+      }
+      break;
+    case 17:
+      if (name === 'transfer-encoding') c.te = c.te === undefined ? value : `${c.te}, ${value}`;
+      break;
+  }
+}
+
+export interface CopiedRequest {
+  headers: string[];
+  host: string;
+  /** declared body length: -1 chunked, 0 none */
+  declared: number;
+  problem: SwitchyardError | undefined;
+}
+
+const DIGITS = /^\d{1,15}$/;
+
+/** Copy the header fields of `req` and run the request checks. Call synchronously in the handler. */
+export function copyRequest(
+  req: HttpRequest,
+  targetLength: number,
+  limits: HeaderLimits,
+  out: CopiedRequest,
+): void {
+  c.headers = [];
+  c.bytes = targetLength + 16;
+  c.host = undefined;
+  c.hostCount = 0;
+  c.contentLength = undefined;
+  c.clConflict = false;
+  c.te = undefined;
+  req.forEach(collect);
+
+  out.headers = c.headers;
+  out.host = c.host ?? '';
+  out.declared = 0;
+  out.problem = undefined;
+
+  const count = c.headers.length >> 1;
+  if (targetLength > limits.uri) {
+    out.problem = syError(
+      'SY_ERR_URI_TOO_LONG',
+      `request target of ${targetLength} bytes (limit ${limits.uri})`,
+    );
+  } else if (count > limits.headers) {
+    out.problem = syError('SY_ERR_TOO_MANY_HEADERS', `${count} header fields (limit ${limits.headers})`);
+  } else if (c.bytes > limits.headerBytes) {
+    out.problem = syError(
+      'SY_ERR_HEADERS_TOO_LARGE',
+      `${c.bytes} bytes of header (limit ${limits.headerBytes})`,
+    );
+  } else if (c.hostCount !== 1 || c.host === '') {
+    out.problem = syError(
+      'SY_ERR_BAD_HOST',
+      c.hostCount === 0
+        ? 'no Host field'
+        : c.hostCount > 1
+          ? `${c.hostCount} Host fields`
+          : 'empty Host field',
+    );
+  } else if ((c.te as string | undefined) !== undefined) {
+    // RFC 9112 §6.1: chunked must be the final coding; we implement no other coding, so anything
+    // but exactly `chunked` is refused (501 for codings we do not know, 400 for malformed lists).
+    const te = (c.te as unknown as string).trim().toLowerCase();
+    if (te !== 'chunked') {
+      const last = te.split(',').pop()!.trim();
+      out.problem =
+        last === 'chunked' || te === ''
+          ? syError('SY_ERR_BAD_TRANSFER_ENCODING', `Transfer-Encoding "${c.te}"`)
+          : syError('SY_ERR_UNSUPPORTED_TRANSFER_ENCODING', `Transfer-Encoding "${c.te}"`);
+    } else if (c.contentLength !== undefined) {
+      // RFC 9112 §6.3: both present is a smuggling vector; refuse and close.
+      out.problem = syError('SY_ERR_BAD_CONTENT_LENGTH', 'both Content-Length and Transfer-Encoding');
+    } else {
+      out.declared = -1;
+    }
+  } else if (c.contentLength !== undefined) {
+    if (c.clConflict) {
+      out.problem = syError('SY_ERR_BAD_CONTENT_LENGTH', 'Content-Length fields with different values');
+    } else if (!DIGITS.test(c.contentLength)) {
+      out.problem = syError('SY_ERR_BAD_CONTENT_LENGTH', `Content-Length "${c.contentLength}"`);
+    } else {
+      out.declared = Number(c.contentLength);
+    }
+  }
+}
