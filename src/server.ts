@@ -24,7 +24,7 @@ export interface Listening {
 }
 
 export interface TcpListener {
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
 async function compileRoute(
@@ -167,7 +167,7 @@ export class Server {
    */
   async drain(graceMs = this.loaded.config.shutdown.grace): Promise<void> {
     this.engine.stopAccepting();
-    await Promise.all([this.pipeline.drain(graceMs), ...this.tcp.map((t) => t.close())]);
+    await Promise.all([this.pipeline.drain(graceMs), ...this.tcp.map((t) => t.close(graceMs))]);
     await Promise.allSettled([this.upstreams.close(), this.pool.close()]);
     this.logs.flush();
   }

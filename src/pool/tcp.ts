@@ -1,12 +1,116 @@
-/** The TCP line-protocol job listener (placeholder: the pool implementation replaces this file). */
+/**
+ * The TCP line-protocol job listener (`listen: [{kind: tcp, job: NAME}]`), on node:net (uWS.js has
+ * no raw TCP API).
+ *
+ * Protocol: each line (`\n` or `\r\n`) is an integer; the answer is `Result: OUTPUT\n`, or
+ * `Error: Invalid number\n` for anything else (including a number the job rejects with a
+ * RangeError/TypeError, such as fib(91)). Lines may be pipelined: answers come in line order.
+ * A line over 1 KiB answers `Error: Line too long\n` and closes the connection. Other errors:
+ * `Error: Server busy\n` (pool full), `Error: Job failed\n`, `Error: Server shutting down\n`.
+ * A client that disconnects cancels its jobs (queued: dropped; running: worker terminated).
+ * Details, limits and backpressure: connection.ts.
+ *
+ * One access-log line per connection when it closes: lines, jobs, failures, cancellations, summed
+ * queue wait and run time, bytes, duration and why it ended.
+ */
+import { createServer, type Socket } from 'node:net';
 import type { ListenConfig } from '../config/schema.js';
+import { syError } from '../errors.js';
 import type { Logs } from '../observe/log.js';
+import { LineConnection } from './connection.js';
 import type { JobPool } from './index.js';
 
-export async function listenTcp(
-  l: ListenConfig,
-  _pool: JobPool,
-  _logs: Logs,
-): Promise<{ port: number; close(): Promise<void> }> {
-  throw new Error(`listen ${l.host}:${l.port}: tcp listeners are not implemented yet`);
+export interface TcpListenerHandle {
+  readonly port: number;
+  /** open connections */
+  readonly connections: number;
+  /**
+   * Stop accepting; let each connection's jobs in flight finish and their answers go out, then end
+   * it. After `graceMs` (default: the server's shutdown grace) the rest are cancelled and closed.
+   * Resolves when every connection is closed.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+function normaliseAddress(a: string | undefined): string {
+  if (a === undefined) return '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+export async function listenTcp(l: ListenConfig, pool: JobPool, logs: Logs): Promise<TcpListenerHandle> {
+  const job = l.job;
+  if (job === undefined || !pool.jobs.has(job)) {
+    throw new Error(`listen ${l.host}:${l.port}: tcp listener needs a known job (got "${job}")`);
+  }
+  const conns = new Set<LineConnection>();
+  let nextId = 0;
+  let allClosed: (() => void) | undefined;
+  let listenName = `${l.host}:${l.port}`;
+
+  const server = createServer({ allowHalfOpen: false, noDelay: true }, (socket: Socket) => {
+    const conn = new LineConnection(socket, ++nextId, job, pool);
+    conns.add(conn);
+    const client = normaliseAddress(socket.remoteAddress);
+    socket.once('close', () => {
+      conns.delete(conn);
+      if (logs.access !== null) {
+        logs.access.info({
+          track: 'tcp',
+          listen: listenName,
+          conn: conn.id,
+          client,
+          job,
+          lines: conn.lines,
+          invalid: conn.invalid,
+          ...conn.timing.fields(),
+          bytes_in: socket.bytesRead,
+          bytes_out: socket.bytesWritten,
+          ms: Math.round((performance.now() - conn.started) * 1000) / 1000,
+          end: conn.endReason,
+        });
+      }
+      if (conns.size === 0) allClosed?.();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: l.host, port: l.port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logs.error.error({ err, listen: listenName }, 'tcp listener error'));
+  const port = (server.address() as { port: number }).port;
+  listenName = `${l.host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    get connections() {
+      return conns.size;
+    },
+    close(graceMs = pool.graceMs) {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const idle = new Promise<void>((resolve) => {
+          allClosed = resolve;
+          if (conns.size === 0) resolve();
+        });
+        for (const c of conns) c.shutdown();
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<boolean>((resolve) => {
+          timer = setTimeout(resolve, graceMs, false);
+        });
+        const done = await Promise.race([idle.then(() => true), graceOver]);
+        clearTimeout(timer);
+        if (!done) {
+          const err = syError('SY_ERR_SHUTTING_DOWN', `tcp drain grace of ${graceMs} ms passed`);
+          for (const c of conns) c.abort(err);
+        }
+        await Promise.all([idle, stopped]);
+      })();
+      return closing;
+    },
+  };
 }

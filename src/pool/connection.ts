@@ -1,0 +1,203 @@
+/**
+ * One connection of the TCP line-protocol listener (see tcp.ts for the protocol).
+ *
+ * Lines are read in order, each valid one starts its job at once (several run in parallel on the
+ * pool), and the answers are written strictly in line order: a queue of slots, the head written
+ * as soon as it is answered. Everything happens in `pump()`, the one place that reads lines,
+ * writes answers and decides whether to keep reading, so that nothing recurses.
+ *
+ * Limits: at most `MAX_PENDING` lines of one connection are in flight; beyond that we stop
+ * reading (the client's sends block on TCP flow control, nothing is refused). The same when the
+ * client does not read its answers (our writes back up). A line over `MAX_LINE_BYTES` answers
+ * `Error: Line too long` after the earlier lines' answers and closes the connection; what the
+ * client sends after it is read and discarded, so that the close is a FIN, not an RST that
+ * could destroy the error line in flight.
+ *
+ * Cancellation: the connection owns one AbortController, handed to every job it starts. It aborts
+ * when the client disconnects — `close`, a socket error, or an end of stream (FIN): a half-closed
+ * client cannot be told from a gone one without writing to it, and a gone client must not keep
+ * threads busy, so a client must keep its sending side open until it has read its answers.
+ */
+import type { Socket } from 'node:net';
+import { type SwitchyardError, syError } from '../errors.js';
+import type { JobPool } from './index.js';
+import { JobTiming } from './stats.js';
+
+export const MAX_LINE_BYTES = 1024;
+export const MAX_PENDING = 32;
+
+const INTEGER = /^[ \t]*([+-]?[0-9]+)[ \t]*$/;
+const INVALID = 'Error: Invalid number\n';
+const TOO_LONG = 'Error: Line too long\n';
+
+interface Slot {
+  answer: string | undefined;
+}
+
+/** The answer line for a failed job. */
+function errorLine(err: unknown): string {
+  const e = err as SwitchyardError;
+  if (e.code === 'SY_ERR_JOB_FAILED') {
+    // The job rejected its input (fib: n outside 0..90): RangeError/TypeError survive the
+    // structured clone from the worker with their name.
+    const name = (e.cause as Error | undefined)?.name;
+    return name === 'RangeError' || name === 'TypeError' ? INVALID : 'Error: Job failed\n';
+  }
+  if (e.code === 'SY_ERR_POOL_FULL') return 'Error: Server busy\n';
+  if (e.code === 'SY_ERR_SHUTTING_DOWN') return 'Error: Server shutting down\n';
+  return 'Error: Job failed\n';
+}
+
+export class LineConnection {
+  readonly id: number;
+  readonly started = performance.now();
+  readonly timing = new JobTiming();
+  lines = 0;
+  invalid = 0;
+  /** why it ended: client-closed, line-too-long, shutdown, aborted, or a socket error code */
+  endReason = '';
+  private readonly socket: Socket;
+  private readonly job: string;
+  private readonly pool: JobPool;
+  private readonly controller = new AbortController();
+  private readonly queue: Slot[] = [];
+  private buf = '';
+  /** false once we stop taking lines (too long, shutdown, client end): data is discarded */
+  private reading = true;
+  /** end the connection once every queued answer is written */
+  private endWhenFlushed = false;
+  private writeBlocked = false;
+  private ended = false;
+
+  constructor(socket: Socket, id: number, job: string, pool: JobPool) {
+    this.socket = socket;
+    this.id = id;
+    this.job = job;
+    this.pool = pool;
+    socket.setNoDelay(true);
+    // latin1: one char per byte, so lengths are byte counts; valid lines are ASCII anyway.
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      if (!this.reading) return;
+      this.buf += chunk;
+      this.pump();
+    });
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      this.pump();
+    });
+    // allowHalfOpen is off: node ends our side once pending writes are out; we only cancel.
+    socket.on('end', () => {
+      this.endReason ||= 'client-closed';
+      this.cancel(syError('SY_ERR_CLIENT_GONE'));
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.endReason ||= err.code ?? 'error';
+    });
+    socket.on('close', () => {
+      this.endReason ||= 'client-closed';
+      this.cancel(syError('SY_ERR_CLIENT_GONE'));
+    });
+  }
+
+  /** Lines read but not yet answered on the wire. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Stop taking lines; end once the answers in flight are written (listener shutdown). */
+  shutdown(): void {
+    this.endReason ||= 'shutdown';
+    this.reading = false;
+    this.buf = '';
+    this.endWhenFlushed = true;
+    this.pump();
+  }
+
+  /** Cancel every job in flight and close now. */
+  abort(reason: SwitchyardError): void {
+    this.endReason ||= 'aborted';
+    this.cancel(reason);
+    this.socket.destroy();
+  }
+
+  private cancel(reason: SwitchyardError): void {
+    this.reading = false;
+    this.buf = '';
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  private pump(): void {
+    const queue = this.queue;
+    while (this.reading && queue.length < MAX_PENDING) {
+      const nl = this.buf.indexOf('\n');
+      if (nl === -1) {
+        // An unfinished line: too long already? (allow for the \r of a \r\n still to come)
+        const b = this.buf;
+        if (b.length > MAX_LINE_BYTES + (b.endsWith('\r') ? 1 : 0)) this.tooLong();
+        break;
+      }
+      let line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (line.length > MAX_LINE_BYTES) this.tooLong();
+      else this.submit(line);
+    }
+    this.flush();
+    if (this.ended) return;
+    if (this.endWhenFlushed && queue.length === 0) {
+      this.ended = true;
+      this.socket.end();
+      // A client that never closes its side: do not hold the socket forever.
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+      return;
+    }
+    // Read on while we take lines and can write, or while we only discard (so the close is a FIN).
+    const flowing = this.reading ? queue.length < MAX_PENDING && !this.writeBlocked : !this.ended;
+    if (flowing) this.socket.resume();
+    else this.socket.pause();
+  }
+
+  private submit(line: string): void {
+    this.lines++;
+    const m = INTEGER.exec(line);
+    const n = m === null ? Number.NaN : Number(m[1]);
+    if (!Number.isSafeInteger(n)) {
+      this.invalid++;
+      this.queue.push({ answer: INVALID });
+      return;
+    }
+    const slot: Slot = { answer: undefined };
+    this.queue.push(slot);
+    const signal = this.controller.signal;
+    this.pool.run(this.job, n, { signal, timing: this.timing }).then(
+      (v) => {
+        slot.answer = `Result: ${String(v)}\n`;
+        this.pump();
+      },
+      (err: unknown) => {
+        if (signal.aborted) return; // the client is gone: nobody to answer
+        slot.answer = errorLine(err);
+        this.pump();
+      },
+    );
+  }
+
+  private tooLong(): void {
+    this.endReason ||= 'line-too-long';
+    this.reading = false;
+    this.buf = '';
+    this.queue.push({ answer: TOO_LONG });
+    this.endWhenFlushed = true;
+  }
+
+  /** Write the answered head of the queue, in one write. */
+  private flush(): void {
+    const queue = this.queue;
+    if (queue.length === 0 || queue[0]!.answer === undefined) return;
+    let out = '';
+    while (queue.length > 0 && queue[0]!.answer !== undefined) out += queue.shift()!.answer;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (!this.socket.write(out, 'latin1')) this.writeBlocked = true;
+  }
+}

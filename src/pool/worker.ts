@@ -1,0 +1,61 @@
+/**
+ * The piscina worker: one per pool thread. Dispatches a task to its job module by name; each module
+ * is imported once per worker (on first use) and cached. Returns the job's output with its own run
+ * time, so the main thread can split a job's latency into queue wait and run time.
+ *
+ * piscina loads this file (compiled: dist/src/pool/worker.js) in every thread; `workerData.jobs`
+ * maps job names to module URLs (see registry.ts).
+ */
+import { performance } from 'node:perf_hooks';
+import { workerData } from 'node:worker_threads';
+import type { JobFn } from './registry.js';
+import { transferables } from './transfer.js';
+
+/** What the main thread posts. */
+export interface JobTask {
+  job: string;
+  input: unknown;
+}
+
+/** What the worker answers: the output and the time the job itself ran (ms). */
+export interface JobResult {
+  value: unknown;
+  runMs: number;
+}
+
+const urls = (workerData as { jobs: Record<string, string> } | null)?.jobs ?? {};
+const cache = new Map<string, Promise<JobFn>>();
+
+function load(job: string): Promise<JobFn> {
+  let p = cache.get(job);
+  if (p === undefined) {
+    const url = urls[job];
+    p =
+      url === undefined
+        ? Promise.reject(new Error(`unknown job "${job}"`))
+        : import(url).then((m: { default?: unknown }) => {
+            if (typeof m.default !== 'function') throw new Error(`${url}: no default-exported function`);
+            return m.default as JobFn;
+          });
+    // A failed import is not cached: the next task retries (and fails the same way, with its error).
+    p.catch(() => cache.delete(job));
+    cache.set(job, p);
+  }
+  return p;
+}
+
+let move: ((v: object) => unknown) | undefined;
+
+export default async function dispatch(task: JobTask): Promise<unknown> {
+  const fn = await load(task.job);
+  const t0 = performance.now();
+  const value = await fn(task.input);
+  const result: JobResult = { value, runMs: performance.now() - t0 };
+  const list = transferables(value);
+  if (list.length === 0) return result;
+  // Large output buffers are moved, not copied: piscina's own `move` marks the wrapper so that its
+  // worker loop posts `result` with this transfer list. Loaded on first use (most jobs never need it).
+  const piscina = await import('piscina');
+  move ??= piscina.move as (v: object) => unknown;
+  return move({ [piscina.transferableSymbol]: list, [piscina.valueSymbol]: result });
+}
