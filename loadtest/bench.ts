@@ -1,0 +1,203 @@
+/**
+ * `npm run bench [-- --quick] [-- --only=proxy-small,hello]`: Switchyard side by side with nginx,
+ * fastify and raw uWS.js on this machine, in one run, reported as ratios.
+ *
+ * 1. start a raw-uWS origin and every contender as child processes on free 127.0.0.1 ports;
+ * 2. run the scenarios (idle connections, three proxy scenarios, hello, mixed) with wrk, in
+ *    alternating rounds of fixed duration;
+ * 3. write loadtest/results/<date>-<host>.json and loadtest/RESULTS.md, and print the tables.
+ *
+ * A contender that does not start (Switchyard while it is being written) is reported as such with
+ * its output; the run goes on without it. Every child is killed on exit, error or Ctrl-C.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  LABELS,
+  type ServerId,
+  type StartContext,
+  type StartResult,
+  startServer,
+} from './contenders/index.js';
+import { runIdle } from './lib/idle.js';
+import { autocannonScript, type LoadTool } from './lib/load.js';
+import { describeMachine } from './lib/machine.js';
+import { runMixed } from './lib/mixed.js';
+import { type Options, parseOptions, USAGE } from './lib/options.js';
+import { run, stop } from './lib/proc.js';
+import { markdown, type Report, type ServerStatus } from './lib/report.js';
+import type { RunEnv } from './lib/runenv.js';
+import { IDLE, type ScenarioResult, THROUGHPUT } from './lib/scenarios.js';
+import { runThroughput } from './lib/throughput.js';
+import { ensureTool, versionOf } from './lib/tools.js';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  let opts: Options;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const distLoadtest = path.dirname(fileURLToPath(import.meta.url));
+  const root = findRoot(distLoadtest);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-'));
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+  const needed = neededServers(opts);
+  log(
+    `bench: ${opts.quick ? 'quick, ' : ''}scenarios ${[...opts.only].join(', ')}; servers ${[...needed].join(', ')}`,
+  );
+
+  const tool = await loadTool(opts);
+  const toolName =
+    tool.kind === 'wrk'
+      ? (await versionOf(tool.bin, ['-v'])).replace(/\s+Copyright.*$/, '')
+      : 'autocannon (fallback: wrk not available)';
+  let nginxBin: string | null = null;
+  let nginxWhy: string | undefined;
+  if (needed.has('nginx')) {
+    const n = await ensureTool('nginx', 'nginx-light', opts.install, log);
+    nginxBin = n.path;
+    nginxWhy = n.why;
+    if (!nginxBin) log(`bench: nginx skipped: ${nginxWhy}`);
+  }
+
+  const ctx: StartContext = {
+    root,
+    distLoadtest,
+    tmp,
+    originPort: 0,
+    nginxBin,
+    nginxWhy,
+    nofile: await hardNofile(),
+    startTimeoutMs: opts.quick ? 8000 : 15_000,
+  };
+  const servers = new Map<ServerId, StartResult>();
+  const statuses: Partial<Record<ServerId, ServerStatus>> = {};
+  const note = (id: ServerId, r: StartResult) => {
+    servers.set(id, r);
+    if (r.ok) {
+      statuses[id] = { status: 'started' };
+      log(`  started ${LABELS[id]} on 127.0.0.1:${r.server.port} (pid ${r.server.pid})`);
+    } else {
+      statuses[id] = { status: 'did not start', reason: r.reason, output: r.output };
+      log(`  ${LABELS[id]}: ${r.reason}`);
+      if (r.output) log(indent(r.output.split('\n').slice(-15).join('\n')));
+    }
+  };
+
+  const usesOrigin = ['switchyard', 'nginx', 'fastify-proxy'].some((id) => needed.has(id as ServerId));
+  let origin: StartResult | undefined;
+  if (usesOrigin) {
+    origin = await startServer('origin', ctx);
+    note('origin', origin);
+    if (origin.ok) ctx.originPort = origin.server.port;
+  }
+  for (const id of needed) {
+    if (origin && !origin.ok && id !== 'uws' && id !== 'fastify' && id !== 'node-http') {
+      note(id, { ok: false, reason: 'did not start: the origin did not start', output: '' });
+      continue;
+    }
+    note(id, await startServer(id, ctx));
+  }
+
+  const env: RunEnv = { opts, tool, tmp, distLoadtest, servers, log };
+  const scenarios: ScenarioResult[] = [];
+  // Idle first: memory is read on servers that have not been through heavy load yet.
+  if (opts.only.has('idle')) {
+    log(`idle: ${opts.idleConnections} keep-alive connections`);
+    scenarios.push(await runIdle(env));
+  }
+  for (const def of THROUGHPUT) {
+    if (!opts.only.has(def.id)) continue;
+    log(
+      `${def.id}: ${def.method} ${def.path}, ${opts.connections} connections, ${opts.durationSec} s × ${opts.rounds}`,
+    );
+    scenarios.push(await runThroughput(def, env));
+  }
+  if (opts.only.has('mixed')) {
+    log('mixed: /hello beside /fib/32 on Switchyard');
+    scenarios.push(await runMixed(env));
+  }
+
+  for (const r of servers.values()) if (r.ok) await stop(r.server.proc.child);
+
+  const report: Report = {
+    machine: await describeMachine(root, nginxBin, toolName),
+    options: { ...opts, only: [...opts.only], contenders: [...opts.contenders] },
+    servers: statuses,
+    scenarios,
+    elapsedSec: Math.round((Date.now() - t0) / 100) / 10,
+  };
+  const md = markdown(report);
+  log(`\n${md}`);
+  if (opts.save) {
+    const dir = path.join(root, 'loadtest', 'results');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${report.machine.date.slice(0, 10)}-${report.machine.hostname}.json`);
+    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(path.join(root, 'loadtest', 'RESULTS.md'), md);
+    // report.ts already lays tables out as Biome does; this only guards `npm run lint` against
+    // an odd character in a failure reason. Best effort: a missing Biome changes nothing.
+    const biome = path.join(root, 'node_modules', '.bin', 'biome');
+    if (existsSync(biome))
+      await run(biome, ['format', '--write', 'loadtest/RESULTS.md'], 30_000, { cwd: root });
+    log(`bench: wrote ${path.relative(root, file)} and loadtest/RESULTS.md`);
+  }
+  log(`bench: done in ${report.elapsedSec} s`);
+}
+
+/** The servers the selected scenarios use, minus those filtered out by --contenders. */
+function neededServers(opts: Options): Set<ServerId> {
+  const ids = new Set<ServerId>();
+  if (opts.only.has('idle')) for (const id of IDLE.contenders) ids.add(id);
+  for (const def of THROUGHPUT) if (opts.only.has(def.id)) for (const id of def.contenders) ids.add(id);
+  if (opts.only.has('mixed')) ids.add('switchyard');
+  if (opts.contenders.size > 0) for (const id of ids) if (!opts.contenders.has(id)) ids.delete(id);
+  return ids;
+}
+
+async function loadTool(opts: Options): Promise<LoadTool> {
+  if (opts.tool === 'wrk') {
+    const wrk = await ensureTool('wrk', 'wrk', opts.install, log);
+    if (wrk.path) return { kind: 'wrk', bin: wrk.path };
+    log(`bench: ${wrk.why}; falling back to autocannon`);
+  }
+  const script = autocannonScript();
+  if (!script) throw new Error('neither wrk nor autocannon (npm devDependency) is available');
+  return { kind: 'autocannon', script };
+}
+
+async function hardNofile(): Promise<number> {
+  const r = await run('bash', ['-c', 'ulimit -Hn'], 5000);
+  const n = Number(r.stdout.trim());
+  return Number.isFinite(n) && n > 0 ? Math.min(n, 65535) : 65535;
+}
+
+/** The directory above `from` that holds package.json and loadtest/ (dist/loadtest → repo root). */
+function findRoot(from: string): string {
+  let dir = from;
+  while (dir !== path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'loadtest'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`no repository root above ${from}`);
+}
+
+function indent(s: string): string {
+  return s
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n');
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,134 @@
+/**
+ * The servers the bench can start, each as a child process on its own free loopback port:
+ * the origin, the three proxy contenders and the four handler contenders (Switchyard is both).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { freePort, waitReady } from '../lib/net.js';
+import { type Spawned, spawnTracked, stop } from '../lib/proc.js';
+import { writeNginxConf } from './nginx.js';
+import { writeSwitchyardConf } from './switchyard.js';
+
+export type ServerId = 'origin' | 'switchyard' | 'nginx' | 'fastify-proxy' | 'uws' | 'fastify' | 'node-http';
+
+export const LABELS: Record<ServerId, string> = {
+  origin: 'origin (raw uWS)',
+  switchyard: 'Switchyard',
+  nginx: 'nginx',
+  'fastify-proxy': 'fastify + @fastify/http-proxy',
+  uws: 'raw uWS.js',
+  fastify: 'fastify',
+  'node-http': 'node:http',
+};
+
+export interface StartContext {
+  /** Repository root (holds package.json, dist/). */
+  root: string;
+  /** The compiled loadtest directory (dist/loadtest). */
+  distLoadtest: string;
+  /** Scratch directory for generated configs; removed when the bench ends. */
+  tmp: string;
+  /** Port of the running origin (0 if none is needed). */
+  originPort: number;
+  nginxBin: string | null;
+  /** Why nginx is unavailable, when `nginxBin` is null. */
+  nginxWhy?: string;
+  /** Hard open-file limit, for nginx's worker_rlimit_nofile. */
+  nofile: number;
+  startTimeoutMs: number;
+}
+
+export interface Running {
+  id: ServerId;
+  port: number;
+  pid: number;
+  proc: Spawned;
+}
+
+export type StartResult = { ok: true; server: Running } | { ok: false; reason: string; output: string };
+
+/** Starts server `id` and waits for it to answer; never throws. */
+export async function startServer(id: ServerId, ctx: StartContext): Promise<StartResult> {
+  const port = await freePort();
+  let proc: Spawned;
+  let readyPath = '/';
+  const node = (script: string, extra: string[] = []) =>
+    spawnTracked(
+      id,
+      process.execPath,
+      [path.join(ctx.distLoadtest, script), '--port', String(port), ...extra],
+      {
+        cwd: ctx.root,
+      },
+    );
+  switch (id) {
+    case 'origin':
+      proc = node('origin.js');
+      readyPath = '/small';
+      break;
+    case 'uws':
+      proc = node('contenders/uws-hello.js');
+      break;
+    case 'node-http':
+      proc = node('contenders/node-hello.js');
+      break;
+    case 'fastify':
+      proc = node('contenders/fastify-hello.js');
+      break;
+    case 'fastify-proxy':
+      proc = node('contenders/fastify-proxy.js', ['--upstream', `http://127.0.0.1:${ctx.originPort}`]);
+      readyPath = '/small';
+      break;
+    case 'nginx': {
+      if (!ctx.nginxBin) return { ok: false, reason: ctx.nginxWhy ?? 'nginx not available', output: '' };
+      const dir = path.join(ctx.tmp, 'nginx');
+      mkdirSync(dir, { recursive: true });
+      const conf = writeNginxConf({ dir, port, originPort: ctx.originPort, nofile: ctx.nofile });
+      proc = spawnTracked(id, ctx.nginxBin, [
+        '-p',
+        dir,
+        '-c',
+        conf,
+        '-e',
+        path.join(dir, 'error.log'),
+        '-g',
+        'daemon off;',
+      ]);
+      readyPath = '/small';
+      break;
+    }
+    case 'switchyard': {
+      const cli = path.join(ctx.root, 'dist', 'src', 'cli.js');
+      if (!existsSync(cli)) {
+        return {
+          ok: false,
+          reason: 'did not start: dist/src/cli.js does not exist (not built yet?)',
+          output: '',
+        };
+      }
+      const dir = path.join(ctx.tmp, 'switchyard');
+      mkdirSync(dir, { recursive: true });
+      const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort });
+      proc = spawnTracked(id, process.execPath, [cli, 'start', '-c', conf], { cwd: ctx.root });
+      readyPath = '/hello';
+      break;
+    }
+  }
+  try {
+    await waitReady(proc, port, readyPath, ctx.startTimeoutMs);
+  } catch (err) {
+    await stop(proc.child, 1000);
+    let output = proc.output();
+    if (id === 'nginx') output += errorLogTail(path.join(ctx.tmp, 'nginx', 'error.log'));
+    return { ok: false, reason: `did not start: ${(err as Error).message}`, output: output.trim() };
+  }
+  return { ok: true, server: { id, port, pid: proc.child.pid!, proc } };
+}
+
+function errorLogTail(file: string): string {
+  try {
+    return `\n${readFileSync(file, 'utf8').split('\n').slice(-10).join('\n')}`;
+  } catch {
+    return '';
+  }
+}

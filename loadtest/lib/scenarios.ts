@@ -1,0 +1,178 @@
+/** What each scenario measures, and the shapes of their results (these go into the JSON file). */
+import type { ServerId } from '../contenders/index.js';
+import type { LoadResult } from './load.js';
+import type { Answer } from './net.js';
+
+export const MiB = 1024 * 1024;
+
+export interface ThroughputDef {
+  id: 'proxy-small' | 'proxy-64k' | 'proxy-upload' | 'hello';
+  title: string;
+  /** One line for the README/table: what the number means. */
+  what: string;
+  method: 'GET' | 'POST';
+  path: string;
+  bodyBytes?: number;
+  contenders: ServerId[];
+  reference: ServerId;
+  fastify: ServerId;
+  /** Checks a single answer before load is applied; returns what is wrong, or null. */
+  expect(a: Answer): string | null;
+}
+
+const body = (want: string) => (a: Answer) => {
+  if (a.status !== 200) return `status ${a.status}`;
+  const got = a.body.toString('latin1');
+  return got === want ? null : `body ${JSON.stringify(got.slice(0, 60))} is not ${JSON.stringify(want)}`;
+};
+const length = (n: number) => (a: Answer) =>
+  a.status !== 200
+    ? `status ${a.status}`
+    : a.body.length === n
+      ? null
+      : `body is ${a.body.length} bytes, not ${n}`;
+
+const PROXIES: ServerId[] = ['switchyard', 'nginx', 'fastify-proxy'];
+
+export const THROUGHPUT: ThroughputDef[] = [
+  {
+    id: 'proxy-small',
+    title: 'Proxy, small response',
+    what: 'GET /small through each proxy to the uWS origin (12-byte body): per-request proxy overhead.',
+    method: 'GET',
+    path: '/small',
+    contenders: PROXIES,
+    reference: 'nginx',
+    fastify: 'fastify-proxy',
+    expect: body('hello world\n'),
+  },
+  {
+    id: 'proxy-64k',
+    title: 'Proxy, 64 KiB response',
+    what: 'GET /64k through each proxy (65,536-byte body): response streaming and copying.',
+    method: 'GET',
+    path: '/64k',
+    contenders: PROXIES,
+    reference: 'nginx',
+    fastify: 'fastify-proxy',
+    expect: length(65536),
+  },
+  {
+    id: 'proxy-upload',
+    title: 'Proxy, 1 MiB request body',
+    what: 'POST /upload with a 1 MiB body through each proxy; the origin answers the length: upload streaming.',
+    method: 'POST',
+    path: '/upload',
+    bodyBytes: MiB,
+    contenders: PROXIES,
+    reference: 'nginx',
+    fastify: 'fastify-proxy',
+    expect: body(String(MiB)),
+  },
+  {
+    id: 'hello',
+    title: 'Handler, hello world',
+    what: 'GET /hello answered in-process with "Hello world!" (12 bytes): per-request cost of the server itself.',
+    method: 'GET',
+    path: '/hello',
+    contenders: ['switchyard', 'uws', 'fastify', 'node-http'],
+    reference: 'uws',
+    fastify: 'fastify',
+    expect: body('Hello world!'),
+  },
+];
+
+export const IDLE = {
+  title: 'Idle keep-alive connections',
+  what:
+    'N connections each send one GET /small, read the answer and stay open; RSS (VmRSS, process ' +
+    'and children: nginx master + worker) before and after, and the difference per connection.',
+  contenders: ['switchyard', 'nginx', 'uws'] as ServerId[],
+  reference: 'nginx' as ServerId,
+  path: '/small',
+};
+
+export const MIXED = {
+  title: 'Light requests beside heavy jobs',
+  what:
+    'Switchyard only: GET /hello latency with few connections, alone and while a second load ' +
+    'generator keeps GET /fib/32 (a CPU-bound pool job) busy. The pool should keep hello fast.',
+  lightPath: '/hello',
+  heavyPath: '/fib/32',
+  lightConnections: 4,
+  heavyConnections: 8,
+};
+
+export type RowStatus = 'ok' | 'skipped' | 'failed';
+
+export interface ThroughputRow {
+  server: ServerId;
+  label: string;
+  status: RowStatus;
+  reason?: string;
+  /** One sample per round, in round order. */
+  samples: LoadResult[];
+  /** Medians over rounds. */
+  rps?: number;
+  p50?: number;
+  p99?: number;
+  /** Totals over rounds. */
+  httpErrors?: number;
+  socketErrors?: number;
+  /** Median over rounds of (this rps / reference rps in the same round). */
+  vsReference?: number;
+  vsFastify?: number;
+}
+
+export interface ThroughputResult {
+  kind: 'throughput';
+  id: ThroughputDef['id'];
+  title: string;
+  what: string;
+  request: string;
+  reference: ServerId;
+  fastify: ServerId;
+  rows: ThroughputRow[];
+}
+
+export interface IdleRow {
+  server: ServerId;
+  label: string;
+  status: RowStatus;
+  reason?: string;
+  opened?: number;
+  failed?: number;
+  /** Connections still open when the "after" RSS was read. */
+  stillOpen?: number;
+  rssBefore?: number;
+  rssAfter?: number;
+  /** (after − before) / still open, bytes. */
+  perConnection?: number;
+  vsReference?: number;
+}
+
+export interface IdleResult {
+  kind: 'idle';
+  id: 'idle';
+  title: string;
+  what: string;
+  target: number;
+  reference: ServerId;
+  rows: IdleRow[];
+}
+
+export interface MixedResult {
+  kind: 'mixed';
+  id: 'mixed';
+  title: string;
+  what: string;
+  status: RowStatus;
+  reason?: string;
+  lightConnections: number;
+  heavyConnections: number;
+  baseline?: LoadResult;
+  underLoad?: LoadResult;
+  heavy?: LoadResult;
+}
+
+export type ScenarioResult = ThroughputResult | IdleResult | MixedResult;

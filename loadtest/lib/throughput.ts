@@ -1,0 +1,117 @@
+/**
+ * Throughput scenarios: every contender in turn under the same fixed load, in alternating rounds
+ * (A B C, B C A, C A B …) so that drift of the machine lands on all of them alike; ratios are taken
+ * within a round and their median reported.
+ */
+import { LABELS, type Running } from '../contenders/index.js';
+import { type LoadResult, runLoad } from './load.js';
+import { request } from './net.js';
+import { type RunEnv, serverOf } from './runenv.js';
+import type { ThroughputDef, ThroughputResult, ThroughputRow } from './scenarios.js';
+import { median, sum } from './stats.js';
+
+export async function runThroughput(def: ThroughputDef, env: RunEnv): Promise<ThroughputResult> {
+  const { opts } = env;
+  const body = def.bodyBytes ? Buffer.alloc(def.bodyBytes, 'x') : undefined;
+  const rows: ThroughputRow[] = [];
+  const live = new Map<ThroughputRow, Running>();
+  for (const id of def.contenders) {
+    const row: ThroughputRow = { server: id, label: LABELS[id], status: 'ok', samples: [] };
+    rows.push(row);
+    const s = serverOf(env, id);
+    if (!s.ok) {
+      Object.assign(row, { status: s.status, reason: s.reason });
+      continue;
+    }
+    try {
+      const why = def.expect(await request(s.server.port, def.method, def.path, body, 10_000));
+      if (why) Object.assign(row, { status: 'skipped', reason: `${def.method} ${def.path}: ${why}` });
+      else live.set(row, s.server);
+    } catch (err) {
+      Object.assign(row, {
+        status: 'skipped',
+        reason: `${def.method} ${def.path}: ${(err as Error).message}`,
+      });
+    }
+  }
+  for (const row of rows) if (row.status !== 'ok') env.log(`  ${def.id}: ${row.label} — ${row.reason}`);
+
+  const active = [...live.keys()];
+  for (let round = 0; round < opts.rounds; round++) {
+    const order = active.map((_, i) => active[(i + round) % active.length]!);
+    for (const row of order) {
+      const server = live.get(row)!;
+      if (row.status !== 'ok') continue;
+      const ended = server.proc.ended();
+      if (ended !== null) {
+        Object.assign(row, { status: 'failed', reason: `exited during the run (${ended})` });
+        continue;
+      }
+      const spec = {
+        url: `http://127.0.0.1:${server.port}${def.path}`,
+        connections: opts.connections,
+        threads: opts.threads,
+        method: def.method,
+        bodyBytes: def.bodyBytes,
+      };
+      try {
+        if (round === 0 && opts.warmupSec > 0) {
+          await runLoad(env.tool, { ...spec, durationSec: opts.warmupSec }, env.tmp);
+        }
+        const r = await runLoad(env.tool, { ...spec, durationSec: opts.durationSec }, env.tmp);
+        row.samples[round] = r;
+        env.log(
+          `  ${def.id.padEnd(12)} round ${round + 1}/${opts.rounds}  ${row.label.padEnd(30)} ${fmt(r)}`,
+        );
+      } catch (err) {
+        Object.assign(row, { status: 'failed', reason: (err as Error).message });
+        env.log(`  ${def.id}: ${row.label} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  summarise(rows, def);
+  return {
+    kind: 'throughput',
+    id: def.id,
+    title: def.title,
+    what: def.what,
+    request: `${def.method} ${def.path}${def.bodyBytes ? ` (${def.bodyBytes}-byte body)` : ''}`,
+    reference: def.reference,
+    fastify: def.fastify,
+    rows,
+  };
+}
+
+function summarise(rows: ThroughputRow[], def: ThroughputDef): void {
+  const byId = new Map(rows.map((r) => [r.server, r]));
+  for (const row of rows) {
+    const samples = row.samples.filter((s): s is LoadResult => s !== undefined);
+    if (samples.length === 0) continue;
+    row.rps = median(samples.map((s) => s.rps));
+    row.p50 = median(samples.map((s) => s.p50));
+    row.p99 = median(samples.map((s) => s.p99));
+    row.httpErrors = sum(samples.map((s) => s.httpErrors));
+    row.socketErrors = sum(samples.map((s) => s.socketErrors));
+    row.vsReference = ratio(row, byId.get(def.reference));
+    row.vsFastify = ratio(row, byId.get(def.fastify));
+  }
+}
+
+/** Median over rounds where both have a sample of (row rps / other rps). */
+function ratio(row: ThroughputRow, other: ThroughputRow | undefined): number | undefined {
+  if (!other) return undefined;
+  const rs: number[] = [];
+  row.samples.forEach((s, i) => {
+    const o = other.samples[i];
+    if (s && o && o.rps > 0) rs.push(s.rps / o.rps);
+  });
+  return rs.length > 0 ? median(rs) : undefined;
+}
+
+export function fmt(r: LoadResult): string {
+  return (
+    `${Math.round(r.rps).toLocaleString('en-US').padStart(9)} req/s  p50 ${r.p50.toFixed(2)} ms  ` +
+    `p99 ${r.p99.toFixed(2)} ms  errors ${r.httpErrors} http / ${r.socketErrors} socket`
+  );
+}
