@@ -111,10 +111,20 @@ export function errorReply(err: SwitchyardError, wantsJson: boolean): Reply {
 /** Any thrown value as a SwitchyardError: ours pass through, others become SY_ERR_HANDLER (500). */
 export function asSwitchyardError(err: unknown): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
-  // Errors of other layers that carry one of our codes (the runtime's TimeoutError / Cancelled).
+  // Errors of other layers that carry one of our codes (the runtime's TimeoutError / Cancelled),
+  // and SwitchyardErrors from another copy of this module (handlers loaded from dist/ in tests):
+  // matched by shape, keeping their status, reason and headers.
   const code = errorCode(err);
-  if (code in catalogue)
-    return new SwitchyardError(code as ErrorCode, (err as Error).message, { cause: err });
+  if (code in catalogue) {
+    const e = err as Partial<SwitchyardError>;
+    const out = new SwitchyardError(code as ErrorCode, e.message, {
+      cause: err,
+      status: typeof e.status === 'number' ? e.status : undefined,
+      reason: typeof e.reason === 'string' ? e.reason : undefined,
+    });
+    if (e.headers !== undefined) out.headers = e.headers;
+    return out;
+  }
   return new SwitchyardError('SY_ERR_HANDLER', err instanceof Error ? err.message : String(err), {
     cause: err,
   });

@@ -39,8 +39,9 @@ export function exitOnSignals(started: Started): void {
       process.exit(1);
     }
     signalled = true;
+    const stopping = started.stop(); // stops accepting synchronously, before anything else
     started.server.logs.error.info({ signal: sig }, 'draining');
-    started.stop().then(
+    stopping.then(
       () => {
         started.server.logs.error.info('drained, exiting');
         started.server.logs.flush();

@@ -22,9 +22,13 @@ function destination(target: string): Sink {
   return pino.destination({ dest: target, sync: false, mkdir: true, minLength: 4096 }) as Sink;
 }
 
-export function createLogs(opts: { level: string; access: string; error: string }): Logs {
+/** The loggers for `log:` config. `streams` replaces the destinations (tests capture lines this way). */
+export function createLogs(
+  opts: { level: string; access: string; error: string },
+  streams?: { error: DestinationStream; access: DestinationStream },
+): Logs {
   const sinks: Sink[] = [];
-  const errSink = destination(opts.error);
+  const errSink = streams?.error ?? destination(opts.error);
   sinks.push(errSink);
   const error = pino(
     { level: opts.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
@@ -32,7 +36,7 @@ export function createLogs(opts: { level: string; access: string; error: string 
   );
   let access: Logger | null = null;
   if (opts.access !== 'off') {
-    const accSink = opts.access === opts.error ? errSink : destination(opts.access);
+    const accSink = streams?.access ?? (opts.access === opts.error ? errSink : destination(opts.access));
     if (accSink !== errSink) sinks.push(accSink);
     access = pino(
       { level: 'info', base: undefined, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' },

@@ -7,7 +7,7 @@ import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { SwitchyardError } from '../../errors.js';
 import type { Exchange } from '../../exchange.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
-import { loadUws, type Uws } from './load.js';
+import { isNative, loadUws, type Uws } from './load.js';
 import type { HeaderLimits } from './request.js';
 
 export interface EngineOptions {
@@ -59,21 +59,22 @@ export class UwsEngine {
   /** Listen on host:port (0 = any free port). Resolves with the port actually bound. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      // LIBUS_LISTEN_EXCLUSIVE_PORT: without it a second process silently shares the port (platform.md).
-      listenExclusive(
-        this.app,
-        host,
-        port,
-        (this.uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT,
-        (socket) => {
-          if (!socket) {
-            reject(new ListenError(`cannot listen on ${host}:${port} (address in use, or not available)`));
-            return;
-          }
-          this.sockets.push(socket);
-          resolve(this.uws.us_socket_local_port(socket));
-        },
-      );
+      const done = (socket: us_listen_socket | false) => {
+        if (!socket) {
+          reject(new ListenError(`cannot listen on ${host}:${port} (address in use, or not available)`));
+          return;
+        }
+        this.sockets.push(socket);
+        resolve(this.uws.us_socket_local_port(socket));
+      };
+      if (isNative(this.uws)) {
+        // LIBUS_LISTEN_EXCLUSIVE_PORT: without it a second process silently shares the port (platform.md).
+        const exclusive = (this.uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number })
+          .LIBUS_LISTEN_EXCLUSIVE_PORT;
+        listenExclusive(this.app, host, port, exclusive, done);
+      } else {
+        this.app.listen(host, port, done); // the JS fallback knows no listen options
+      }
     });
   }
 

@@ -2,7 +2,7 @@
  * The only place that loads uWebSockets.js. The package we install silently falls back to a slow
  * pure-JS implementation when its native binary does not load (wrong Node ABI, old glibc), after
  * printing a warning nobody reads. We refuse to run on the fallback unless asked to, because every
- * performance and protocol fact in platform.md is about the native build.
+ * performance and protocol fact in platform.md is about the native build (and see loadUws).
  */
 
 import type * as UWS from 'uWebSockets.js';
@@ -21,31 +21,34 @@ export function isNative(mod: object): boolean {
 
 let loaded: Uws | undefined;
 
-export function loadUws(
-  env: NodeJS.ProcessEnv = process.env,
-  warn: (msg: string) => void = console.warn,
-): Uws {
+/**
+ * Load the native uWS module, or throw UwsLoadError saying what happened and what to do.
+ *
+ * Deliberately no way to run on the fallback: the JS fallback shipped in this package (ganache's
+ * shim) throws "Not implemented" from HttpRequest.forEach, getCaseSensitiveMethod, tryEnd,
+ * onWritable, pause/resume, endWithoutBody and getRemoteAddressAsText — every request would fail.
+ * `SWITCHYARD_ALLOW_UWS_FALLBACK=1` is recognised only to explain that.
+ */
+export function loadUws(env: NodeJS.ProcessEnv = process.env): Uws {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
   const mod = require('uWebSockets.js') as Uws;
   if (!isNative(mod)) {
     const what =
       `uWebSockets.js native binary did not load for Node ${process.version} (ABI ${process.versions.modules}) ` +
-      `on ${process.platform}-${process.arch}; only its slow JavaScript fallback is available.`;
-    if (env.SWITCHYARD_ALLOW_UWS_FALLBACK !== '1') {
-      throw new UwsLoadError(
-        `${what} Use Node 16, 18 or 20 on glibc >= 2.27 (the binaries shipped by ` +
-          '@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0), unset UWS_USE_FALLBACK, and reinstall with npm ci. ' +
-          'To run on the fallback anyway (slow, not for production), set SWITCHYARD_ALLOW_UWS_FALLBACK=1.',
-      );
-    }
-    warn(
-      `switchyard: warning: ${what} Running on it because SWITCHYARD_ALLOW_UWS_FALLBACK=1; expect poor performance.`,
-    );
-  } else {
-    // Do not advertise "uWebSockets: 20" on every response.
-    mod._cfg('999999990007');
+      `on ${process.platform}-${process.arch}; only its JavaScript fallback is available`;
+    const todo =
+      'Use Node 16, 18 or 20 on Linux/macOS with glibc >= 2.27 (the binaries shipped by ' +
+      '@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0), make sure UWS_USE_FALLBACK is not set, and reinstall with npm ci.';
+    const why =
+      env.SWITCHYARD_ALLOW_UWS_FALLBACK === '1'
+        ? ' SWITCHYARD_ALLOW_UWS_FALLBACK=1 is set, but this fallback cannot serve Switchyard: it does not implement ' +
+          'HttpRequest.forEach, tryEnd, onWritable or pause/resume.'
+        : '';
+    throw new UwsLoadError(`${what}. ${todo}${why}`);
   }
+  // Do not advertise "uWebSockets: 20" on every response.
+  mod._cfg('999999990007');
   loaded = mod;
   return mod;
 }

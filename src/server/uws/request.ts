@@ -103,13 +103,14 @@ export function copyRequest(
           : 'empty Host field',
     );
   } else if ((c.te as string | undefined) !== undefined) {
-    // RFC 9112 §6.1: chunked must be the final coding; we implement no other coding, so anything
-    // but exactly `chunked` is refused (501 for codings we do not know, 400 for malformed lists).
+    // RFC 9112 §6.3: when chunked is not the final coding the length cannot be known → 400;
+    // §6.1: chunked applied twice is invalid → 400; any other coding we do not implement → 501.
     const te = (c.te as unknown as string).trim().toLowerCase();
     if (te !== 'chunked') {
-      const last = te.split(',').pop()!.trim();
+      const codings = te.split(',').map((x) => x.trim());
+      const chunkedCount = codings.filter((x) => x === 'chunked').length;
       out.problem =
-        last === 'chunked' || te === ''
+        codings.at(-1) !== 'chunked' || chunkedCount > 1
           ? syError('SY_ERR_BAD_TRANSFER_ENCODING', `Transfer-Encoding "${c.te}"`)
           : syError('SY_ERR_UNSUPPORTED_TRANSFER_ENCODING', `Transfer-Encoding "${c.te}"`);
     } else if (c.contentLength !== undefined) {

@@ -1,0 +1,185 @@
+/**
+ * End-to-end: the built CLI as a child process — check, version, help, start-up failures, serving
+ * the default config, drain on SIGTERM, and the uWS fallback guard.
+ */
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../src/config/load.js';
+import { freePort, runCli, runCliToEnd, startCli, tempFile } from './helpers/cli.js';
+
+const fixtures = join(packageRoot, 'test', 'fixtures', 'handlers');
+
+function get(port: number, path: string): Promise<{ status: number; body: string; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, ms: performance.now() - t0 }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+describe('switchyard CLI', () => {
+  it('version', async () => {
+    const r = await runCliToEnd(['version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^switchyard \d+\.\d+\.\d+ \(node v20/);
+  });
+
+  it('--help', async () => {
+    const r = await runCliToEnd(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('usage: switchyard <command>');
+    expect(r.stdout).toContain('check [-c FILE]');
+  });
+
+  it('an unknown command or option is a usage error (exit 2)', async () => {
+    expect((await runCliToEnd(['frobnicate'])).code).toBe(2);
+    expect((await runCliToEnd(['start', '--nope'])).code).toBe(2);
+    expect((await runCliToEnd([])).code).toBe(2);
+  });
+
+  it('check: the default configuration is ok', async () => {
+    const r = await runCliToEnd(['check']);
+    expect(r.stdout).toMatch(/conf\/switchyard\.yaml: configuration ok\n$/);
+    expect(r.code).toBe(0);
+  });
+
+  it('check: prints every problem with its path and exits 1', async () => {
+    const file = tempFile(
+      'bad.yaml',
+      [
+        'limits: { body: lots }',
+        'routes:',
+        '  - { path: /a, respond: { body: a } }',
+        '  - { path: /b, proxy: api }',
+        '  - { path: /c, handler: hello, timout: 1s }',
+      ].join('\n'),
+    );
+    const r = await runCliToEnd(['check', '-c', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('3 configuration problems');
+    expect(r.stderr).toContain('limits.body: invalid size "lots"');
+    expect(r.stderr).toContain('routes[2].timout: unknown key');
+    const r2 = await runCliToEnd([
+      'check',
+      '-c',
+      tempFile('b.yaml', 'routes:\n  - { path: /b, proxy: api }'),
+    ]);
+    expect(r2.stderr).toContain('routes[0].proxy: unknown upstream "api"');
+    expect(r2.code).toBe(1);
+  });
+
+  it('start: an unreadable file is one clear line, exit 1', async () => {
+    const r = await runCliToEnd(['start', '-c', '/nonexistent/switchyard.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^switchyard: \/nonexistent\/switchyard\.yaml: 1 configuration problem\n {2}\(file\): cannot read: ENOENT\n$/,
+    );
+  });
+
+  it('start: a port in use is one clear line, exit 1', async () => {
+    const port = await freePort();
+    const first = await startCli(`listen:\n  - { host: 127.0.0.1, port: ${port} }\nlog: { access: off }\n`);
+    try {
+      const r = await runCliToEnd([
+        'start',
+        '-c',
+        tempFile('c.yaml', `listen:\n  - { host: 127.0.0.1, port: ${port} }\n`),
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `switchyard: cannot listen on 127.0.0.1:${port} (address in use, or not available)`,
+      ]);
+    } finally {
+      first.kill();
+      await first.exited;
+    }
+  });
+
+  it('start: serves the default configuration', async () => {
+    const c = runCli(['start']);
+    try {
+      await c.waitFor(/listening on 127\.0\.0\.1:8080/);
+      const r = await get(8080, '/hello');
+      expect(r).toMatchObject({ status: 200, body: 'Hello world!' });
+      await c.waitFor(/"path":"\/hello".*"status":200/);
+    } finally {
+      c.kill();
+      expect(await c.exited).toBe(0);
+    }
+  });
+
+  it('drain: an in-flight request completes after SIGTERM, new connections are refused, exit 0', async () => {
+    const c = await startCli(
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\nroutes_dir: ${fixtures}\nshutdown: { grace: 5s }\nroutes:\n  - { path: /sleep, handler: sleep }\n`,
+    );
+    const port = c.ports[0]!;
+    const slow = get(port, '/sleep?ms=800');
+    await new Promise((r) => setTimeout(r, 200));
+    c.kill('SIGTERM');
+    await c.waitFor(/draining/);
+    expect(await canConnect(port)).toBe(false);
+    const r = await slow;
+    expect(r).toMatchObject({ status: 200, body: 'slept' });
+    expect(await c.exited).toBe(0);
+    expect(c.stdout()).toMatch(/"path":"\/sleep".*"status":200/);
+  });
+
+  it('drain: past the grace period what remains is cancelled (503) and the process exits 0', async () => {
+    const c = await startCli(
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\nroutes_dir: ${fixtures}\nshutdown: { grace: 300ms }\nroutes:\n  - { path: /sleep, handler: sleep }\n`,
+    );
+    const slow = get(c.ports[0]!, '/sleep?ms=10000');
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    c.kill('SIGTERM');
+    const r = await slow;
+    expect(r.status).toBe(503);
+    expect(r.body).toContain('SY_ERR_SHUTTING_DOWN');
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(await c.exited).toBe(0);
+  });
+
+  it('a second signal exits at once', async () => {
+    const c = await startCli(
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\nroutes_dir: ${fixtures}\nshutdown: { grace: 30s }\nroutes:\n  - { path: /sleep, handler: sleep }\n`,
+    );
+    const slow = get(c.ports[0]!, '/sleep?ms=20000').catch(() => 'reset');
+    await new Promise((r) => setTimeout(r, 100));
+    c.kill('SIGTERM');
+    await c.waitFor(/draining/);
+    const t0 = performance.now();
+    c.kill('SIGINT');
+    expect(await c.exited).toBe(1);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await slow;
+  });
+
+  it('refuses to start on the uWS JavaScript fallback, naming Node, the platform and what to do', async () => {
+    const r = await runCliToEnd(['start'], { UWS_USE_FALLBACK: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`native binary did not load for Node ${process.version}`);
+    expect(r.stderr).toContain(`on ${process.platform}-${process.arch}`);
+    expect(r.stderr).toContain('reinstall with npm ci');
+    const r2 = await runCliToEnd(['start'], { UWS_USE_FALLBACK: '1', SWITCHYARD_ALLOW_UWS_FALLBACK: '1' });
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain('this fallback cannot serve Switchyard');
+  });
+});

@@ -1,0 +1,158 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, packageRoot, parseConfig } from '../src/config/load.js';
+import { parseDuration, parseSize } from '../src/config/units.js';
+
+const fixtures = join(packageRoot, 'test', 'fixtures', 'handlers');
+const FILE = join(fixtures, 'test.yaml'); // routes_dir below is relative to this
+
+/** The problems of a config, or [] when it is valid. */
+function problems(yaml: string, env: NodeJS.ProcessEnv = {}, file = FILE): string[] {
+  try {
+    parseConfig(yaml, file, env);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+}
+
+describe('config', () => {
+  it('accepts the default configuration', () => {
+    const { config } = loadConfig(join(packageRoot, 'conf', 'switchyard.yaml'));
+    expect(config.listen[0]).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(config.limits.body).toBe(1024 * 1024);
+    expect(config.limits.header_bytes).toBe(16 * 1024);
+    expect(config.shutdown.grace).toBe(10_000);
+    expect(config.routes.some((r) => r.handler === 'hello')).toBe(true);
+  });
+
+  it('fills defaults for an empty file', () => {
+    const { config } = parseConfig('', FILE, {});
+    expect(config.listen).toEqual([{ host: '127.0.0.1', port: 8080, kind: 'http' }]);
+    expect(config.limits).toEqual({ body: 1048576, headers: 100, header_bytes: 16384, uri: 8192 });
+    expect(config.pool).toEqual({ threads: 'auto', queue: 256, idle: 30_000 });
+  });
+
+  it('parses sizes and durations', () => {
+    expect(parseSize('1MiB')).toBe(1048576);
+    expect(parseSize('64KiB')).toBe(65536);
+    expect(parseSize('1m')).toBe(1048576);
+    expect(parseSize('2g')).toBe(2 * 1024 ** 3);
+    expect(parseSize(512)).toBe(512);
+    expect(parseSize('lots')).toMatch(/invalid size "lots"/);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('1.5m')).toBe(90_000);
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration(30)).toMatch(/needs a unit/);
+    expect(parseDuration('30')).toMatch(/invalid duration/);
+    expect(parseDuration('30d')).toMatch(/too long/);
+  });
+
+  it('reports an unknown key with its path', () => {
+    expect(problems('limits: { body: 1MiB, bodee: 2MiB }')).toEqual(['limits.bodee: unknown key']);
+    expect(problems('routes:\n  - { path: /a, respond: { body: x }, timout: 5s }')).toEqual([
+      'routes[0].timout: unknown key',
+    ]);
+  });
+
+  it('reports bad sizes, durations and types with their paths', () => {
+    const p = problems(
+      [
+        'limits: { body: huge }',
+        'shutdown: { grace: 10 }',
+        'listen:',
+        '  - { port: 99999 }',
+        'pool: { threads: many }',
+      ].join('\n'),
+    );
+    expect(p).toContain('limits.body: invalid size "huge": expected e.g. 512, 64KiB, 1MiB, 2g');
+    expect(p).toContain('shutdown.grace: duration 10 needs a unit: write 10ms or 10s');
+    expect(p.some((x) => x.startsWith('listen[0].port:'))).toBe(true);
+    expect(p.some((x) => x.startsWith('pool.threads:'))).toBe(true);
+  });
+
+  it('reports an unknown upstream as routes[i].proxy', () => {
+    const yaml = [
+      'routes:',
+      '  - { path: /a, respond: { body: a } }',
+      '  - { path: /b, respond: { body: b } }',
+      '  - { path: "/api/*", proxy: api }',
+    ].join('\n');
+    expect(problems(yaml)).toEqual(['routes[2].proxy: unknown upstream "api"']);
+  });
+
+  it('reports a route with no track or two tracks', () => {
+    expect(problems('routes:\n  - { path: /a }')).toEqual([
+      'routes[0]: a route needs one of handler, proxy, respond, redirect',
+    ]);
+    expect(problems('routes:\n  - { path: /a, respond: { body: a }, redirect: { to: /b } }')).toEqual([
+      'routes[0]: a route takes one of handler, proxy, respond, redirect (got respond and redirect)',
+    ]);
+  });
+
+  it('reports a handler module that does not exist', () => {
+    const p = problems('routes_dir: .\nroutes:\n  - { path: /a, handler: nope }');
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^routes\[0\]\.handler: no handler module "nope"/);
+    expect(problems('routes_dir: .\nroutes:\n  - { path: /a, handler: read }')).toEqual([]);
+  });
+
+  it('expands ${VAR} and ${VAR:-default}, and names a missing variable', () => {
+    const yaml =
+      'listen:\n  - { host: "${HOST:-127.0.0.1}", port: 8080 }\nroutes:\n  - { path: /a, respond: { body: "${GREETING}" } }';
+    const { config } = parseConfig(yaml, FILE, { GREETING: 'hi' });
+    expect(config.routes[0]!.respond!.body).toBe('hi');
+    expect(config.listen[0]!.host).toBe('127.0.0.1');
+    expect(problems(yaml, {})).toEqual(['routes[0].respond.body: environment variable GREETING is not set']);
+  });
+
+  it('collects every problem at once', () => {
+    const p = problems('limits: { body: x, uri: y }\nroutes:\n  - { path: nope, respond: { body: a } }');
+    expect(p).toHaveLength(3);
+  });
+
+  it('checks references across sections', () => {
+    const p = problems(
+      [
+        'listen:',
+        '  - { port: 8080 }',
+        '  - { port: 8080 }',
+        '  - { port: 9000, kind: tcp }',
+        'upstreams:',
+        '  u: { servers: [ { url: "http://127.0.0.1:1" } ], balance: hash }',
+        'routes:',
+        '  - { path: /a, respond: { body: a }, strip_prefix: /a }',
+      ].join('\n'),
+    );
+    expect(p).toContain('listen[1]: 127.0.0.1:8080 is already used by listen[0]');
+    expect(p).toContain('listen[2].job: a tcp listener needs a job');
+    expect(p).toContain(
+      'upstreams.u.hash_key: required when balance is hash (ip, header:NAME or cookie:NAME)',
+    );
+    expect(p).toContain('routes[0].strip_prefix: only applies to proxy routes');
+  });
+
+  it('refuses header values with CR or LF', () => {
+    const p = problems('routes:\n  - { path: /a, respond: { body: a, headers: { x-a: "1\\r\\nx-b: 2" } } }');
+    expect(p).toEqual(['routes[0].respond.headers.x-a: header value must not contain CR, LF or NUL']);
+  });
+
+  it('reads JSON too, and reports syntax errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-conf-'));
+    const json = join(dir, 'c.json');
+    writeFileSync(json, JSON.stringify({ routes: [{ path: '/a', respond: { body: 'a' } }] }));
+    expect(loadConfig(json).config.routes).toHaveLength(1);
+    writeFileSync(json, '{"routes": [');
+    expect(() => loadConfig(json)).toThrow(/\(parse\)/);
+    const yaml = join(dir, 'c.yaml');
+    writeFileSync(yaml, 'routes: [\n  - {');
+    expect(() => loadConfig(yaml)).toThrow(/\(parse\)/);
+    writeFileSync(yaml, 'limits: {}\nlimits: {}');
+    expect(() => loadConfig(yaml)).toThrow(/\(parse\)/);
+    expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/\(file\): cannot read: ENOENT/);
+  });
+});

@@ -1,0 +1,242 @@
+/**
+ * Responses on the wire: HEAD/204/304 framing, header safety, error replies, the body cap while
+ * uploading, streaming with backpressure to a slow reader, and the access-log line.
+ */
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../src/config/load.js';
+import { parseResponse, raw, startServer, type TestServer, until } from './helpers/server.js';
+
+let s: TestServer;
+
+beforeAll(async () => {
+  s = await startServer(`
+routes_dir: ${join(packageRoot, 'test', 'fixtures', 'handlers')}
+limits: { body: 64KiB }
+routes:
+  - { path: /read, handler: read }
+  - { path: /stream, handler: stream, body: 0 }
+  - { path: /status, handler: status }
+  - { path: /headers, handler: headers }
+  - { path: /throw, handler: throw }
+  - { path: /post-only, methods: [POST], respond: { body: "posted\\n" } }
+  - { path: /ok, respond: { status: 200, body: "ok\\n", headers: { x-fixed: yes } } }
+`);
+});
+afterAll(() => s.close());
+
+const get = (path: string, method = 'GET', extra = '') =>
+  raw(s.port, `${method} ${path} HTTP/1.1\r\nHost: a\r\n${extra}\r\n`);
+
+describe('HEAD, 204 and 304 on the wire', () => {
+  it('HEAD gets Content-Length of the body, no body, and the connection stays usable', async () => {
+    const r = await raw(s.port, 'HEAD /ok HTTP/1.1\r\nHost: a\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\n\r\n');
+    const head = r.text.slice(0, r.text.indexOf('\r\n\r\n') + 4);
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head.match(/content-length: 3\r\n/gi)).toHaveLength(1);
+    expect(head).toMatch(/x-fixed: yes/);
+    // the very next bytes are the second response: HEAD sent no body
+    expect(r.text.slice(head.length)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
+  });
+
+  it('HEAD of a streamed body sends no body', async () => {
+    const r = await raw(
+      s.port,
+      'HEAD /stream?bytes=100000 HTTP/1.1\r\nHost: a\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\n\r\n',
+    );
+    const first = parseResponse(r.text);
+    expect(first.status).toBe(200);
+    expect(r.text.split('\r\n\r\n')[1]).toMatch(/^HTTP\/1\.1 200 OK/);
+  });
+
+  it.each([204, 304])('%i has no body and no Content-Length', async (status) => {
+    const r = await raw(
+      s.port,
+      `GET /status?status=${status} HTTP/1.1\r\nHost: a\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\n\r\n`,
+    );
+    const [head, next] = [
+      r.text.slice(0, r.text.indexOf('\r\n\r\n')),
+      r.text.slice(r.text.indexOf('\r\n\r\n') + 4),
+    ];
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(head.toLowerCase()).not.toContain('content-length');
+    expect(head.toLowerCase()).not.toContain('transfer-encoding');
+    expect(head).toContain('etag: "v1"');
+    expect(next).toMatch(/^HTTP\/1\.1 200 OK/);
+  });
+});
+
+describe('response headers', () => {
+  it.each(['crlf', 'nul', 'name'])(
+    'a handler header with %s is refused: 500 with a code, logged',
+    async (c) => {
+      const r = await get(`/headers?case=${c}`);
+      const res = parseResponse(r.text);
+      expect(res.status).toBe(500);
+      expect(res.body).toBe('invalid response header (SY_ERR_BAD_RESPONSE_HEADER)\n');
+      expect(r.text).not.toContain('pwned');
+      expect(r.text).not.toContain('never sent');
+      expect(s.access.at(-1)).toMatchObject({ status: 500, err: 'SY_ERR_BAD_RESPONSE_HEADER' });
+      expect(s.errors.at(-1)).toMatchObject({ code: 'SY_ERR_BAD_RESPONSE_HEADER' });
+    },
+  );
+
+  it('framing headers of a handler never reach the wire twice', async () => {
+    const r = await get('/headers?case=framing');
+    const res = parseResponse(r.text);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toEqual(['4']);
+    expect(res.headers['transfer-encoding']).toBeUndefined();
+    expect(res.headers.date).toHaveLength(1);
+    expect(res.headers.date![0]).not.toBe('yesterday');
+    expect(res.headers.connection).toBeUndefined();
+    expect(res.headers['x-ok']).toEqual(['a', 'b']);
+    expect(res.body).toBe('four');
+  });
+});
+
+describe('errors', () => {
+  it('a thrown error is a 500 whose body carries the code, never the stack', async () => {
+    const res = parseResponse((await get('/throw')).text);
+    expect(res.status).toBe(500);
+    expect(res.body).toBe('internal server error (SY_ERR_HANDLER)\n');
+    expect(s.errors.at(-1)).toMatchObject({ code: 'SY_ERR_HANDLER', msg: 'request failed' });
+    expect(JSON.stringify(s.errors.at(-1))).toContain('secret internal detail');
+  });
+
+  it('an HttpError answers its status and reason', async () => {
+    const res = parseResponse((await get('/throw?http=1')).text);
+    expect(res.status).toBe(422);
+    expect(res.body).toBe('the widget is upside down (SY_ERR_BAD_REQUEST)\n');
+  });
+
+  it('errors are JSON when the client accepts JSON', async () => {
+    const res = parseResponse((await get('/nope', 'GET', 'Accept: application/json\r\n')).text);
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body)).toEqual({ error: 'not found', code: 'SY_ERR_NOT_FOUND', status: 404 });
+  });
+
+  it('405 carries Allow', async () => {
+    const res = parseResponse((await get('/post-only')).text);
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toEqual(['POST']);
+  });
+});
+
+describe('request body cap', () => {
+  it('a chunked upload crossing the cap gets 413 as soon as it is crossed, then the connection closes', async () => {
+    const sock = connect(s.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    let got = '';
+    let closed = false;
+    sock.on('data', (c) => (got += c.toString('latin1')));
+    sock.on('close', () => (closed = true));
+    sock.on('error', () => {});
+    sock.write('POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const chunk = `4000\r\n${'z'.repeat(0x4000)}\r\n`; // 16 KiB
+    for (let i = 0; i < 4; i++) sock.write(chunk); // 64 KiB: at the cap, not over
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got).toBe('');
+    sock.write(chunk); // over the cap
+    await until(() => got.includes('\r\n\r\n'), 2000, '413');
+    const res = parseResponse(got);
+    expect(res.status).toBe(413);
+    expect(res.body).toBe('request body too large (SY_ERR_BODY_TOO_LARGE)\n');
+    expect(res.headers.connection).toEqual(['close']);
+    await until(() => closed, 2000, 'close');
+    expect(s.access.at(-1)).toMatchObject({ status: 413, err: 'SY_ERR_BODY_TOO_LARGE' });
+  });
+
+  it('a body at the cap is read whole', async () => {
+    const body = 'y'.repeat(64 * 1024);
+    const r = await raw(
+      s.port,
+      `POST /read HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    expect(parseResponse(r.text).body).toBe(`{"length":${body.length}}`);
+  });
+});
+
+/** GET a streamed body with a reader that takes one chunk per millisecond; report bytes and peak RSS growth. */
+function slowRead(
+  path: string,
+): Promise<{ bytes: number; status: number; peakGrowth: number; chunked: boolean }> {
+  return new Promise((resolve, reject) => {
+    const base = process.memoryUsage().rss;
+    let peak = base;
+    const req = httpRequest({ host: '127.0.0.1', port: s.port, path, agent: false }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        res.pause();
+        setTimeout(() => res.resume(), 1);
+        peak = Math.max(peak, process.memoryUsage().rss);
+      });
+      res.on('end', () =>
+        resolve({
+          bytes,
+          status: res.statusCode!,
+          peakGrowth: peak - base,
+          chunked: res.headers['transfer-encoding'] === 'chunked',
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('streaming a large handler body to a slow reader', () => {
+  const total = 64 * 1024 * 1024;
+
+  it('chunked: every byte arrives and memory stays bounded', async () => {
+    const r = await slowRead(`/stream?bytes=${total}&chunk=65536`);
+    expect(r).toMatchObject({ status: 200, bytes: total, chunked: true });
+    expect(r.peakGrowth).toBeLessThan(48 * 1024 * 1024);
+  });
+
+  it('known length (tryEnd): every byte arrives and memory stays bounded', async () => {
+    const r = await slowRead(`/stream?bytes=${total}&chunk=65536&known=1`);
+    expect(r).toMatchObject({ status: 200, bytes: total, chunked: false });
+    expect(r.peakGrowth).toBeLessThan(48 * 1024 * 1024);
+    expect(s.access.at(-1)).toMatchObject({ status: 200, bytes_out: total });
+  });
+});
+
+describe('access log', () => {
+  it('writes one JSON line per request with the documented fields', async () => {
+    const before = s.access.length;
+    await raw(
+      s.port,
+      'POST /read?x=1 HTTP/1.1\r\nHost: a\r\nX-Request-Id: abc-123\r\nContent-Length: 5\r\n\r\nhello',
+    );
+    expect(s.access.length).toBe(before + 1);
+    const line = s.access.at(-1)!;
+    expect(line).toMatchObject({
+      id: 'abc-123',
+      client: '127.0.0.1',
+      method: 'POST',
+      path: '/read',
+      query: 'x=1',
+      route: '/read',
+      track: 'handler',
+      status: 200,
+      bytes_in: 5,
+      bytes_out: 12,
+    });
+    expect(typeof line.time).toBe('string');
+    expect(line.ms).toBeGreaterThan(0);
+  });
+
+  it('makes up a request id when the client sends none (or a bad one)', async () => {
+    await get('/ok', 'GET', 'X-Request-Id: bad id with spaces\r\n');
+    const a = s.access.at(-1)!.id as string;
+    await get('/ok');
+    const b = s.access.at(-1)!.id as string;
+    expect(a).toMatch(/^[a-z0-9]+-[a-z0-9]+$/);
+    expect(b).not.toBe(a);
+  });
+});
