@@ -1,30 +1,86 @@
 /**
- * The proxy track (placeholder: the full implementation — pools per server, balancing, health,
- * retries, streaming — replaces this file).
+ * The proxy track: `upstreams:` from the config, built once at start-up, and the track function of
+ * each `proxy:` route. One file per concept beside this one:
+ *
+ *   peer.ts            one server: its undici Pool, load, passive health
+ *   balancer.ts        round-robin (smooth weighted), least-conn, hash (ring.ts), random-two
+ *   upstream.ts        tiers (primaries, backups), panic, the hash key
+ *   health.ts          active health checks
+ *   forward.ts         a route: build the upstream request, run the attempts, make the Reply
+ *   retry.ts           attempts and when to retry (failure.ts classifies errors)
+ *   hedge.ts           hedged requests with the runtime's `pick`
+ *   attempt.ts         one undici request: the dispatch handler and the response body iterator
+ *   request-headers.ts / response-headers.ts / header-rules.ts / trust.ts    header rules
+ *   path.ts, request-body.ts
  */
 import type { Config, RouteConfig } from '../config/schema.js';
-import { syError } from '../errors.js';
 import type { Exchange, Reply } from '../exchange.js';
 import type { UpstreamHandle } from '../handlers/context.js';
 import type { Logs } from '../observe/log.js';
 import type { Params } from '../router/router.js';
+import { ProxyRoute } from './forward.js';
+import { ActiveHealth } from './health.js';
+import type { Peer, PeerEvents } from './peer.js';
+import { Trust } from './trust.js';
+import { Upstream } from './upstream.js';
 
 export interface UpstreamsOptions {
   logs: Logs;
+  /** start active health checks (default true; tests that drive rounds by hand turn it off) */
+  healthChecks?: boolean;
 }
 
 export class Upstreams {
-  constructor(_config: Config, _opts: UpstreamsOptions) {}
+  private readonly upstreams = new Map<string, Upstream>();
+  private readonly checks = new Map<string, ActiveHealth>();
+  private readonly trust: Trust;
+
+  /** Throws (a TypeError naming the config path) on what the schema cannot check. */
+  constructor(config: Config, opts: UpstreamsOptions) {
+    const log = opts.logs.error;
+    this.trust = new Trust(config.trusted_proxies);
+    for (const [name, cfg] of Object.entries(config.upstreams)) {
+      const events: PeerEvents = {
+        onStateChange(peer: Peer, down: boolean, why: string) {
+          const fields = { upstream: name, server: peer.address, why };
+          if (down) log.warn(fields, `upstream ${name}: server ${peer.address} marked down`);
+          else log.info(fields, `upstream ${name}: server ${peer.address} back up`);
+        },
+      };
+      const up = new Upstream(name, cfg, this.trust, events);
+      this.upstreams.set(name, up);
+      if (cfg.health.active !== undefined) {
+        this.checks.set(name, new ActiveHealth(up.peers, cfg.health.active, events));
+      }
+    }
+    if (opts.healthChecks !== false) for (const c of this.checks.values()) c.start();
+  }
 
   /** The track function for a `proxy:` route. */
-  route(_route: RouteConfig, _index: number): (ex: Exchange, params: Params) => Promise<Reply> {
-    return () => Promise.reject(syError('SY_ERR_UPSTREAM_UNAVAILABLE', 'proxy not implemented'));
+  route(route: RouteConfig, index: number): (ex: Exchange, params: Params) => Promise<Reply> {
+    const up = this.upstreams.get(route.proxy!);
+    // The config loader checks this reference; a hand-built config might not have.
+    if (up === undefined) throw new TypeError(`routes[${index}].proxy: unknown upstream "${route.proxy}"`);
+    return new ProxyRoute(route, `routes[${index}]`, up, this.trust).run;
   }
 
-  /** An upstream for handlers (routes/first.ts). */
-  handle(_name: string): UpstreamHandle | undefined {
-    return undefined;
+  /** An upstream for handlers (routes/first.ts): the origin and pool of its first server. */
+  handle(name: string): UpstreamHandle | undefined {
+    return this.upstreams.get(name);
   }
 
-  async close(): Promise<void> {}
+  /** @internal for tests and tools: an upstream by name. */
+  upstream(name: string): Upstream | undefined {
+    return this.upstreams.get(name);
+  }
+
+  /** @internal for tests: the active health checker of an upstream. */
+  health(name: string): ActiveHealth | undefined {
+    return this.checks.get(name);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.checks.values()].map((c) => c.stop()));
+    await Promise.all([...this.upstreams.values()].map((u) => u.close()));
+  }
 }

@@ -1,0 +1,247 @@
+/**
+ * One attempt of a proxied request on one peer: the undici dispatch handler, and, once the
+ * response head has arrived, the response body as an async iterator the engine pulls from.
+ *
+ * Why a handler of our own rather than `request()`: one object per attempt instead of a Readable
+ * stream plus its async iterator, and exact control of the three things a proxy needs.
+ * - Backpressure: chunks queue here; at HIGH_WATER the undici parser is paused
+ *   (`controller.pause()`), and it resumes when the engine has pulled the queue below LOW_WATER.
+ *   The engine pulls only when uWS can take more, so a slow client slows the upstream read.
+ * - Cancellation: the attempt listens to one AbortSignal (the request's, or a hedge race's) and
+ *   aborts the undici request, which destroys its socket: the upstream sees the close at once.
+ *   Before undici has a socket for it there is no controller yet; the attempt then settles at once
+ *   and aborts the request when undici hands it over (`onRequestStart`).
+ * - Release on every path: end, error, abort, or `return()` from the engine (HEAD, 204/304, client
+ *   gone) each settle the attempt once: the peer's in-flight count drops and the listener goes.
+ *   A body the engine stops reading early is aborted, never left half-read on a pooled socket.
+ *
+ * Settlement order: `head` resolves on the response head (status ≥ 200) or rejects with the
+ * undici error / abort reason; after that, failures reach the body reader as a rejected `next()`.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { syError } from '../errors.js';
+import type { Exchange } from '../exchange.js';
+import { classify } from './failure.js';
+import type { Peer } from './peer.js';
+
+const HIGH_WATER = 256 * 1024;
+const LOW_WATER = 64 * 1024;
+
+export const State = { Waiting: 0, Body: 1, Ended: 2, Failed: 3, Released: 4 } as const;
+type State = (typeof State)[keyof typeof State];
+
+type Waiter = { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void };
+const DONE: IteratorResult<Buffer> = { value: undefined, done: true };
+
+export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer>, AsyncIterable<Buffer> {
+  readonly peer: Peer;
+  readonly startTime: number;
+  /** the request handed to a socket: the upstream may have seen it */
+  sent = false;
+  state: State = State.Waiting;
+  status = 0;
+  headers: IncomingHttpHeaders = {};
+  /** resolves with this attempt at the response head */
+  readonly head: Promise<Attempt>;
+  /** set once this attempt's response is the one the client gets (access-log timing) */
+  ex: Exchange | undefined = undefined;
+
+  private controller: Dispatcher.DispatchController | null = null;
+  private pendingAbort: Error | null = null;
+  private signal: AbortSignal | undefined;
+  private resolveHead!: (a: Attempt) => void;
+  private rejectHead!: (e: unknown) => void;
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private waiter: Waiter | undefined = undefined;
+  private failure: unknown = undefined;
+  private settled = false;
+
+  constructor(peer: Peer, opts: Dispatcher.DispatchOptions, signal: AbortSignal | undefined) {
+    this.peer = peer;
+    this.startTime = performance.now();
+    this.head = new Promise<Attempt>((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
+    });
+    peer.active++;
+    this.signal = signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.abort(signal.reason);
+        return;
+      }
+      signal.addEventListener('abort', this);
+    }
+    peer.pool.dispatch(opts, this);
+  }
+
+  /** Listen to another signal from now on (a hedge winner, once the race is over). */
+  listen(signal: AbortSignal): void {
+    this.signal?.removeEventListener('abort', this);
+    this.signal = undefined;
+    if (this.settled) return;
+    if (signal.aborted) return this.abort(signal.reason);
+    this.signal = signal;
+    signal.addEventListener('abort', this);
+  }
+
+  /** AbortSignal listener (a block body: a listener must never return a promise). */
+  handleEvent(): void {
+    this.abort(this.signal?.reason);
+  }
+
+  /** Abort the upstream request (no-op once ended or failed). */
+  abort(reason: unknown): void {
+    if (this.settled) return;
+    const err = reason instanceof Error ? reason : syError('SY_ERR_CANCELLED');
+    if (this.controller !== null) {
+      // Calls onResponseError synchronously, then destroys the socket.
+      this.controller.abort(err);
+      if (!this.settled) this.fail(err);
+    } else {
+      this.pendingAbort = err;
+      this.fail(err);
+    }
+  }
+
+  // --- undici handler -----------------------------------------------------------------------
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    this.sent = true;
+    if (this.pendingAbort !== null) controller.abort(this.pendingAbort);
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (statusCode < 200 || this.state !== State.Waiting) return; // 1xx (103 Early Hints …): not ours
+    this.state = State.Body;
+    this.status = statusCode;
+    this.headers = headers;
+    this.resolveHead(this);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.state !== State.Body) return;
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w.resolve({ value: chunk, done: false });
+      return;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+    if (this.queued >= HIGH_WATER) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.state !== State.Body) return;
+    this.state = State.Ended;
+    this.settle(undefined);
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w.resolve(DONE);
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (!this.settled) this.fail(err);
+  }
+
+  private fail(err: unknown): void {
+    const wasWaiting = this.state === State.Waiting;
+    this.state = State.Failed;
+    this.failure = err;
+    this.queue = [];
+    this.queued = 0;
+    this.settle(err);
+    if (wasWaiting) {
+      this.rejectHead(err);
+      return;
+    }
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w.reject(this.bodyError());
+    }
+  }
+
+  private settle(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.peer.active--;
+    this.signal?.removeEventListener('abort', this);
+    this.signal = undefined;
+    const now = performance.now();
+    if (this.ex !== undefined) this.ex.upstreamTime = now - this.startTime;
+    // A failure mid-body (the head was fine) still says something about the peer.
+    if (err !== undefined && this.status !== 0) {
+      const f = classify(err, true, this.peer.address);
+      if (f.counts) this.peer.failed(now, f.error.code);
+    }
+  }
+
+  private bodyError(): unknown {
+    return classify(this.failure, true, this.peer.address).error;
+  }
+
+  // --- the response body, for the engine ------------------------------------------------------
+
+  /** Bytes already received and not yet read. */
+  get buffered(): number {
+    return this.queued;
+  }
+
+  /** The whole body at once, for a response that already ended (the small-response fast path). */
+  takeAll(): Buffer {
+    const q = this.queue;
+    this.queue = [];
+    this.queued = 0;
+    this.state = State.Released;
+    return q.length === 1 ? q[0]! : Buffer.concat(q);
+  }
+
+  next(): Promise<IteratorResult<Buffer>> {
+    const chunk = this.queue.shift();
+    if (chunk !== undefined) {
+      this.queued -= chunk.length;
+      const c = this.controller;
+      if (c?.paused && this.queued <= LOW_WATER) c.resume();
+      return Promise.resolve({ value: chunk, done: false });
+    }
+    switch (this.state) {
+      case State.Body:
+        return new Promise((resolve, reject) => {
+          this.waiter = { resolve, reject };
+        });
+      case State.Failed:
+        return Promise.reject(this.bodyError());
+      default:
+        return Promise.resolve(DONE);
+    }
+  }
+
+  /** The reader stops early (HEAD, 204/304, client gone): abort what is still coming. */
+  return(): Promise<IteratorResult<Buffer>> {
+    if (this.state === State.Body) this.abort(syError('SY_ERR_CANCELLED', 'response body not read'));
+    this.queue = [];
+    this.queued = 0;
+    if (this.state !== State.Failed) this.state = State.Released;
+    return Promise.resolve(DONE);
+  }
+
+  /** Drop a response nobody will read (a hedge loser that answered too, an invalid head). */
+  release(): void {
+    void this.return();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return this;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The proxy track of one route: everything that can be computed from the config is built here at
+ * start-up (path rewrite, header rules, the upstream); per request `run` builds the upstream
+ * request once, hands it to the attempt loop (or the hedge race), and turns the winning response
+ * head into a Reply whose body the engine pulls from undici with backpressure.
+ *
+ * The request body streams too: the engine's body reader (paused at 256 KiB queued) is undici's
+ * request body, with the client's Content-Length when it declared one, chunked otherwise.
+ *
+ * A response that has already ended when its head is handled (small bodies, the usual case) is
+ * answered as one buffer: the engine writes it with a single `end()`, no iteration.
+ */
+import type { Dispatcher } from 'undici';
+import type { RouteConfig } from '../config/schema.js';
+import { syError } from '../errors.js';
+import type { Exchange, Reply } from '../exchange.js';
+import type { Params } from '../router/router.js';
+import { type Attempt, State } from './attempt.js';
+import { hedged } from './hedge.js';
+import { UpstreamPath } from './path.js';
+import { ForwardBody } from './request-body.js';
+import { RequestHeaders } from './request-headers.js';
+import { ResponseHeaders } from './response-headers.js';
+import { attempts, type Plan } from './retry.js';
+import type { Trust } from './trust.js';
+import type { Upstream } from './upstream.js';
+
+const DIGITS = /^\d{1,15}$/;
+/** Hedging sends the request twice: only for methods that are safe to repeat (RFC 9110 §9.2.1). */
+const HEDGEABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export class ProxyRoute {
+  private readonly upstream: Upstream;
+  private readonly path: UpstreamPath;
+  private readonly requestHeaders: RequestHeaders;
+  private readonly responseHeaders: ResponseHeaders;
+  private readonly hedge: number;
+
+  /** `where`: the route's config path (`routes[2]`) for start-up errors. */
+  constructor(route: RouteConfig, where: string, upstream: Upstream, trust: Trust) {
+    this.upstream = upstream;
+    this.path = new UpstreamPath(route);
+    this.requestHeaders = new RequestHeaders(route, where, trust);
+    this.responseHeaders = new ResponseHeaders(route, where);
+    this.hedge = upstream.peers.length > 1 ? upstream.hedge : 0;
+  }
+
+  /** The track function (`CompiledRoute.run`). */
+  readonly run = (ex: Exchange, _params: Params): Promise<Reply> => this.forward(ex);
+
+  private async forward(ex: Exchange): Promise<Reply> {
+    const upstream = this.upstream;
+    const path = this.path.build(ex);
+    const headers = this.requestHeaders.build(ex);
+    const source = ex.body;
+    let body: ForwardBody | null = null;
+    if (source.declared !== 0) {
+      body = new ForwardBody(source);
+      if (source.declared > 0) headers.push('content-length', String(source.declared));
+    }
+    const plan: Plan = {
+      ex,
+      upstream,
+      // undici's types list Readable bodies only; an async iterable is supported (and documented).
+      opts: { path, method: ex.method, headers, body: body as unknown as Dispatcher.DispatchOptions['body'] },
+      body,
+      key: upstream.key(ex),
+      tried: [],
+      errors: undefined,
+    };
+    let a: Attempt;
+    try {
+      a =
+        this.hedge !== 0 && body === null && HEDGEABLE.has(ex.method)
+          ? await hedged(plan, this.hedge)
+          : await attempts(plan, ex.signal);
+    } finally {
+      if (plan.errors !== undefined) ex.logExtra = { ...ex.logExtra, upstream_errors: plan.errors };
+    }
+    return this.reply(ex, a);
+  }
+
+  private reply(ex: Exchange, a: Attempt): Reply {
+    const status = a.status;
+    ex.upstreamStatus = status;
+    ex.upstreamTime = performance.now() - a.startTime;
+    const headers = status <= 599 ? this.responseHeaders.filter(a.headers) : null;
+    if (headers === null) {
+      a.release();
+      a.peer.failed(performance.now(), 'SY_ERR_UPSTREAM_BAD_RESPONSE');
+      throw syError(
+        'SY_ERR_UPSTREAM_BAD_RESPONSE',
+        `upstream ${a.peer.address}: ${status > 599 ? `status ${status}` : 'invalid header value'}`,
+      );
+    }
+    if (a.state === State.Ended && ex.method !== 'HEAD') return { status, headers, body: a.takeAll() };
+    const cl = a.headers['content-length'];
+    a.ex = ex;
+    return {
+      status,
+      headers,
+      body: a,
+      length: typeof cl === 'string' && DIGITS.test(cl) ? Number(cl) : undefined,
+    };
+  }
+}
