@@ -18,6 +18,7 @@
  * client cannot be told from a gone one without writing to it, and a gone client must not keep
  * threads busy, so a client must keep its sending side open until it has read its answers.
  */
+import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
 import { type SwitchyardError, syError } from '../errors.js';
 import type { JobPool } from './index.js';
@@ -74,6 +75,8 @@ export class LineConnection {
     this.id = id;
     this.job = job;
     this.pool = pool;
+    // piscina adds one abort listener per job in flight on this signal: up to MAX_PENDING.
+    setMaxListeners(MAX_PENDING + 8, this.controller.signal);
     socket.setNoDelay(true);
     // latin1: one char per byte, so lengths are byte counts; valid lines are ASCII anyway.
     socket.setEncoding('latin1');
@@ -128,23 +131,12 @@ export class LineConnection {
   }
 
   private pump(): void {
-    const queue = this.queue;
-    while (this.reading && queue.length < MAX_PENDING) {
-      const nl = this.buf.indexOf('\n');
-      if (nl === -1) {
-        // An unfinished line: too long already? (allow for the \r of a \r\n still to come)
-        const b = this.buf;
-        if (b.length > MAX_LINE_BYTES + (b.endsWith('\r') ? 1 : 0)) this.tooLong();
-        break;
-      }
-      let line = this.buf.slice(0, nl);
-      this.buf = this.buf.slice(nl + 1);
-      if (line.endsWith('\r')) line = line.slice(0, -1);
-      if (line.length > MAX_LINE_BYTES) this.tooLong();
-      else this.submit(line);
-    }
-    this.flush();
+    // Write what is answered, then take more lines; again while that frees room (invalid lines
+    // answer at once), so lines already buffered are never left waiting for more input.
+    do this.flush();
+    while (this.takeLines());
     if (this.ended) return;
+    const queue = this.queue;
     if (this.endWhenFlushed && queue.length === 0) {
       this.ended = true;
       this.socket.end();
@@ -153,9 +145,33 @@ export class LineConnection {
       return;
     }
     // Read on while we take lines and can write, or while we only discard (so the close is a FIN).
-    const flowing = this.reading ? queue.length < MAX_PENDING && !this.writeBlocked : !this.ended;
+    const flowing = this.reading ? queue.length < MAX_PENDING && !this.writeBlocked : true;
     if (flowing) this.socket.resume();
     else this.socket.pause();
+  }
+
+  /** Take complete lines from the buffer while there is room; true if any was taken. */
+  private takeLines(): boolean {
+    let took = false;
+    while (this.reading && !this.writeBlocked && this.queue.length < MAX_PENDING) {
+      const nl = this.buf.indexOf('\n');
+      if (nl === -1) {
+        // An unfinished line: too long already? (allow for the \r of a \r\n still to come)
+        const b = this.buf;
+        if (b.length > MAX_LINE_BYTES + (b.endsWith('\r') ? 1 : 0)) {
+          this.tooLong();
+          took = true;
+        }
+        break;
+      }
+      let line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (line.length > MAX_LINE_BYTES) this.tooLong();
+      else this.submit(line);
+      took = true;
+    }
+    return took;
   }
 
   private submit(line: string): void {

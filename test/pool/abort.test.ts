@@ -1,0 +1,221 @@
+/**
+ * Cancellation and overload through a real server: a client abort or a route timeout terminates
+ * the worker running the job (measured with a heartbeat the burning job increments in shared
+ * memory), removes a queued job, and a full pool answers 503 with Retry-After at once.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FIXTURES, get, openRequest, startServer, type TestServer, until } from './helpers.js';
+
+declare global {
+  // the heartbeat fixture handler test/fixtures/routes/burn.js hands to the burn job
+  var __syHeartbeat: Int32Array | undefined;
+}
+
+let hb: Int32Array;
+/** when the burn job last beat (performance.timeOrigin + now(), written by the worker) */
+let lastBeatAt: Float64Array;
+beforeEach(() => {
+  const sab = new SharedArrayBuffer(32);
+  hb = new Int32Array(sab, 0, 4);
+  lastBeatAt = new Float64Array(sab, 16, 1);
+  globalThis.__syHeartbeat = hb;
+});
+afterEach(() => {
+  globalThis.__syHeartbeat = undefined;
+});
+
+const beats = () => Atomics.load(hb, 0);
+const starts = () => Atomics.load(hb, 2);
+const clock = () => performance.timeOrigin + performance.now();
+
+/** Threads alive in the pool (their ids), from piscina. */
+function threadIds(s: TestServer): number[] {
+  const p = (s.pool as unknown as { piscina?: { threads: { threadId: number }[] } }).piscina;
+  return p === undefined ? [] : p.threads.map((w) => w.threadId);
+}
+
+/**
+ * Wait until the heartbeat has been still for `quietMs`, then return when the burning worker
+ * last beat, in ms after `t0` (both on the cross-thread clock `timeOrigin + now()`). The worker
+ * stamps its own beats, so a late sample on this side does not count against the pool.
+ */
+async function stoppedAfter(t0: number, quietMs = 100): Promise<number> {
+  let last = beats();
+  let lastChange = performance.now();
+  while (performance.now() - lastChange < quietMs) {
+    await new Promise((r) => setImmediate(r));
+    const v = beats();
+    if (v !== last) {
+      last = v;
+      lastChange = performance.now();
+    }
+  }
+  return Math.max(0, lastBeatAt[0]! - t0);
+}
+
+describe('abort a running job', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer(`
+pool: { threads: 1, queue: 4 }
+routes_dir: ${FIXTURES}
+routes:
+  - { path: /burn, handler: burn }
+  - { path: /burn-timeout, handler: burn, timeout: 150ms }
+  - { path: "/job/:name", handler: job }
+`);
+  });
+  afterAll(() => s.close());
+
+  it('a client that goes away terminates the worker within 50 ms; the next job still runs', async () => {
+    const sock = await openRequest(s.port, '/burn');
+    await until(() => beats() > 1000, 5000, 'the burn job to run');
+    const victim = Atomics.load(hb, 1);
+    expect(threadIds(s)).toContain(victim);
+
+    const t0 = clock();
+    sock.destroy();
+    const stopMs = await stoppedAfter(t0);
+    console.log(`client abort: heartbeat stopped ${stopMs.toFixed(2)} ms after the client closed`);
+    expect(stopMs).toBeLessThan(50);
+    await until(() => !threadIds(s).includes(victim), 1000, 'the worker to be removed');
+
+    const next = await get(s.port, '/job/where');
+    expect(next.status).toBe(200);
+    const { result } = JSON.parse(next.body) as { result: number };
+    expect(result).not.toBe(victim);
+    expect(result).toBeGreaterThan(0);
+
+    await until(() => s.access.find((l) => l.path === '/burn'), 1000, 'the access-log line');
+    expect(s.access.find((l) => l.path === '/burn')).toMatchObject({
+      status: 499,
+      err: 'SY_ERR_CLIENT_GONE',
+      job: 'burn',
+    });
+    expect(s.pool.stats().jobs.burn!.cancelled).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the route's timeout answers 504 and terminates the worker", async () => {
+    const t0 = clock();
+    const r = await get(s.port, '/burn-timeout');
+    const tResponse = clock();
+    expect(r.status).toBe(504);
+    expect(tResponse - t0).toBeGreaterThanOrEqual(140);
+    expect(tResponse - t0).toBeLessThan(1000);
+    expect(starts()).toBe(1);
+    const stopMs = await stoppedAfter(tResponse);
+    expect(stopMs).toBeLessThan(50);
+    const next = await get(s.port, '/job/where');
+    expect(next.status).toBe(200);
+  });
+
+  it('a job that finishes is not disturbed (burn for 30 ms)', async () => {
+    const r = await get(s.port, '/burn?ms=30');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).thread).toBe(Atomics.load(hb, 1));
+  });
+});
+
+describe('queued jobs and a full pool', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer(`
+pool: { threads: 1, queue: 1 }
+routes_dir: ${FIXTURES}
+routes:
+  - { path: /burn, handler: burn }
+  - { path: "/job/:name", handler: job }
+  - { path: "/timed/job/:name", handler: job, timeout: 200ms }
+`);
+  });
+  afterAll(() => s.close());
+
+  it('a client abort removes its queued job: it never starts', async () => {
+    const a = await openRequest(s.port, '/burn');
+    await until(() => beats() > 0, 5000, 'job A to run');
+    const b = await openRequest(s.port, '/burn');
+    await until(() => s.pool.stats().queued === 1, 2000, 'job B to be queued');
+    b.destroy();
+    await until(() => s.pool.stats().queued === 0, 1000, 'job B to leave the queue');
+    a.destroy();
+    await stoppedAfter(clock(), 50);
+    expect(starts()).toBe(1);
+    expect((await get(s.port, '/job/where')).status).toBe(200);
+    expect(starts()).toBe(1);
+  });
+
+  it('queue full → 503 with Retry-After at once; accepted again once there is room', async () => {
+    const a = await openRequest(s.port, '/burn');
+    await until(() => beats() > 0, 5000, 'job A to run');
+    const b = await openRequest(s.port, '/burn');
+    await until(() => s.pool.stats().queued === 1, 2000, 'job B to be queued');
+
+    const rejectedBefore = s.pool.stats().rejected;
+    const t0 = performance.now();
+    const c = await get(s.port, '/job/where');
+    const ms = performance.now() - t0;
+    expect(c.status).toBe(503);
+    expect(c.headers['retry-after']).toBe('1');
+    expect(c.body).toBe('server busy, try again later (SY_ERR_POOL_FULL)\n');
+    expect(ms).toBeLessThan(100);
+    expect(s.pool.stats().rejected).toBe(rejectedBefore + 1);
+    expect(s.access.find((l) => l.path === '/job/where' && l.status === 503)).toMatchObject({
+      err: 'SY_ERR_POOL_FULL',
+    });
+
+    b.destroy();
+    a.destroy();
+    await until(() => s.pool.stats().running + s.pool.stats().queued === 0, 1000, 'the pool to empty');
+    expect((await get(s.port, '/job/where')).status).toBe(200);
+  });
+
+  it("a queued job waits no longer than the route's timeout, then leaves the queue", async () => {
+    const a = await openRequest(s.port, '/burn');
+    await until(() => beats() > 0, 5000, 'job A to run');
+    const t0 = performance.now();
+    const r = await get(s.port, '/timed/job/where');
+    const ms = performance.now() - t0;
+    expect(r.status).toBe(504);
+    expect(ms).toBeGreaterThanOrEqual(190);
+    expect(ms).toBeLessThan(1000);
+    expect(s.pool.stats().queued).toBe(0);
+    a.destroy();
+    await until(() => s.pool.stats().running === 0, 1000, 'A to stop');
+  });
+});
+
+describe('jobs that fail', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer(`
+pool: { threads: 1, queue: 4 }
+routes_dir: ${FIXTURES}
+routes:
+  - { path: "/job/:name", handler: job }
+`);
+  });
+  afterAll(() => s.close());
+
+  it('a job that throws → 500 SY_ERR_JOB_FAILED, its error in the error log', async () => {
+    const r = await get(s.port, '/job/fail?input=7');
+    expect(r.status).toBe(500);
+    expect(r.body).toBe('job failed (SY_ERR_JOB_FAILED)\n');
+    const logged = await until(() => s.errors.find((l) => l.code === 'SY_ERR_JOB_FAILED'), 1000);
+    expect(String((logged.err as { message: string }).message)).toContain('bad input: 7');
+    expect(s.pool.stats().jobs.fail!.failed).toBe(1);
+  });
+
+  it('a job that kills its worker → 500, and the pool recovers', async () => {
+    const r = await get(s.port, '/job/exit');
+    expect(r.status).toBe(500);
+    expect(r.body).toContain('SY_ERR_JOB_FAILED');
+    const next = await get(s.port, '/job/where');
+    expect(next.status).toBe(200);
+  });
+
+  it('an unknown job → 500 SY_ERR_UNKNOWN_JOB', async () => {
+    const r = await get(s.port, '/job/nope');
+    expect(r.status).toBe(500);
+    expect(r.body).toBe('unknown job (SY_ERR_UNKNOWN_JOB)\n');
+  });
+});
