@@ -65,8 +65,8 @@ export abstract class Exchange {
   readonly query: string;
   /** header fields in wire order as [name, value, name, value …], names lower-cased */
   readonly headers: string[];
-  /** the peer address, normalised (IPv4 as a.b.c.d) */
-  readonly remoteAddress: string;
+  /** the peer address once read (see `remoteAddress`) */
+  private address: string | undefined;
   /** the value of the single Host field ('' when absent) */
   host: string;
   /** a request check the engine found while copying; the pipeline answers it */
@@ -102,12 +102,12 @@ export abstract class Exchange {
   /** free-form extra fields for the access log (e.g. job timings); undefined until used */
   logExtra: Record<string, unknown> | undefined;
 
-  constructor(method: string, rawPath: string, query: string, headers: string[], remoteAddress: string) {
+  constructor(method: string, rawPath: string, query: string, headers: string[], remoteAddress?: string) {
     this.method = method;
     this.rawPath = rawPath;
     this.query = query;
     this.headers = headers;
-    this.remoteAddress = remoteAddress;
+    this.address = remoteAddress;
     this.host = '';
     this.problem = undefined;
     this.closeAfter = false;
@@ -130,6 +130,17 @@ export abstract class Exchange {
     this.tries = 0;
     this.logExtra = undefined;
   }
+
+  /**
+   * The peer address, normalised (IPv4 as a.b.c.d). Read on first use: asking the transport costs
+   * something, and most requests never need it when the access log is off.
+   */
+  get remoteAddress(): string {
+    return (this.address ??= this.readAddress());
+  }
+
+  /** Transport: the peer address ('' when it can no longer be known). */
+  protected abstract readAddress(): string;
 
   /** The request's body (an empty one when the request has none). */
   abstract readonly body: RequestBody;

@@ -134,6 +134,7 @@ export class Server {
         headerBytes: config.limits.header_bytes,
         uri: config.limits.uri,
       },
+      eagerAddress: logs.access !== null,
       handle: pipeline.handle,
       onWriteError(ex: Exchange, err: SwitchyardError | Error) {
         logs.error.error(

@@ -46,7 +46,6 @@ export class Context {
   /** the raw query string, without `?` */
   readonly rawQuery: string;
   readonly id: string;
-  readonly remoteAddress: string;
   /** absolute deadline (performance.now() timebase), Infinity when the route has no timeout */
   readonly deadline: number;
   readonly state: Record<string, unknown>;
@@ -64,12 +63,16 @@ export class Context {
     this.params = params;
     this.rawQuery = ex.query;
     this.id = ex.id;
-    this.remoteAddress = ex.remoteAddress;
     this.deadline = ex.deadline;
     this.state = services.state;
     this.ex = ex;
     this.services = services;
     this.route = route;
+  }
+
+  /** The client's address (the TCP peer; see the proxy's trusted_proxies for X-Forwarded-For). */
+  get remoteAddress(): string {
+    return this.ex.remoteAddress;
   }
 
   get query(): URLSearchParams {

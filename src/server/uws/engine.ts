@@ -5,13 +5,15 @@
  */
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { SwitchyardError } from '../../errors.js';
-import type { Exchange } from '../../exchange.js';
+import { type Exchange, Phase } from '../../exchange.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
 import type { HeaderLimits } from './request.js';
 
 export interface EngineOptions {
   limits: HeaderLimits;
+  /** the access log is on: read every peer address while the response object is still valid */
+  eagerAddress: boolean;
   /** the pipeline: called synchronously for every request */
   handle(ex: Exchange): void;
   onWriteError(ex: Exchange, err: SwitchyardError | Error): void;
@@ -47,12 +49,19 @@ export class UwsEngine {
   constructor(opts: EngineOptions) {
     this.uws = loadUws();
     this.app = this.uws.App();
-    const hooks: EngineHooks = { limits: opts.limits, onWriteError: opts.onWriteError };
+    const hooks: EngineHooks = { limits: opts.limits, eagerAddress: opts.eagerAddress, onWriteError: opts.onWriteError };
     const handle = opts.handle;
     this.app.any('/*', (res, req) => {
       const ex = UwsExchange.accept(res, req, hooks);
       if (this.draining) ex.closeAfter = true;
-      handle(ex);
+      try {
+        handle(ex);
+      } catch (err) {
+        // A bug in the pipeline must cost one request, never the process.
+        opts.onWriteError(ex, err as Error);
+        if (ex.phase === Phase.Open) void ex.send({ status: 500, body: 'internal server error (SY_ERR_HANDLER)\n' });
+      }
+      if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) ex.watchAbort();
     });
   }
 

@@ -28,6 +28,8 @@ const NOOP = (): void => {};
 /** Hooks the engine gives every exchange. */
 export interface EngineHooks {
   limits: HeaderLimits;
+  /** read the peer address of every request up front (the access log needs it after the response) */
+  eagerAddress: boolean;
   /** log a response that could not be written as asked (bad header, stream failure) */
   onWriteError(ex: UwsExchange, err: SwitchyardError | Error): void;
 }
@@ -54,6 +56,10 @@ function normaliseAddress(raw: string): string {
   if (addressCache.size > 4096) addressCache.clear();
   addressCache.set(raw, a);
   return a;
+}
+
+function peerAddress(res: HttpResponse): string {
+  return normaliseAddress(decoder.decode(res.getRemoteAddressAsText()));
 }
 
 // One reused record for copyRequest (the copy is synchronous and never nested).
@@ -117,7 +123,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
     const url = req.getUrl();
     const query = req.getQuery() ?? '';
     copyRequest(req, url.length + query.length, hooks.limits, copied);
-    const address = normaliseAddress(decoder.decode(res.getRemoteAddressAsText()));
+    const address = hooks.eagerAddress ? peerAddress(res) : undefined;
     return new UwsExchange(res, method, url, query, address, hooks);
   }
 
@@ -126,7 +132,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
     method: string,
     url: string,
     query: string,
-    address: string,
+    address: string | undefined,
     hooks: EngineHooks,
   ) {
     super(method, url, query, copied.headers, address);
@@ -134,12 +140,24 @@ export class UwsExchange extends Exchange implements BodyOwner {
     this.hooks = hooks;
     this.host = copied.host;
     this.problem = copied.problem;
-    res.onAborted(() => this.aborted());
     // No body reading for a request we are about to refuse: it is answered with Connection: close.
     this.body =
       copied.declared !== 0 && copied.problem === undefined
         ? new UwsBody(res, copied.declared, this)
         : EMPTY_BODY;
+  }
+
+  protected readAddress(): string {
+    // `res` may only be touched until the response ends or the client goes away.
+    return this.phase === Phase.Open || this.phase === Phase.Streaming ? peerAddress(this.res) : '';
+  }
+
+  /**
+   * Called by the engine after the pipeline's synchronous part: a response not finished by then
+   * needs `onAborted` (uWS kills the process otherwise); one that is finished never pays for it.
+   */
+  watchAbort(): void {
+    this.res.onAborted(() => this.aborted());
   }
 
   /** uWS: the client went away (or we closed the socket). Every `res` method throws from now on. */
