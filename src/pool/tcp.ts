@@ -74,9 +74,13 @@ export async function listenTcp(l: ListenConfig, pool: JobPool, logs: Logs): Pro
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'address in use' : (err.code ?? err.message);
+      reject(new Error(`cannot listen on ${l.host}:${l.port} (${why})`, { cause: err }));
+    };
+    server.once('error', failed);
     server.listen({ host: l.host, port: l.port, exclusive: true }, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

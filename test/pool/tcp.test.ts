@@ -208,3 +208,24 @@ function fibRef(n: number): string {
   for (let i = 0; i < n; i++) [a, b] = [b, a + b];
   return a.toString();
 }
+
+describe('TCP listener start-up', () => {
+  it('a port in use is a clear start-up error', async () => {
+    const t = await startServer(`
+listen:
+  - { host: 127.0.0.1, port: 0, kind: tcp, job: fib }
+routes_dir: ${BUILT_ROUTES}
+`);
+    try {
+      await expect(
+        startServer(`
+listen:
+  - { host: 127.0.0.1, port: ${t.tcpPort}, kind: tcp, job: fib }
+routes_dir: ${BUILT_ROUTES}
+`),
+      ).rejects.toThrow(`cannot listen on 127.0.0.1:${t.tcpPort} (address in use)`);
+    } finally {
+      await t.close();
+    }
+  });
+});
