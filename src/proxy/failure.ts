@@ -69,6 +69,9 @@ export function classify(err: unknown, sent: boolean, address: string): Failure 
     return fail('SY_ERR_CANCELLED', err, Retry.Never, false, address);
   }
   const code = (err as { code?: unknown } | null)?.code;
+  // undici's HTTPParserError has `code: undefined` for most parser errors (HPE_* only sometimes).
+  if ((err as Error | null)?.name === 'HTTPParserError')
+    return fail('SY_ERR_UPSTREAM_BAD_RESPONSE', err, Retry.Never, true, address);
   if (typeof code !== 'string') return fail('SY_ERR_UPSTREAM_RESET', err, Retry.Never, true, address);
   if (CONNECT_CODES.has(code)) return fail('SY_ERR_UPSTREAM_CONNECT', err, Retry.Any, true, address);
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT')

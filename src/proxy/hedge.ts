@@ -49,6 +49,7 @@ async function hedgeRacer(plan: Plan, race: Race, delay: number, signal: AbortSi
   try {
     await a.head;
   } catch (err) {
+    if (signal.aborted) throw err;
     // One attempt only: whatever recordFailure decides about retrying, this racer is done.
     let e: unknown;
     try {

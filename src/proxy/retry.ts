@@ -78,6 +78,8 @@ export async function attempts(plan: Plan, signal: AbortSignal): Promise<Attempt
       peer.succeeded();
       return a;
     } catch (err) {
+      // Cancelled (client gone, deadline, a lost hedge race): that is the outcome, as it came.
+      if (signal.aborted) throw err;
       last = recordFailure(plan, peer, a.sent, err);
     }
   }

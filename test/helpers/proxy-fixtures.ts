@@ -14,7 +14,7 @@ import { Server } from '../../src/server.js';
 
 // --- the proxy ------------------------------------------------------------------------------
 
-export interface Proxy {
+export interface ProxyServer {
   server: Server;
   port: number;
   url: string;
@@ -37,7 +37,7 @@ function collector(into: Record<string, unknown>[]): Writable {
 }
 
 /** A Switchyard server from YAML; `listen:` defaults to one port-0 listener on 127.0.0.1. */
-export async function startProxy(yaml: string): Promise<Proxy> {
+export async function startProxy(yaml: string): Promise<ProxyServer> {
   const text = /^listen:/m.test(yaml) ? yaml : `listen: [{ host: 127.0.0.1, port: 0 }]\n${yaml}`;
   const loaded = parseConfig(text, '/tmp/proxy-test.yaml');
   const access: Record<string, unknown>[] = [];

@@ -1,0 +1,320 @@
+/**
+ * Header rules both ways, forwarding headers and trust, Host handling, path rewriting, and the
+ * path-confusion forms that must not reach another route. Raw sockets where the exact bytes matter.
+ */
+import type http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  get,
+  httpUpstream,
+  type ProxyServer,
+  rawRequest,
+  rawUpstream,
+  startProxy,
+  type Upstream,
+} from '../helpers/proxy-fixtures.js';
+
+/** What the upstream received: method, url, raw header lines (in order). */
+interface Seen {
+  method: string;
+  url: string;
+  raw: string[];
+  headers: http.IncomingHttpHeaders;
+}
+
+let echo: Upstream & { server: http.Server };
+let last: Seen | undefined;
+let proxy: ProxyServer;
+let trustedProxy: ProxyServer;
+let hostProxy: ProxyServer;
+
+beforeAll(async () => {
+  echo = await httpUpstream((req, res) => {
+    last = { method: req.method!, url: req.url!, raw: req.rawHeaders, headers: req.headers };
+    req.resume();
+    req.on('end', () => {
+      const extra: Record<string, string> = {};
+      const ask = req.headers['x-respond-with'];
+      if (typeof ask === 'string')
+        for (const kv of ask.split(';')) extra[kv.split('=')[0]!] = kv.split('=')[1]!;
+      res.writeHead(200, { 'content-type': 'text/plain', ...extra });
+      res.end('ok');
+    });
+  });
+  const routes = `
+upstreams:
+  echo: { servers: [{ url: "${echo.url}" }] }
+routes:
+  - path: "/api/*"
+    proxy: echo
+    strip_prefix: /api
+    request_headers: { set: { x-set: forced }, add: { x-added: yes }, remove: [x-secret] }
+    response_headers: { set: { x-frame-options: DENY }, add: { x-served-by: switchyard }, remove: [x-powered-by] }
+  - { path: "/v2/*", proxy: echo, strip_prefix: /v2, add_prefix: /internal/ }
+  - { path: "/public/*", proxy: echo }
+  - { path: "/admin", respond: { status: 403, body: "admin\\n" } }
+  - { path: "/up/*", proxy: echo, host_header: upstream }
+  - { path: "/fixed/*", proxy: echo, host_header: backend.example }
+`;
+  proxy = await startProxy(routes);
+  trustedProxy = await startProxy(`trusted_proxies: [loopback]\n${routes}`);
+  hostProxy = proxy;
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await trustedProxy.close();
+  await echo.close();
+});
+
+function rawNames(s: Seen): string[] {
+  return s.raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+}
+
+describe('request headers', () => {
+  it('drops hop-by-hop fields and every name listed in Connection', async () => {
+    const res = await rawRequest(
+      proxy.port,
+      'GET /api/h HTTP/1.1\r\nHost: front.example\r\n' +
+        'Connection: keep-alive, X-Hop, x-other\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n' +
+        'Trailer: x-t\r\nUpgrade: websocket\r\nProxy-Connection: keep-alive\r\n' +
+        'ProxyServer-Authorization: Basic Zm9vOmJhcg==\r\nX-Hop: 1\r\nX-Other: 2\r\nX-Keep: 3\r\n\r\n',
+      300,
+    );
+    expect(res).toMatch(/^HTTP\/1\.1 200/);
+    const names = rawNames(last!);
+    for (const n of [
+      'keep-alive',
+      'te',
+      'trailer',
+      'upgrade',
+      'proxy-connection',
+      'proxy-authorization',
+      'x-hop',
+      'x-other',
+    ])
+      expect(names).not.toContain(n);
+    expect(last!.headers['x-keep']).toBe('3');
+    // undici's own framing: one connection field, its own keep-alive
+    expect(names.filter((n) => n === 'connection')).toHaveLength(1);
+    expect(last!.headers.connection).toBe('keep-alive');
+  });
+
+  it('never forwards framing fields blindly: Expect, Transfer-Encoding, duplicate hosts', async () => {
+    const r = await get(`${proxy.url}/api/post`, {
+      method: 'POST',
+      headers: { expect: '100-continue', 'content-type': 'text/plain', 'content-length': '5' },
+      body: 'hello',
+    });
+    expect(r.status).toBe(200);
+    expect(last!.headers.expect).toBeUndefined();
+    expect(last!.headers['content-length']).toBe('5');
+    expect(rawNames(last!).filter((n) => n === 'host')).toHaveLength(1);
+    // chunked from the client: chunked upstream too, no Content-Length invented
+    const res = await rawRequest(
+      proxy.port,
+      'POST /api/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      300,
+    );
+    expect(res).toMatch(/^HTTP\/1\.1 200/);
+    expect(last!.headers['transfer-encoding']).toBe('chunked');
+    expect(last!.headers['content-length']).toBeUndefined();
+  });
+
+  it('applies the route rules: set replaces, add appends, remove drops', async () => {
+    await get(`${proxy.url}/api/rules`, {
+      headers: { 'x-set': 'client', 'x-secret': 's3cret', 'x-added': 'client' },
+    });
+    expect(last!.headers['x-set']).toBe('forced');
+    expect(last!.headers['x-secret']).toBeUndefined();
+    expect(last!.headers['x-added']).toBe('client, yes');
+  });
+
+  it('X-Forwarded-For from an untrusted client is replaced; Proto and Host are ours', async () => {
+    await get(`${proxy.url}/api/xff`, {
+      headers: {
+        'x-forwarded-for': '6.6.6.6',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.example',
+        forwarded: 'for=6.6.6.6',
+        'x-real-ip': '6.6.6.6',
+        host: 'front.example:8080',
+      },
+    });
+    expect(last!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(last!.headers['x-forwarded-proto']).toBe('http');
+    expect(last!.headers['x-forwarded-host']).toBe('front.example:8080');
+    expect(last!.headers.forwarded).toBeUndefined();
+    expect(last!.headers['x-real-ip']).toBeUndefined();
+  });
+
+  it('X-Forwarded-For from a trusted proxy is appended to; its Proto and Host pass', async () => {
+    await get(`${trustedProxy.url}/api/xff`, {
+      headers: {
+        'x-forwarded-for': '203.0.113.7, 10.0.0.2',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'shop.example',
+        forwarded: 'for=203.0.113.7',
+      },
+    });
+    expect(last!.headers['x-forwarded-for']).toBe('203.0.113.7, 10.0.0.2, 127.0.0.1');
+    expect(last!.headers['x-forwarded-proto']).toBe('https');
+    expect(last!.headers['x-forwarded-host']).toBe('shop.example');
+    expect(last!.headers.forwarded).toBe('for=203.0.113.7');
+  });
+
+  it('passes a sane X-Request-Id and creates one otherwise', async () => {
+    await get(`${proxy.url}/api/id`, { headers: { 'x-request-id': 'abc-123' } });
+    expect(last!.headers['x-request-id']).toBe('abc-123');
+    await get(`${proxy.url}/api/id`, { headers: { 'x-request-id': 'bad id with spaces' } });
+    const id = last!.headers['x-request-id'] as string;
+    expect(id).toMatch(/^[A-Za-z0-9._:-]+$/);
+    expect(id).not.toContain('bad');
+    const line = await proxy.accessFor('/api/id');
+    expect(line.id).toBe('abc-123');
+  });
+
+  it("Host: passes the client's, or sets the upstream's, or a fixed value", async () => {
+    await get(`${hostProxy.url}/api/h`, { headers: { host: 'front.example' } });
+    expect(last!.headers.host).toBe('front.example');
+    await get(`${hostProxy.url}/up/h`, { headers: { host: 'front.example' } });
+    expect(last!.headers.host).toBe(`127.0.0.1:${echo.port}`);
+    await get(`${hostProxy.url}/fixed/h`, { headers: { host: 'front.example' } });
+    expect(last!.headers.host).toBe('backend.example');
+  });
+
+  // Known gap (engine): uWS 20.30 drops bytes >= 0x80 from request header values before we see
+  // them (measured: `café 中` arrives as `caf`), so they cannot be forwarded. The proxy re-encodes
+  // what it is given (UTF-8 string -> latin1 for undici); this test turns green with an engine that
+  // delivers the bytes.
+  it.fails("re-encodes non-ASCII values so the upstream gets the client's bytes (known gap: uWS)", async () => {
+    const value = Buffer.from('café 中', 'utf8');
+    const head = Buffer.concat([
+      Buffer.from('GET /api/utf8 HTTP/1.1\r\nHost: x\r\nX-Name: ', 'latin1'),
+      value,
+      Buffer.from('\r\n\r\n', 'latin1'),
+    ]);
+    const res = await rawRequest(proxy.port, head.toString('latin1'), 300);
+    expect(res).toMatch(/^HTTP\/1\.1 200/);
+    const i = last!.raw.findIndex((n) => n.toLowerCase() === 'x-name');
+    expect(Buffer.from(last!.raw[i + 1]!, 'latin1')).toEqual(value);
+  });
+});
+
+describe('response headers', () => {
+  it('drops hop-by-hop and Connection-named fields, never duplicates framing', async () => {
+    const up = await rawUpstream((socket) => {
+      socket.write(
+        'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Private\r\nKeep-Alive: timeout=30\r\n' +
+          'X-Private: secret\r\nProxy-Authenticate: Basic\r\nTrailer: x-t\r\nUpgrade: h2c\r\n' +
+          'Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nX-Public: 1\r\n\r\nok',
+      );
+    });
+    const p = await startProxy(`
+upstreams: { r: { servers: [{ url: "${up.url}" }] } }
+routes: [{ path: "/*", proxy: r }]
+`);
+    try {
+      const res = await rawRequest(p.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 500);
+      const head = res.slice(0, res.indexOf('\r\n\r\n')).toLowerCase();
+      const names = head
+        .split('\r\n')
+        .slice(1)
+        .map((l) => l.slice(0, l.indexOf(':')));
+      for (const n of ['keep-alive', 'x-private', 'proxy-authenticate', 'trailer', 'upgrade'])
+        expect(names).not.toContain(n);
+      expect(names).toContain('x-public');
+      for (const n of ['content-length', 'date']) expect(names.filter((x) => x === n)).toHaveLength(1);
+      expect(head).not.toContain('2001');
+      expect(res.endsWith('\r\n\r\nok')).toBe(true);
+    } finally {
+      await p.close();
+      await up.close();
+    }
+  });
+
+  it('applies the route rules', async () => {
+    const r = await get(`${proxy.url}/api/resp`, {
+      headers: { 'x-respond-with': 'x-powered-by=php;x-frame-options=ALLOW;x-served-by=upstream' },
+    });
+    expect(r.headers['x-powered-by']).toBeUndefined();
+    expect(r.headers['x-frame-options']).toBe('DENY');
+    expect(r.headers['x-served-by']).toBe('upstream, switchyard');
+  });
+
+  it('passes UTF-8 bytes in upstream values through unchanged', async () => {
+    const up = await rawUpstream((socket) => {
+      socket.write(
+        Buffer.concat([
+          Buffer.from(
+            'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Disposition: attachment; filename="',
+            'latin1',
+          ),
+          Buffer.from('naïve.txt', 'utf8'),
+          Buffer.from('"\r\n\r\n', 'latin1'),
+        ]),
+      );
+    });
+    const p = await startProxy(`
+upstreams: { r: { servers: [{ url: "${up.url}" }] } }
+routes: [{ path: "/*", proxy: r }]
+`);
+    try {
+      const res = await rawRequest(p.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 500);
+      const buf = Buffer.from(res, 'latin1');
+      expect(buf.includes(Buffer.from('naïve.txt', 'utf8'))).toBe(true);
+    } finally {
+      await p.close();
+      await up.close();
+    }
+  });
+});
+
+describe('paths', () => {
+  it('strips the prefix and sends the normalised path exactly, query untouched', async () => {
+    await get(`${proxy.url}/api/a/./b//c/../d?x=%2e%2e&y=1`);
+    expect(last!.url).toBe('/a/b/d?x=%2e%2e&y=1');
+    await get(`${proxy.url}/api`);
+    expect(last!.url).toBe('/');
+    await get(`${proxy.url}/v2/items/1`);
+    expect(last!.url).toBe('/internal/items/1');
+    // encoded slashes stay encoded (never decoded into a separator)
+    await get(`${proxy.url}/public/a%2fb`);
+    expect(last!.url).toBe('/public/a%2Fb');
+  });
+
+  it.each([
+    '/public/../admin',
+    '/public/%2e%2e/admin',
+    '/public/%2E%2E/admin',
+    '/public/.%2e/admin',
+    '/public/./../admin',
+  ])('%s is routed as /admin, never proxied under /public', async (path) => {
+    last = undefined;
+    const res = await rawRequest(
+      proxy.port,
+      `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      500,
+    );
+    expect(res).toMatch(/^HTTP\/1\.1 403/);
+    expect(res).toContain('admin\n');
+    expect(last).toBeUndefined();
+  });
+
+  it('refuses traversal above the root and a query with control bytes', async () => {
+    const up = await rawRequest(
+      proxy.port,
+      'GET /public/../../etc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      500,
+    );
+    expect(up).toMatch(/^HTTP\/1\.1 400/);
+    last = undefined;
+    const q = await rawRequest(
+      proxy.port,
+      'GET /public/x?a=\x01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      500,
+    );
+    if (q !== '') expect(q).toMatch(/^HTTP\/1\.1 400/); // uWS may refuse it before we see it
+    expect(last).toBeUndefined();
+  });
+});
