@@ -63,7 +63,7 @@ describe('request checks', () => {
 
   it('known uWS gap: a non-numeric Content-Length is closed by uWS before our code runs', async () => {
     const r = await raw(s.port, 'POST /read HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc');
-    expect(r).toEqual({ text: '', closed: true });
+    expect(r).toMatchObject({ text: '', closed: true });
   });
 
   it('duplicate Host → 400', async () => {

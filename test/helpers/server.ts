@@ -56,36 +56,45 @@ export interface RawResult {
   text: string;
   /** the server closed the connection (before our timeout) */
   closed: boolean;
+  /** ms from sending to the first byte received (-1 if none) */
+  firstByteMs: number;
 }
 
 /**
- * Send exact bytes; collect what comes back until the server closes or `waitMs` of silence.
- * `closed` tells whether the connection was closed by the server.
+ * Send exact bytes; collect what comes back until the server closes, or `waitMs` of silence after
+ * the last byte (or `firstMs` without any byte). `closed` tells whether the server closed.
  */
-export function raw(port: number, bytes: string | Buffer, waitMs = 300): Promise<RawResult> {
+export function raw(port: number, bytes: string | Buffer, waitMs = 100, firstMs = 3000): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
+    let sentAt = 0;
+    let firstByteMs = -1;
+    let settled = false;
     const done = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       s.destroy();
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed, firstByteMs });
     };
-    const arm = () => {
+    const arm = (ms: number) => {
       clearTimeout(timer);
-      timer = setTimeout(() => done(false), waitMs);
+      timer = setTimeout(() => done(false), ms);
     };
     s.on('data', (c) => {
+      if (firstByteMs === -1) firstByteMs = performance.now() - sentAt;
       chunks.push(c);
-      arm();
+      arm(waitMs);
     });
     s.on('end', () => done(true));
     s.on('close', () => done(true));
     s.on('error', (e) => (chunks.length ? done(true) : reject(e)));
     s.on('connect', () => {
+      sentAt = performance.now();
       s.write(bytes);
-      arm();
+      arm(firstMs);
     });
   });
 }

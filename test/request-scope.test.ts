@@ -1,0 +1,111 @@
+/**
+ * The per-request scope, end to end: a route timeout answers 504 and aborts the handler at that
+ * moment; a client that goes away aborts the handler within 50 ms (logged 499); the `first`
+ * example races an upstream request against a timer with `pick` and closes the loser's socket.
+ */
+import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseResponse, raw, startServer, type TestServer, until } from './helpers/server.js';
+
+let s: TestServer;
+let upstream: HttpServer;
+let upstreamPort = 0;
+const closedAt = new Map<string, number>();
+
+beforeAll(async () => {
+  upstream = createServer((req: IncomingMessage, res) => {
+    if (req.url === '/fast') {
+      res.setHeader('content-type', 'text/plain');
+      res.end('fast answer\n');
+      return;
+    }
+    // /stall: never answers; record when the proxy closes the socket
+    req.socket.on('close', () => closedAt.set(req.url!, Date.now()));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  upstreamPort = (upstream.address() as { port: number }).port;
+  s = await startServer(`
+upstreams:
+  app: { servers: [ { url: "http://127.0.0.1:${upstreamPort}" } ] }
+routes:
+  - { path: /slow, handler: slow, timeout: 200ms }
+  - { path: /slow-untimed, handler: slow }
+  - { path: /first, handler: first }
+`);
+});
+afterAll(async () => {
+  await s.close();
+  upstream.closeAllConnections();
+  await new Promise((r) => upstream.close(r));
+});
+
+describe('route timeout', () => {
+  it('answers 504 in about the timeout and aborts the handler at that moment', async () => {
+    const r = await raw(s.port, 'GET /slow?ms=5000 HTTP/1.1\r\nHost: a\r\n\r\n', 50);
+    const ms = r.firstByteMs;
+    const res = parseResponse(r.text);
+    expect(res.status).toBe(504);
+    expect(res.body).toBe('request timed out (SY_ERR_TIMEOUT)\n');
+    expect(ms).toBeGreaterThanOrEqual(190);
+    expect(ms).toBeLessThan(400);
+    const cancelled = await until(() =>
+      s.errors.find((l) => l.msg === 'slow: cancelled' && l.reason === 'SY_ERR_TIMEOUT'),
+    );
+    expect(cancelled.slept_ms).toBeGreaterThanOrEqual(195);
+    expect(cancelled.slept_ms).toBeLessThan(300);
+    expect(s.access.at(-1)).toMatchObject({ path: '/slow', status: 504, err: 'SY_ERR_TIMEOUT' });
+  });
+
+  it('a handler that finishes in time is not disturbed', async () => {
+    const res = parseResponse((await raw(s.port, 'GET /slow?ms=20 HTTP/1.1\r\nHost: a\r\n\r\n', 50)).text);
+    expect(res).toMatchObject({ status: 200, body: 'slept 20 ms\n' });
+  });
+});
+
+describe('client abort', () => {
+  it('closing the socket mid-request aborts the handler within 50 ms, logged as 499', async () => {
+    const sock = connect(s.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET /slow-untimed?ms=5000 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 150));
+    const closedAtMs = Date.now();
+    sock.destroy();
+    const line = await until(() =>
+      s.errors.find((l) => l.msg === 'slow: cancelled' && l.reason === 'SY_ERR_CLIENT_GONE'),
+    );
+    const observedAt = Date.parse(line.time as string);
+    expect(observedAt - closedAtMs).toBeLessThan(50);
+    const access = await until(() => s.access.find((l) => l.path === '/slow-untimed'));
+    expect(access).toMatchObject({ status: 499, err: 'SY_ERR_CLIENT_GONE' });
+  });
+});
+
+describe('first: pick(upstream request, 5 s timer)', () => {
+  it('answers the upstream body when the upstream wins', async () => {
+    const res = parseResponse(
+      (await raw(s.port, 'GET /first?path=/fast HTTP/1.1\r\nHost: a\r\n\r\n', 50)).text,
+    );
+    expect(res).toMatchObject({ status: 200, body: 'fast answer\n' });
+  });
+
+  it('answers 504 "request timed out" when the timer wins, and closes the losing request', async () => {
+    const r = await raw(s.port, 'GET /first?path=/stall&timeout_ms=300 HTTP/1.1\r\nHost: a\r\n\r\n', 50);
+    const ms = r.firstByteMs;
+    const res = parseResponse(r.text);
+    expect(res.status).toBe(504);
+    expect(res.body).toBe('request timed out (SY_ERR_TIMEOUT)\n');
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(600);
+    // the loser was aborted and awaited before pick returned: its socket is already closed
+    const closed = await until(() => closedAt.get('/stall'), 500, 'upstream socket close');
+    expect(closed).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('refuses a bad path with 400', async () => {
+    const res = parseResponse(
+      (await raw(s.port, 'GET /first?path=http://evil HTTP/1.1\r\nHost: a\r\n\r\n', 50)).text,
+    );
+    expect(res.status).toBe(400);
+  });
+});
