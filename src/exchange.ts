@@ -15,6 +15,10 @@ export function safeValue(v: string): boolean {
   return true;
 }
 
+const ID_OK = /^[A-Za-z0-9._:-]{1,128}$/;
+const ID_PREFIX = `${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+let idCounter = 0;
+
 export type HeaderValue = string | readonly string[];
 export type ReplyHeaders = Record<string, HeaderValue | number | undefined>;
 export type ReplyBody = string | Uint8Array | AsyncIterable<Uint8Array | string> | null | undefined;
@@ -77,7 +81,7 @@ export abstract class Exchange {
   // --- set by the pipeline
   /** the normalised path the router matched on and every track sees */
   path: string;
-  id: string;
+  private _id: string | undefined;
   readonly startTime: number;
   /** absolute deadline (performance.now() timebase) from the route's timeout; Infinity if none */
   deadline: number;
@@ -112,7 +116,7 @@ export abstract class Exchange {
     this.problem = undefined;
     this.closeAfter = false;
     this.path = rawPath;
-    this.id = '';
+    this._id = undefined;
     this.startTime = performance.now();
     this.deadline = Number.POSITIVE_INFINITY;
     this.phase = Phase.Open;
@@ -153,6 +157,18 @@ export abstract class Exchange {
 
   /** Close the connection at once (after a failure mid-response: never look complete). */
   abstract close(): void;
+
+  /**
+   * The request id: the client's `X-Request-Id` when it is a sane token, otherwise a new one
+   * (process prefix + counter). Made on first use: with the access log off most requests never ask.
+   */
+  get id(): string {
+    if (this._id === undefined) {
+      const given = this.header('x-request-id');
+      this._id = given !== undefined && ID_OK.test(given) ? given : `${ID_PREFIX}-${(++idCounter).toString(36)}`;
+    }
+    return this._id;
+  }
 
   /** The first value of a header (names are lower-case), or undefined. */
   header(name: string): string | undefined {

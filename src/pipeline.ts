@@ -24,17 +24,6 @@ export interface CompiledRoute {
   run(ex: Exchange, params: Params): Reply | Promise<Reply>;
 }
 
-const ID_OK = /^[A-Za-z0-9._:-]{1,128}$/;
-const ID_PREFIX = `${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
-let idCounter = 0;
-
-/** The client's X-Request-Id when it is a sane token; otherwise a new one. */
-function requestId(ex: Exchange): string {
-  const given = ex.header('x-request-id');
-  if (given !== undefined && ID_OK.test(given)) return given;
-  return `${ID_PREFIX}-${(++idCounter).toString(36)}`;
-}
-
 function wantsJson(ex: Exchange): boolean {
   const accept = ex.header('accept');
   return accept !== undefined && accept.includes('json');
@@ -64,7 +53,6 @@ export class Pipeline {
   /** Called by the engine, synchronously, for every request. */
   handle = (ex: Exchange): void => {
     this.inflight.add(ex);
-    ex.id = requestId(ex);
     if (this.draining) ex.closeAfter = true;
     if (ex.problem !== undefined) return this.refuse(ex, ex.problem);
     const path = normalizePath(ex.rawPath);

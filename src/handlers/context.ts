@@ -45,7 +45,6 @@ export class Context {
   readonly params: Params;
   /** the raw query string, without `?` */
   readonly rawQuery: string;
-  readonly id: string;
   /** absolute deadline (performance.now() timebase), Infinity when the route has no timeout */
   readonly deadline: number;
   readonly state: Record<string, unknown>;
@@ -62,12 +61,16 @@ export class Context {
     this.path = ex.path;
     this.params = params;
     this.rawQuery = ex.query;
-    this.id = ex.id;
     this.deadline = ex.deadline;
     this.state = services.state;
     this.ex = ex;
     this.services = services;
     this.route = route;
+  }
+
+  /** The request id (X-Request-Id, or generated). */
+  get id(): string {
+    return this.ex.id;
   }
 
   /** The client's address (the TCP peer; see the proxy's trusted_proxies for X-Forwarded-For). */
