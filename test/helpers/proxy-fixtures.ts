@@ -3,9 +3,13 @@
  * captured), real upstreams (node:http, or raw net servers with scripted faults), and a plain
  * HTTP client that reports what came back, including a connection closed mid-response.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
@@ -249,6 +253,93 @@ export function rawRequest(port: number, bytes: string, ms = 1000): Promise<stri
     });
     s.write(bytes);
   });
+}
+
+// --- the built CLI as a child process ---------------------------------------------------------
+
+export interface CliProxy {
+  port: number;
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** resident set size now, bytes (from /proc) */
+  rss(): number;
+  /** open file descriptors now */
+  fds(): number;
+  /** stderr so far */
+  stderr(): string;
+  /** the temporary directory holding the config (`@DIR@` in the YAML is replaced by it) */
+  dir: string;
+  /** access-log lines so far, when the config sends them to stderr (`log: { access: stderr }`) */
+  accessLog(): Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/**
+ * `node dist/src/cli.js start -c FILE` with this YAML (after `npm run build`); `listen:` is added
+ * (port 0) unless given. Resolves once the listen line is on stderr (the bound port is read from it).
+ */
+export async function startCli(yaml: string, root = process.cwd()): Promise<CliProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-proxy-'));
+  yaml = yaml.replaceAll('@DIR@', dir);
+  const text = /^listen:/m.test(yaml) ? yaml : `listen: [{ host: 127.0.0.1, port: 0 }]\n${yaml}`;
+  const file = join(dir, 'switchyard.yaml');
+  writeFileSync(file, text);
+  const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'start', '-c', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`switchyard did not start:\n${err}`)), 15_000);
+    child.stderr!.on('data', (d: string) => {
+      err += d;
+      if (err.includes('listening on')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`switchyard exited with ${code}:\n${err}`));
+    });
+  });
+  const pid = child.pid!;
+  const bound = Number(/listening on [^:]+:(\d+)/.exec(err)![1]);
+  return {
+    port: bound,
+    url: `http://127.0.0.1:${bound}`,
+    pid,
+    child,
+    rss() {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return Number(m![1]) * 1024;
+    },
+    fds() {
+      return readdirSync(`/proc/${pid}/fd`).length;
+    },
+    stderr: () => err,
+    dir,
+    accessLog() {
+      const out: Record<string, unknown>[] = [];
+      for (const line of err.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const rec = JSON.parse(line) as Record<string, unknown>;
+        if ('track' in rec) out.push(rec);
+      }
+      return out;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 // --- misc -----------------------------------------------------------------------------------

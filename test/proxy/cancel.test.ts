@@ -1,0 +1,175 @@
+/**
+ * Cancellation: a client that leaves mid-upload or mid-download closes the upstream request at
+ * once (observed at the upstream), and a thousand such aborts leave no descriptor behind in the
+ * proxy (the built CLI in a child process, so /proc shows its descriptors alone).
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliProxy, httpUpstream, startCli, until } from '../helpers/proxy-fixtures.js';
+
+const CHUNK = Buffer.alloc(64 * 1024, 'z');
+
+/**
+ * An upstream with two endpoints: GET streams without end (with backpressure); POST reads the body
+ * and answers when it ends. Records when each request's socket closes, and bytes received.
+ */
+async function endlessUpstream() {
+  const state = { closes: [] as number[], byPath: new Map<string, number>(), requests: 0 };
+  const u = await httpUpstream((req, res) => {
+    state.requests++;
+    req.socket.once('close', () => state.closes.push(performance.now()));
+    if (req.method === 'POST') {
+      const path = req.url!;
+      state.byPath.set(path, 0);
+      req.on('data', (d: Buffer) => {
+        state.byPath.set(path, state.byPath.get(path)! + d.length);
+      });
+      req.on('end', () => res.end('got it'));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const pump = () => {
+      while (!res.destroyed && res.write(CHUNK));
+    };
+    res.on('drain', pump);
+    pump();
+  });
+  return Object.assign(u, { state });
+}
+
+/** GET until `bytes` arrived, then drop the connection. Resolves with the time of the drop. */
+function abortDownload(url: string, bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent: false });
+    req.on('error', () => {});
+    req.on('response', (res) => {
+      let got = 0;
+      res.on('error', () => {});
+      res.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got >= bytes && !req.destroyed) {
+          req.destroy();
+          resolve(performance.now());
+        }
+      });
+    });
+    req.setTimeout(5000, () => reject(new Error('download did not start')));
+    req.end();
+  });
+}
+
+/** POST a large body, send `bytes` of it, wait until `ready()`, then drop the connection. */
+async function abortUpload(url: string, bytes: number, ready: () => boolean): Promise<number> {
+  const req = http.request(url, {
+    method: 'POST',
+    agent: false,
+    headers: { 'content-length': String(100 * 1024 * 1024) },
+  });
+  req.on('error', () => {});
+  for (let sent = 0; sent < bytes; sent += CHUNK.length) req.write(CHUNK);
+  await until(ready, 5000, 'the upload to reach the upstream');
+  req.destroy();
+  return performance.now();
+}
+
+describe('a client that leaves', () => {
+  let up: Awaited<ReturnType<typeof endlessUpstream>>;
+  let proxy: CliProxy;
+  const open = new Set<net.Socket>();
+
+  beforeAll(async () => {
+    up = await endlessUpstream();
+    up.server.on('connection', (s: net.Socket) => {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+    });
+    // The built CLI in its own process: the proxy's event loop is not shared with the client and
+    // the upstream (in-process, all three on one loop, the abort takes 40-60 ms to be seen).
+    proxy = await startCli(`
+log: { level: info, access: stderr }
+limits: { body: 1GiB }
+upstreams:
+  u: { servers: [{ url: "${up.url}" }], keepalive: 1s, connections: 64 }
+routes: [{ path: "/*", proxy: u }]
+`);
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await up?.close();
+  });
+
+  async function accessFor(path: string): Promise<Record<string, unknown>> {
+    let line: Record<string, unknown> | undefined;
+    await until(() => (line = proxy.accessLog().find((l) => l.path === path)) !== undefined, 2000, path);
+    return line!;
+  }
+
+  it('mid-download: the upstream socket closes within 100 ms', async () => {
+    const closes = up.state.closes.length;
+    const t0 = await abortDownload(`${proxy.url}/down`, 1024 * 1024);
+    await until(() => up.state.closes.length > closes, 1000, 'the upstream socket to close');
+    const ms = up.state.closes[closes]! - t0;
+    expect(ms).toBeLessThan(100);
+    expect(await accessFor('/down')).toMatchObject({
+      status: 200,
+      err: 'SY_ERR_CLIENT_GONE',
+      upstream_status: 200,
+    });
+    console.log(`mid-download abort: upstream closed ${ms.toFixed(1)} ms after the client`);
+  });
+
+  it('mid-upload: the upstream socket closes within 100 ms', async () => {
+    const closes = up.state.closes.length;
+    const t0 = await abortUpload(
+      `${proxy.url}/up`,
+      1024 * 1024,
+      () => (up.state.byPath.get('/up') ?? 0) >= 256 * 1024,
+    );
+    await until(() => up.state.closes.length > closes, 1000, 'the upstream socket to close');
+    const ms = up.state.closes[closes]! - t0;
+    expect(ms).toBeLessThan(100);
+    expect(await accessFor('/up')).toMatchObject({ status: 499, err: 'SY_ERR_CLIENT_GONE' });
+    console.log(`mid-upload abort: upstream closed ${ms.toFixed(1)} ms after the client`);
+  });
+
+  it('1,000 aborts (half uploads, half downloads): the proxy’s descriptors return to baseline', async () => {
+    // let the connections of the tests above expire (keepalive: 1s), then take the baseline
+    await until(() => open.size === 0, 5000, 'idle upstream connections to expire');
+    const baseline = proxy.fds();
+
+    const N = 1000;
+    const PARALLEL = 25;
+    const requestsBefore = up.state.requests;
+    const t0 = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < N) {
+        const i = next++;
+        if (i % 2 === 0) await abortDownload(`${proxy.url}/d${i}`, 128 * 1024);
+        else await abortUpload(`${proxy.url}/u${i}`, 256 * 1024, () => up.state.byPath.has(`/u${i}`));
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    const elapsed = performance.now() - t0;
+    const peak = proxy.fds();
+
+    // Each abort closes its upstream socket at once; undici then opens a fresh connection to drop
+    // the aborted request from its queue and keeps it idle until `keepalive` (1 s) expires.
+    const t1 = performance.now();
+    await until(
+      () => proxy.fds() <= baseline,
+      10_000,
+      `descriptors back to ${baseline} (now ${proxy.fds()})`,
+    );
+    const settled = performance.now() - t1;
+    await until(() => open.size === 0, 5000, 'upstream connections closed');
+    expect(up.state.requests - requestsBefore).toBe(N);
+    expect(proxy.child.exitCode).toBeNull();
+    console.log(
+      `1000 aborts in ${elapsed.toFixed(0)} ms; proxy fds: baseline ${baseline}, right after ${peak}, ` +
+        `back to baseline ${settled.toFixed(0)} ms later`,
+    );
+  }, 60_000);
+});

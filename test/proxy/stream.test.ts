@@ -1,0 +1,187 @@
+/**
+ * Streaming with backpressure both ways, through the built CLI in its own process: 1 GiB down to a
+ * deliberately slow reader and 1 GiB up to a deliberately slow upstream reader. The bytes must
+ * arrive exactly (SHA-256 on both sides), and the proxy's RSS may grow by less than 64 MiB: nothing
+ * is buffered whole. `PROXY_STREAM_MIB` sets the size (default 1024).
+ */
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliProxy, httpUpstream, sha256, sleep, startCli } from '../helpers/proxy-fixtures.js';
+
+const MIB = 1024 * 1024;
+const SIZE = Number(process.env.PROXY_STREAM_MIB ?? 1024) * MIB;
+const RSS_LIMIT = 64 * MIB;
+/** The slow side stops for PAUSE_MS after every SLOW_EVERY bytes. */
+const SLOW_EVERY = 8 * MIB;
+const PAUSE_MS = 15;
+
+/** SIZE bytes as 1 MiB blocks, each stamped with its index (reordering would change the hash). */
+const BLOCK = Buffer.alloc(MIB);
+for (let i = 0; i < MIB; i += 4) BLOCK.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
+function block(i: number): Buffer {
+  const b = Buffer.from(BLOCK);
+  b.writeUInt32LE(i, 0);
+  return b;
+}
+
+/** Write SIZE bytes to `out` with backpressure; resolves with their hash. */
+async function produce(out: NodeJS.WritableStream & { writableNeedDrain?: boolean }): Promise<string> {
+  const h = sha256();
+  for (let i = 0; i < SIZE / MIB; i++) {
+    const b = block(i);
+    h.update(b);
+    if (!out.write(b)) await new Promise((r) => out.once('drain', r));
+  }
+  return h.digest('hex');
+}
+
+/** Read a stream slowly (pausing PAUSE_MS every SLOW_EVERY bytes); resolves with hash and size. */
+function consumeSlowly(stream: NodeJS.ReadableStream): Promise<{ hash: string; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const h = sha256();
+    let bytes = 0;
+    let nextPause = SLOW_EVERY;
+    stream.on('data', (d: Buffer) => {
+      h.update(d);
+      bytes += d.length;
+      if (bytes >= nextPause) {
+        nextPause += SLOW_EVERY;
+        stream.pause();
+        setTimeout(() => stream.resume(), PAUSE_MS);
+      }
+    });
+    stream.on('end', () => resolve({ hash: h.digest('hex'), bytes }));
+    stream.on('error', reject);
+  });
+}
+
+/** Sample the proxy's RSS every 50 ms until stopped; returns the peak. */
+function sampleRss(proxy: CliProxy): { stop(): number } {
+  let peak = proxy.rss();
+  let n = 0;
+  const t = setInterval(() => {
+    const r = proxy.rss();
+    peak = Math.max(peak, r);
+    if (process.env.PROXY_RSS_TRACE && ++n % 10 === 0) console.log(`rss ${(r / MIB).toFixed(1)} MiB`);
+  }, 50);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, proxy.rss());
+    },
+  };
+}
+
+let proxy: CliProxy;
+let upstream: Awaited<ReturnType<typeof httpUpstream>>;
+let downHash: Promise<string> | undefined;
+let upResult: Promise<{ hash: string; bytes: number }> | undefined;
+
+beforeAll(async () => {
+  upstream = await httpUpstream((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(SIZE) });
+      downHash = produce(res).then((h) => {
+        res.end();
+        return h;
+      });
+    } else {
+      upResult = consumeSlowly(req);
+      void upResult.then(() => res.end('stored'));
+    }
+  });
+  proxy = await startCli(`
+log: { level: info, access: "off" }
+limits: { body: 4GiB }
+upstreams: { big: { servers: [{ url: "${upstream.url}" }], timeouts: { idle: 30s } } }
+routes: [{ path: "/*", proxy: big }]
+`);
+  // warm up: code paths compiled, pool connection open
+  const warm = await fetch(`${proxy.url}/warm`, { method: 'POST', body: 'x' });
+  await warm.text();
+  await sleep(200);
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await upstream?.close();
+});
+
+describe(`streaming ${SIZE / MIB} MiB through the proxy`, () => {
+  it('down, to a slow reader: bytes exact, RSS growth < 64 MiB', async () => {
+    const base = proxy.rss();
+    const rss = sampleRss(proxy);
+    const t0 = performance.now();
+    const got = await new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
+      const req = http.get(`${proxy.url}/down`, { agent: false }, (res) => {
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['content-length']).toBe(String(SIZE));
+        consumeSlowly(res).then(resolve, reject);
+      });
+      req.on('error', reject);
+    });
+    const ms = performance.now() - t0;
+    const peak = rss.stop();
+    expect(got.bytes).toBe(SIZE);
+    expect(got.hash).toBe(await downHash);
+    console.log(
+      `down ${SIZE / MIB} MiB: ${(ms / 1000).toFixed(1)} s (${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s), ` +
+        `proxy RSS ${(base / MIB).toFixed(0)} → peak ${(peak / MIB).toFixed(0)} MiB (+${((peak - base) / MIB).toFixed(1)})`,
+    );
+    expect(peak - base).toBeLessThan(RSS_LIMIT);
+  }, 120_000);
+
+  it('up, to a slow upstream reader: bytes exact, RSS growth < 64 MiB', async () => {
+    const base = proxy.rss();
+    const rss = sampleRss(proxy);
+    const t0 = performance.now();
+    let sentHash = '';
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${proxy.url}/up`, {
+        method: 'PUT',
+        agent: false,
+        // Chunked: uWS 20.30 closes any request whose Content-Length has 10 digits or more
+        // (>= 10^9 bytes) at once, before we see it (known gap, below).
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      void produce(req).then((h) => {
+        sentHash = h;
+        req.end();
+      }, reject);
+    });
+    const ms = performance.now() - t0;
+    const peak = rss.stop();
+    expect(status).toBe(200);
+    const got = await upResult!;
+    expect(got.bytes).toBe(SIZE);
+    expect(got.hash).toBe(sentHash);
+    console.log(
+      `up ${SIZE / MIB} MiB: ${(ms / 1000).toFixed(1)} s (${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s), ` +
+        `proxy RSS ${(base / MIB).toFixed(0)} → peak ${(peak / MIB).toFixed(0)} MiB (+${((peak - base) / MIB).toFixed(1)})`,
+    );
+    expect(peak - base).toBeLessThan(RSS_LIMIT);
+  }, 120_000);
+
+  it.fails('accepts an upload with a Content-Length of 10^9 bytes or more (known gap: uWS closes it)', async () => {
+    const outcome = await new Promise<string>((resolve) => {
+      const req = http.request(`${proxy.url}/up`, {
+        method: 'PUT',
+        agent: false,
+        headers: { 'content-length': String(1e9) },
+      });
+      let ours = false;
+      req.on('error', () => resolve(ours ? 'still open' : 'closed by the server'));
+      req.write('x');
+      setTimeout(() => {
+        ours = true;
+        req.destroy();
+      }, 500);
+    });
+    expect(outcome).toBe('still open');
+  });
+});
