@@ -12,7 +12,7 @@
  *
  * Rounds interleave the cases so machine drift hits them alike; the table shows the median round.
  *
- *   npx tsc -p tsconfig.build.json && node dist/loadtest/scope-bench.js [--n 200000] [--rounds 5]
+ *   npx tsc -p tsconfig.build.json && node dist/loadtest/scope-bench.js [--n 100000] [--rounds 5]
  */
 import { getEventListeners } from 'node:events';
 import { cpus } from 'node:os';
@@ -21,7 +21,7 @@ import { RequestScope, scope } from '../src/runtime/index.js';
 
 const { values: opt } = parseArgs({
   options: {
-    n: { type: 'string', default: '200000' },
+    n: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '5' },
   },
 });

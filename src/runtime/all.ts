@@ -16,10 +16,6 @@ export async function all<T>(signal: AbortSignal | undefined, works: readonly Wo
 }
 
 /** `all` for two works of different types. */
-export async function both<A, B>(signal: AbortSignal | undefined, a: Work<A>, b: Work<B>): Promise<[A, B]> {
-  const s = new RequestScope({ signal });
-  const ta = s.fork(a);
-  const tb = s.fork(b);
-  await s.close();
-  return [await ta, await tb];
+export function both<A, B>(signal: AbortSignal | undefined, a: Work<A>, b: Work<B>): Promise<[A, B]> {
+  return all<A | B>(signal, [a, b]) as Promise<[A, B]>;
 }

@@ -1,7 +1,7 @@
-import { Cancelled, toCancelReason } from './errors.js';
-import { Link } from './link.js';
-import { loserFailed, loserSucceeded, type RaceOptions } from './report.js';
-import { isEcho, start, type Work } from './work.js';
+import { toCancelReason } from './errors.js';
+import { FIRST_SUCCESS, race } from './race.js';
+import type { RaceOptions } from './report.js';
+import type { Work } from './work.js';
 
 /**
  * First success wins (`Promise.any`, with cancellation): every work runs with its own child
@@ -22,47 +22,6 @@ export function any<T>(
   opts?: RaceOptions<T>,
 ): Promise<T> {
   if (signal?.aborted) return Promise.reject(toCancelReason(signal.reason));
-  const n = works.length;
-  if (n === 0) return Promise.reject(new AggregateError([], 'any: no work'));
-  return new Promise<T>((resolve, reject) => {
-    const links: Link[] = [];
-    for (let i = 0; i < n; i++) links.push(new Link(signal));
-    const errors: unknown[] = [];
-    let winner = -1;
-    let value: T | undefined;
-    let pending = n;
-    const settle = (i: number, fulfilled: boolean, v: unknown): void => {
-      if (winner !== -1) {
-        if (fulfilled) loserSucceeded(opts, v as T, 'any');
-        else if (!isEcho(v, links[i]!.signal)) loserFailed(opts, v, 'any');
-      } else if (fulfilled) {
-        winner = i;
-        value = v as T;
-        const lost = new Cancelled('lost the race');
-        for (let j = 0; j < n; j++) if (j !== i) links[j]!.abort(lost);
-      } else {
-        errors[i] = v;
-      }
-      if (--pending > 0) return;
-      for (const l of links) l.dispose();
-      if (winner !== -1) {
-        resolve(value as T);
-        return;
-      }
-      const real: unknown[] = [];
-      for (let j = 0; j < n; j++) if (!isEcho(errors[j], links[j]!.signal)) real.push(errors[j]);
-      if (real.length === 0) reject(links[0]!.signal.reason);
-      else reject(new AggregateError(real, `any: all ${real.length} failed`));
-    };
-    for (let i = 0; i < n; i++) {
-      start(works[i]!, links[i]!.signal).then(
-        (v) => {
-          settle(i, true, v);
-        },
-        (err: unknown) => {
-          settle(i, false, err);
-        },
-      );
-    }
-  });
+  if (works.length === 0) return Promise.reject(new AggregateError([], 'any: no work'));
+  return race(signal, works, opts, FIRST_SUCCESS, 'any');
 }

@@ -1,7 +1,7 @@
-import { Cancelled, toCancelReason } from './errors.js';
-import { Link } from './link.js';
-import { loserFailed, loserSucceeded, type RaceOptions } from './report.js';
-import { isEcho, start, type Work } from './work.js';
+import { toCancelReason } from './errors.js';
+import { FIRST_SETTLED, race } from './race.js';
+import type { RaceOptions } from './report.js';
+import type { Work } from './work.js';
 
 /**
  * Lwt's `pick`: run every work, each with its own child signal of `signal`; the first to settle,
@@ -34,44 +34,6 @@ export function pick<T>(
   opts?: RaceOptions<T>,
 ): Promise<T> {
   if (signal?.aborted) return Promise.reject(toCancelReason(signal.reason));
-  const n = works.length;
-  if (n === 0) return Promise.reject(new TypeError('pick: no work to pick from'));
-  return new Promise<T>((resolve, reject) => {
-    const links: Link[] = [];
-    for (let i = 0; i < n; i++) links.push(new Link(signal));
-    let winner = -1;
-    let won = false;
-    let outcome: unknown;
-    let pending = n;
-    const settle = (i: number, fulfilled: boolean, v: unknown): void => {
-      if (winner === -1) {
-        winner = i;
-        won = fulfilled;
-        outcome = v;
-        if (n > 1) {
-          const lost = new Cancelled('lost the race');
-          for (let j = 0; j < n; j++) if (j !== i) links[j]!.abort(lost);
-        }
-      } else if (fulfilled) {
-        loserSucceeded(opts, v as T, 'pick');
-      } else if (!isEcho(v, links[i]!.signal)) {
-        loserFailed(opts, v, 'pick');
-      }
-      if (--pending === 0) {
-        for (const l of links) l.dispose();
-        if (won) resolve(outcome as T);
-        else reject(outcome);
-      }
-    };
-    for (let i = 0; i < n; i++) {
-      start(works[i]!, links[i]!.signal).then(
-        (v) => {
-          settle(i, true, v);
-        },
-        (err: unknown) => {
-          settle(i, false, err);
-        },
-      );
-    }
-  });
+  if (works.length === 0) return Promise.reject(new TypeError('pick: no work to pick from'));
+  return race(signal, works, opts, FIRST_SETTLED, 'pick');
 }
