@@ -4,6 +4,7 @@
  * an unknown key is an error that names its path, because a typo that silently does nothing
  * (`timout: 5s`) is the worst kind of config bug.
  */
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
@@ -127,6 +128,32 @@ const headerRules = z.strictObject({
   remove: z.array(headerName).optional(),
 });
 
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
+const PROXY_OWNED_FIELDS = [
+  ['request_headers', [...HOP_BY_HOP, 'host', 'content-length', 'expect']],
+  ['response_headers', [...HOP_BY_HOP, 'content-length', 'date']],
+] as const;
+
+/** proxy-addr's syntax: an address, a CIDR, or loopback / linklocal / uniquelocal. */
+const trustedProxy = z
+  .string()
+  .min(1)
+  .superRefine((v, ctx) => {
+    try {
+      proxyaddr.compile(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+
 const route = z
   .strictObject({
     path: z.string().startsWith('/', 'a route path starts with /'),
@@ -167,7 +194,10 @@ const route = z
     /** prefix the upstream path with this (after strip_prefix) */
     add_prefix: z.string().startsWith('/').optional(),
     /** `pass` the client's Host, `upstream` (the server's host:port), or a fixed value */
-    host_header: z.string().min(1).default('pass'),
+    host_header: z
+      .string()
+      .regex(/^[\x21-\x7e]+$/, 'expected pass, upstream, or a host[:port]')
+      .default('pass'),
     request_headers: headerRules.optional(),
     response_headers: headerRules.optional(),
     /** at most this many requests in flight on this route; more get 503 at once */
@@ -184,6 +214,22 @@ const route = z
             : `a route takes one of handler, proxy, respond, redirect (got ${tracks.join(' and ')})`,
       });
     }
+  })
+  .superRefine((r, ctx) => {
+    // The proxy writes framing and hop-by-hop fields itself (src/proxy/header-rules.ts): a rule
+    // naming one would be silently overridden or break the message, so it is a config error.
+    for (const [key, owned] of PROXY_OWNED_FIELDS) {
+      const rules = r[key];
+      if (rules === undefined) continue;
+      for (const kind of ['set', 'add', 'remove'] as const) {
+        const v = rules[kind];
+        const names = v === undefined ? [] : Array.isArray(v) ? v : Object.keys(v);
+        for (const n of names) {
+          if (owned.includes(n.toLowerCase()))
+            ctx.addIssue({ code: 'custom', path: [key, kind], message: `"${n}" is managed by the proxy` });
+        }
+      }
+    }
   });
 
 export const configSchema = z.strictObject({
@@ -196,7 +242,7 @@ export const configSchema = z.strictObject({
   shutdown: z.strictObject({ grace: duration.default(10_000) }).prefault({}),
   pool: pool.prefault({}),
   /** CIDRs or names (loopback, linklocal, uniquelocal) whose X-Forwarded-* headers are trusted */
-  trusted_proxies: z.array(z.string().min(1)).default([]),
+  trusted_proxies: z.array(trustedProxy).default([]),
   /** where handler modules are found; default: the built routes/ of this package */
   routes_dir: z.string().min(1).optional(),
   upstreams: z.record(name, upstream).default({}),
