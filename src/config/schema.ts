@@ -70,7 +70,10 @@ const pool = z.strictObject({
 });
 
 const server = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).refine((u) => {
+    const url = new URL(u);
+    return url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
+  }, 'expected scheme://host:port only (for a path, use add_prefix on the route)'),
   weight: z.number().int().min(1).max(1000).default(1),
   backup: z.boolean().default(false),
 });

@@ -37,8 +37,17 @@ describe('proxy config checks', () => {
     ]);
   });
 
+  it('server urls are origins only', () => {
+    expect(problems('upstreams: { a: { servers: [{ url: "http://10.0.0.1:8080/" }] } }\n')).toEqual([]);
+    expect(problems('upstreams: { a: { servers: [{ url: "http://10.0.0.1:8080/base" }] } }\n')).toEqual([
+      'upstreams.a.servers[0].url: expected scheme://host:port only (for a path, use add_prefix on the route)',
+    ]);
+  });
+
   it('host_header: pass, upstream, or a host[:port] without spaces or controls', () => {
-    expect(problems(`${UP}routes: [{ path: "/a", proxy: app, host_header: "api.internal:8443" }]\n`)).toEqual([]);
+    expect(problems(`${UP}routes: [{ path: "/a", proxy: app, host_header: "api.internal:8443" }]\n`)).toEqual(
+      [],
+    );
     expect(problems(`${UP}routes: [{ path: "/a", proxy: app, host_header: "bad host" }]\n`)).toEqual([
       'routes[0].host_header: expected pass, upstream, or a host[:port]',
     ]);
