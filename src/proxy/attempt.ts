@@ -8,7 +8,9 @@
  *   (`controller.pause()`), and it resumes when the engine has pulled the queue below LOW_WATER.
  *   The engine pulls only when uWS can take more, so a slow client slows the upstream read.
  * - Cancellation: the attempt listens to one AbortSignal (the request's, or a hedge race's) and
- *   aborts the undici request, which destroys its socket: the upstream sees the close at once.
+ *   aborts the undici request, which destroys its socket: the upstream sees the close at once
+ *   (measured through the CLI: 1-20 ms). undici 7 then opens one spare connection that idles until
+ *   the keep-alive timeout (nodejs/undici#5845).
  *   Before undici has a socket for it there is no controller yet; the attempt then settles at once
  *   and aborts the request when undici hands it over (`onRequestStart`).
  * - Release on every path: end, error, abort, or `return()` from the engine (HEAD, 204/304, client
