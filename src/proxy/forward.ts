@@ -42,7 +42,7 @@ export class ProxyRoute {
     this.path = new UpstreamPath(route);
     this.requestHeaders = new RequestHeaders(route, where, trust);
     this.responseHeaders = new ResponseHeaders(route, where);
-    this.hedge = upstream.peers.length > 1 ? upstream.hedge : 0;
+    this.hedge = upstream.primaries > 1 ? upstream.hedge : 0;
   }
 
   /** The track function (`CompiledRoute.run`). */

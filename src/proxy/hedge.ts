@@ -7,7 +7,8 @@
  *
  * The two racers:
  * - primary: the ordinary attempt loop with its retries (retry.ts);
- * - hedge: sleeps for the delay, then one attempt on a peer the primary has not tried.
+ * - hedge: sleeps for the delay, then one attempt on an available primary server the first racer
+ *   has not tried (backups are for outages, not for speed).
  * `pick` settles on the first to settle, success or failure; a failure should not end the race
  * while the other racer may still answer, so a racer that fails while the other has an attempt in
  * flight parks (waits for its abort) instead of rejecting. The last one to fail rejects, with its
@@ -40,8 +41,8 @@ function release(a: Attempt): void {
 
 async function hedgeRacer(plan: Plan, race: Race, delay: number, signal: AbortSignal): Promise<Attempt> {
   await sleep(delay, signal);
-  const peer = plan.upstream.select(plan.key, plan.tried);
-  // No other server to ask: stand aside and let the primary finish.
+  const peer = plan.upstream.hedgePeer(plan.key, plan.tried);
+  // No other healthy primary to ask: stand aside and let the first attempt finish.
   if (peer === undefined) return sleep(Number.POSITIVE_INFINITY, signal) as never;
   plan.ex.logExtra = { ...plan.ex.logExtra, hedged: true };
   race.running++;

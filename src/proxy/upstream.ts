@@ -47,6 +47,8 @@ export function cookieValue(ex: Exchange, name: string): string | undefined {
 export class Upstream implements UpstreamHandle {
   readonly name: string;
   readonly peers: readonly Peer[];
+  /** how many servers are not backups */
+  readonly primaries: number;
   readonly tries: number;
   readonly nonIdempotent: boolean;
   /** ms; 0 = no hedging */
@@ -60,6 +62,7 @@ export class Upstream implements UpstreamHandle {
     this.peers = cfg.servers.map((s, i) => new Peer(s, i, cfg, events));
     const primaries = this.peers.filter((p) => !p.backup);
     const backups = this.peers.filter((p) => p.backup);
+    this.primaries = primaries.length;
     this.primary = createBalancer(cfg.balance, primaries);
     this.backup = backups.length === 0 ? null : createBalancer(cfg.balance, backups);
     this.tries = cfg.retries.tries;
@@ -88,6 +91,11 @@ export class Upstream implements UpstreamHandle {
     if (p !== undefined) return p;
     for (const peer of this.peers) if (peer.available(now)) return undefined;
     return this.primary.choose(key, tried, false, now) ?? this.backup?.choose(key, tried, false, now);
+  }
+
+  /** A peer for a hedge: an available primary not yet tried (never a backup, never in panic). */
+  hedgePeer(key: string | undefined, tried: readonly Peer[]): Peer | undefined {
+    return this.primary.choose(key, tried, true, performance.now());
   }
 
   /**
