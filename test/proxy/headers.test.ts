@@ -3,6 +3,7 @@
  * path-confusion forms that must not reach another route. Raw sockets where the exact bytes matter.
  */
 import type http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   get,
@@ -10,8 +11,10 @@ import {
   type ProxyServer,
   rawRequest,
   rawUpstream,
+  sleep,
   startProxy,
   type Upstream,
+  until,
 } from '../helpers/proxy-fixtures.js';
 
 /** What the upstream received: method, url, raw header lines (in order). */
@@ -316,5 +319,79 @@ describe('paths', () => {
     );
     if (q !== '') expect(q).toMatch(/^HTTP\/1\.1 400/); // uWS may refuse it before we see it
     expect(last).toBeUndefined();
+  });
+});
+
+describe('framing of proxied responses', () => {
+  let up: Upstream;
+  let p: ProxyServer;
+  beforeAll(async () => {
+    up = await httpUpstream((req, res) => {
+      req.resume();
+      if (req.url === '/204') {
+        res.writeHead(204, { 'x-kind': 'none' });
+        res.end();
+      } else if (req.url === '/304') {
+        res.writeHead(304, { etag: '"v1"' });
+        res.end();
+      } else if (req.url === '/chunked') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('hello ');
+        setTimeout(() => res.end('world'), 20);
+      } else if (req.url === '/big') {
+        res.writeHead(200, { 'content-length': String(3 * 1024 * 1024) });
+        res.end(Buffer.alloc(3 * 1024 * 1024, 'b'));
+      } else {
+        res.writeHead(200, { 'content-length': '5', 'content-type': 'text/plain' });
+        res.end(req.method === 'HEAD' ? undefined : 'hello');
+      }
+    });
+    p = await startProxy(`
+upstreams: { f: { servers: [{ url: "${up.url}" }] } }
+routes: [{ path: "/*", proxy: f }]
+`);
+  });
+  afterAll(async () => {
+    await p.close();
+    await up.close();
+  });
+
+  it('HEAD carries the upstream Content-Length and no body; the connection stays usable', async () => {
+    // (one request at a time: uWS closes a connection whose pipelined requests are answered async)
+    const s = net.connect(p.port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+    });
+    s.write('HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => got.includes('\r\n\r\n'), 1000, 'the HEAD response');
+    await sleep(50); // a body, if one were (wrongly) sent, would arrive now
+    const head = got;
+    got = '';
+    s.write('GET /h HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => got.endsWith('hello'), 1000, 'the GET response');
+    s.destroy();
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head.toLowerCase()).toContain('content-length: 5');
+    expect(head.endsWith('\r\n\r\n')).toBe(true);
+    expect(got).toMatch(/^HTTP\/1\.1 200[\s\S]*\r\n\r\nhello$/);
+  });
+
+  it('204 and 304 pass without a body', async () => {
+    const a = await get(`${p.url}/204`);
+    expect(a).toMatchObject({ status: 204, body: '', complete: true });
+    expect(a.headers['x-kind']).toBe('none');
+    const b = await get(`${p.url}/304`);
+    expect(b).toMatchObject({ status: 304, body: '' });
+    expect(b.headers.etag).toBe('"v1"');
+  });
+
+  it('a chunked upstream response streams chunked; a large one keeps its length', async () => {
+    const c = await get(`${p.url}/chunked`);
+    expect(c).toMatchObject({ status: 200, body: 'hello world', complete: true });
+    expect(c.headers['transfer-encoding']).toBe('chunked');
+    const big = await get(`${p.url}/big`);
+    expect(big.headers['content-length']).toBe(String(3 * 1024 * 1024));
+    expect(big.body).toBe('b'.repeat(3 * 1024 * 1024));
   });
 });
