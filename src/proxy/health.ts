@@ -10,6 +10,8 @@
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Peer, PeerEvents } from './peer.js';
 
+const NOOP = (): void => {};
+
 type ActiveConfig = NonNullable<UpstreamConfig['health']['active']>;
 
 interface Streak {
@@ -72,6 +74,8 @@ export class ActiveHealth {
         signal: ac.signal,
         headers: { 'user-agent': 'switchyard-health' },
       });
+      // platform.md: an aborted undici body emits 'error'; never let that be unhandled.
+      res.body.on('error', NOOP);
       ok = this.statuses.has(res.statusCode);
       await res.body.dump({ limit: 64 * 1024, signal: ac.signal });
     } catch {
