@@ -189,7 +189,8 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
     }
   }
 
-  private bodyError(): unknown {
+  /** The failure as the client should see it (a catalogue error). */
+  bodyError(): unknown {
     return classify(this.failure, true, this.peer.address).error;
   }
 

@@ -94,6 +94,9 @@ export class ProxyRoute {
       );
     }
     if (a.state === State.Ended && ex.method !== 'HEAD') return { status, headers, body: a.takeAll() };
+    // The body already failed (possible after a hedge race, which waits for the loser to wind
+    // down): nothing is sent yet, so answer the error rather than a head cut short.
+    if (a.state === State.Failed) throw a.bodyError();
     const cl = a.headers['content-length'];
     a.ex = ex;
     return {
