@@ -52,7 +52,7 @@ export class ActiveHealth {
     await this.round;
   }
 
-  /** One round now (tests; also what the timer calls). */
+  /** One round now, unless one is running. */
   tick(): Promise<void> {
     if (this.round === undefined && !this.stopped) {
       this.round = Promise.all(this.peers.map((p, i) => this.probe(p, i))).then(() => {

@@ -26,8 +26,6 @@ import { Upstream } from './upstream.js';
 
 export interface UpstreamsOptions {
   logs: Logs;
-  /** start active health checks (default true; tests that drive rounds by hand turn it off) */
-  healthChecks?: boolean;
 }
 
 export class Upstreams {
@@ -53,7 +51,7 @@ export class Upstreams {
         this.checks.set(name, new ActiveHealth(up.peers, cfg.health.active, events));
       }
     }
-    if (opts.healthChecks !== false) for (const c of this.checks.values()) c.start();
+    for (const c of this.checks.values()) c.start();
   }
 
   /** The track function for a `proxy:` route. */
@@ -67,16 +65,6 @@ export class Upstreams {
   /** An upstream for handlers (routes/first.ts): the origin and pool of its first server. */
   handle(name: string): UpstreamHandle | undefined {
     return this.upstreams.get(name);
-  }
-
-  /** @internal for tests and tools: an upstream by name. */
-  upstream(name: string): Upstream | undefined {
-    return this.upstreams.get(name);
-  }
-
-  /** @internal for tests: the active health checker of an upstream. */
-  health(name: string): ActiveHealth | undefined {
-    return this.checks.get(name);
   }
 
   async close(): Promise<void> {
