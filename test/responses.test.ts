@@ -83,6 +83,14 @@ describe('response headers', () => {
     },
   );
 
+  it('a refused streamed reply releases its body source (regression: iterable left open)', async () => {
+    const g = globalThis as { __switchyardReleased?: number };
+    const before = g.__switchyardReleased ?? 0;
+    const res = parseResponse((await get('/headers?case=stream-crlf')).text);
+    expect(res.status).toBe(500);
+    await until(() => (g.__switchyardReleased ?? 0) === before + 1, 1000, 'generator finally');
+  });
+
   it('framing headers of a handler never reach the wire twice', async () => {
     const r = await get('/headers?case=framing');
     const res = parseResponse(r.text);

@@ -62,6 +62,16 @@ function peerAddress(res: HttpResponse): string {
   return normaliseAddress(decoder.decode(res.getRemoteAddressAsText()));
 }
 
+/**
+ * A reply body we will not write (HEAD, 204/304, a refused reply): let its source go — an
+ * undici body holds a pooled upstream connection, a generator its `finally` cleanup.
+ */
+function releaseBody(body: unknown): void {
+  if (body === null || typeof body !== 'object' || !(Symbol.asyncIterator in body)) return;
+  const it = (body as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  it.return?.()?.catch(NOOP);
+}
+
 // One reused record for copyRequest (the copy is synchronous and never nested).
 const copied: CopiedRequest = { headers: [], host: '', declared: 0, problem: undefined };
 
@@ -214,6 +224,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
       );
       this.hooks.onWriteError(this, err);
       this.errorCode = err.code;
+      releaseBody(reply.body);
       reply = {
         status: err.status,
         headers: { 'content-type': 'text/plain; charset=utf-8' },
