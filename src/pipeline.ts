@@ -24,6 +24,15 @@ export interface CompiledRoute {
   run(ex: Exchange, params: Params): Reply | Promise<Reply>;
 }
 
+/**
+ * Failures of the environment rather than of our code or a handler (an upstream down, a full
+ * queue): the access log's `err` records each; the proxy and pool log state changes once (a server
+ * marked down). An error line with a stack per request would flood the log during an outage.
+ */
+function operational(code: string): boolean {
+  return code.startsWith('SY_ERR_UPSTREAM_') || code === 'SY_ERR_POOL_FULL';
+}
+
 function wantsJson(ex: Exchange): boolean {
   const accept = ex.header('accept');
   return accept !== undefined && accept.includes('json');
@@ -129,7 +138,7 @@ export class Pipeline {
     // A request cancelled by the client, its deadline or the drain: that reason is the outcome.
     const err = ex.cancelReason ?? asSwitchyardError(thrown);
     ex.errorCode ??= err.code;
-    if (ex.cancelReason === undefined && err.status >= 500) {
+    if (ex.cancelReason === undefined && err.status >= 500 && !operational(err.code)) {
       this.logs.error.error({ id: ex.id, route: ex.route, code: err.code, err: thrown }, 'request failed');
     }
     if (ex.phase === Phase.Open) return ex.send(errorReply(err, wantsJson(ex)));
