@@ -92,11 +92,14 @@ function closedError(what: string): Error {
  *   `defer` and `fail` throw `SY_ERR_SCOPE_CLOSED` once finalizers have started. `fork` on a
  *   cancelled scope does not start the work: it returns a (handled) rejection with the reason.
  *
- * Cost (see `loadtest/scope-bench.ts`): nothing is allocated until used. The signal (one
- * AbortController, ≈ 2 µs on Node 20), the listener on the parent and the deadline timer are
- * created on the first read of `signal` or the first `fork`; the task counter's callbacks on the
- * first fork; the finalizer list on the first defer. A scope whose signal was never read still
- * reports its parent's cancellation and its deadline at `close()` (checked, not listened to).
+ * Cost: nothing is allocated until used. The signal (one AbortController), the listener on the
+ * parent and the deadline timer are created on the first read of `signal` or the first `fork`; the
+ * task counter's callbacks on the first fork; the finalizer list on the first defer. A scope whose
+ * signal was never read still reports its parent's cancellation and its deadline at `close()`
+ * (checked, not listened to). Measured (`loadtest/scope-bench.ts`, Node 20.20, 2 cores, loaded
+ * box, medians): open + deadline + linked + close ≈ 0.2 µs with the signal never read; ≈ 4.3 µs
+ * once read, of which ≈ 2.7 µs is Node 20 creating the AbortSignal and ≈ 3.8 µs the bare
+ * AbortController + listener + timer floor; ≈ 4.6 µs with one fork.
  */
 export class RequestScope implements Scope {
   readonly deadline: number;
