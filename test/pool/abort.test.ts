@@ -50,7 +50,10 @@ async function stoppedAfter(t0: number, quietMs = 100): Promise<number> {
       lastChange = performance.now();
     }
   }
-  return Math.max(0, lastBeatAt[0]! - t0);
+  const at = lastBeatAt[0]!;
+  // the worker did stamp its beats, recently: the measurement measures something
+  expect(at).toBeGreaterThan(t0 - 200);
+  return Math.max(0, at - t0);
 }
 
 describe('abort a running job', () => {
@@ -132,12 +135,15 @@ routes:
 
   it('a client abort removes its queued job: it never starts', async () => {
     const a = await openRequest(s.port, '/burn');
-    await until(() => beats() > 0, 5000, 'job A to run');
-    const b = await openRequest(s.port, '/burn');
-    await until(() => s.pool.stats().queued === 1, 2000, 'job B to be queued');
-    b.destroy();
-    await until(() => s.pool.stats().queued === 0, 1000, 'job B to leave the queue');
-    a.destroy();
+    try {
+      await until(() => beats() > 0, 5000, 'job A to run');
+      const b = await openRequest(s.port, '/burn');
+      await until(() => s.pool.stats().queued === 1, 2000, 'job B to be queued');
+      b.destroy();
+      await until(() => s.pool.stats().queued === 0, 1000, 'job B to leave the queue');
+    } finally {
+      a.destroy();
+    }
     await stoppedAfter(clock(), 50);
     expect(starts()).toBe(1);
     expect((await get(s.port, '/job/where')).status).toBe(200);
@@ -146,40 +152,47 @@ routes:
 
   it('queue full → 503 with Retry-After at once; accepted again once there is room', async () => {
     const a = await openRequest(s.port, '/burn');
-    await until(() => beats() > 0, 5000, 'job A to run');
     const b = await openRequest(s.port, '/burn');
-    await until(() => s.pool.stats().queued === 1, 2000, 'job B to be queued');
+    try {
+      await until(() => beats() > 0, 5000, 'job A to run');
+      await until(() => s.pool.stats().queued === 1, 2000, 'job B to be queued');
 
-    const rejectedBefore = s.pool.stats().rejected;
-    const t0 = performance.now();
-    const c = await get(s.port, '/job/where');
-    const ms = performance.now() - t0;
-    expect(c.status).toBe(503);
-    expect(c.headers['retry-after']).toBe('1');
-    expect(c.body).toBe('server busy, try again later (SY_ERR_POOL_FULL)\n');
-    expect(ms).toBeLessThan(100);
-    expect(s.pool.stats().rejected).toBe(rejectedBefore + 1);
-    expect(s.access.find((l) => l.path === '/job/where' && l.status === 503)).toMatchObject({
-      err: 'SY_ERR_POOL_FULL',
-    });
-
-    b.destroy();
-    a.destroy();
+      const rejectedBefore = s.pool.stats().rejected;
+      const t0 = performance.now();
+      const c = await get(s.port, '/job/where');
+      const ms = performance.now() - t0;
+      expect(c.status).toBe(503);
+      expect(c.headers['retry-after']).toBe('1');
+      expect(c.body).toBe('server busy, try again later (SY_ERR_POOL_FULL)\n');
+      // "At once": A burns forever and B waits behind it, so any answer did not wait for a slot.
+      // The bound is loose: this 2-core box is running the burn, the server and the test.
+      expect(ms).toBeLessThan(500);
+      expect(s.pool.stats()).toMatchObject({ running: 1, queued: 1, rejected: rejectedBefore + 1 });
+      expect(s.access.find((l) => l.path === '/job/where' && l.status === 503)).toMatchObject({
+        err: 'SY_ERR_POOL_FULL',
+      });
+    } finally {
+      b.destroy();
+      a.destroy();
+    }
     await until(() => s.pool.stats().running + s.pool.stats().queued === 0, 1000, 'the pool to empty');
     expect((await get(s.port, '/job/where')).status).toBe(200);
   });
 
   it("a queued job waits no longer than the route's timeout, then leaves the queue", async () => {
     const a = await openRequest(s.port, '/burn');
-    await until(() => beats() > 0, 5000, 'job A to run');
-    const t0 = performance.now();
-    const r = await get(s.port, '/timed/job/where');
-    const ms = performance.now() - t0;
-    expect(r.status).toBe(504);
-    expect(ms).toBeGreaterThanOrEqual(190);
-    expect(ms).toBeLessThan(1000);
-    expect(s.pool.stats().queued).toBe(0);
-    a.destroy();
+    try {
+      await until(() => beats() > 0, 5000, 'job A to run');
+      const t0 = performance.now();
+      const r = await get(s.port, '/timed/job/where');
+      const ms = performance.now() - t0;
+      expect(r.status).toBe(504);
+      expect(ms).toBeGreaterThanOrEqual(190);
+      expect(ms).toBeLessThan(1000);
+      expect(s.pool.stats().queued).toBe(0);
+    } finally {
+      a.destroy();
+    }
     await until(() => s.pool.stats().running === 0, 1000, 'A to stop');
   });
 });
