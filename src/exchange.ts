@@ -59,7 +59,25 @@ export const Phase = {
 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
-export abstract class Exchange {
+/**
+ * What code that only listens for cancellation needs. An AbortSignal is one; so is an Exchange,
+ * without allocating an AbortController (≈ 2–3 µs on Node 20, per request, on the proxy path).
+ */
+/** A listener object (`handleEvent`), as AbortSignal's addEventListener takes it. */
+export interface CancelListener {
+  handleEvent(event: Event): void;
+}
+
+export interface CancelSource {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: CancelListener): void;
+  removeEventListener(type: 'abort', listener: CancelListener): void;
+}
+
+const ABORT_EVENT = new Event('abort');
+
+export abstract class Exchange implements CancelSource {
   // --- request, copied by the engine before any await
   /** case-sensitive method */
   readonly method: string;
@@ -89,6 +107,7 @@ export abstract class Exchange {
 
   // --- cancellation (lazy: no AbortController until someone asks for `signal`)
   private controller: AbortController | undefined;
+  private cancelListeners: CancelListener[] | undefined;
   /** why the request was cancelled (client gone, timeout, drain), once it was */
   cancelReason: SwitchyardError | undefined;
 
@@ -121,6 +140,7 @@ export abstract class Exchange {
     this.deadline = Number.POSITIVE_INFINITY;
     this.phase = Phase.Open;
     this.controller = undefined;
+    this.cancelListeners = undefined;
     this.cancelReason = undefined;
     this.status = 0;
     this.bytesIn = 0;
@@ -165,7 +185,8 @@ export abstract class Exchange {
   get id(): string {
     if (this._id === undefined) {
       const given = this.header('x-request-id');
-      this._id = given !== undefined && ID_OK.test(given) ? given : `${ID_PREFIX}-${(++idCounter).toString(36)}`;
+      this._id =
+        given !== undefined && ID_OK.test(given) ? given : `${ID_PREFIX}-${(++idCounter).toString(36)}`;
     }
     return this._id;
   }
@@ -190,10 +211,43 @@ export abstract class Exchange {
     return c.signal;
   }
 
+  /** CancelSource: cancelled (client gone, timeout, drain)? */
+  get aborted(): boolean {
+    return this.cancelReason !== undefined;
+  }
+
+  /** CancelSource: why (a SwitchyardError), once cancelled. */
+  get reason(): unknown {
+    return this.cancelReason;
+  }
+
+  /** CancelSource: `listener.handleEvent()` runs once when the request is cancelled. */
+  addEventListener(_type: 'abort', listener: CancelListener): void {
+    (this.cancelListeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: CancelListener): void {
+    const l = this.cancelListeners;
+    if (l === undefined) return;
+    const i = l.indexOf(listener);
+    if (i !== -1) l.splice(i, 1);
+  }
+
   /** Cancel everything done on behalf of this request. Idempotent; the first reason wins. */
   cancel(reason: SwitchyardError): void {
     if (this.cancelReason !== undefined) return;
     this.cancelReason = reason;
     this.controller?.abort(reason);
+    const listeners = this.cancelListeners;
+    if (listeners !== undefined) {
+      this.cancelListeners = undefined;
+      for (const l of listeners) {
+        try {
+          l.handleEvent(ABORT_EVENT);
+        } catch (err) {
+          process.emitWarning(err as Error);
+        }
+      }
+    }
   }
 }

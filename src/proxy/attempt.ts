@@ -23,7 +23,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { syError } from '../errors.js';
-import type { Exchange } from '../exchange.js';
+import type { CancelSource, Exchange } from '../exchange.js';
 import { classify } from './failure.js';
 import type { Peer } from './peer.js';
 
@@ -51,7 +51,7 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
 
   private controller: Dispatcher.DispatchController | null = null;
   private pendingAbort: Error | null = null;
-  private signal: AbortSignal | undefined;
+  private signal: CancelSource | undefined;
   private resolveHead!: (a: Attempt) => void;
   private rejectHead!: (e: unknown) => void;
   private queue: Buffer[] = [];
@@ -60,7 +60,7 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
   private failure: unknown = undefined;
   private settled = false;
 
-  constructor(peer: Peer, opts: Dispatcher.DispatchOptions, signal: AbortSignal | undefined) {
+  constructor(peer: Peer, opts: Dispatcher.DispatchOptions, signal: CancelSource | undefined) {
     this.peer = peer;
     this.startTime = performance.now();
     this.head = new Promise<Attempt>((resolve, reject) => {
@@ -80,7 +80,7 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
   }
 
   /** Listen to another signal from now on (a hedge winner, once the race is over). */
-  listen(signal: AbortSignal): void {
+  listen(signal: CancelSource): void {
     this.signal?.removeEventListener('abort', this);
     this.signal = undefined;
     if (this.settled) return;

@@ -73,7 +73,7 @@ export class ProxyRoute {
       a =
         this.hedge !== 0 && body === null && HEDGEABLE.has(ex.method)
           ? await hedged(plan, this.hedge)
-          : await attempts(plan, ex.signal);
+          : await attempts(plan, ex); // the exchange is a CancelSource: no AbortController per request
     } finally {
       if (plan.errors !== undefined) ex.logExtra = { ...ex.logExtra, upstream_errors: plan.errors };
     }

@@ -14,7 +14,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { type SwitchyardError, syError } from '../errors.js';
-import type { Exchange } from '../exchange.js';
+import type { CancelSource, Exchange } from '../exchange.js';
 import { Attempt } from './attempt.js';
 import { classify, Retry } from './failure.js';
 import type { Peer } from './peer.js';
@@ -38,7 +38,7 @@ export interface Plan {
 }
 
 /** Start one attempt on `peer` (await its `head`). Records it on the exchange. */
-export function attemptOn(plan: Plan, peer: Peer, signal: AbortSignal): Attempt {
+export function attemptOn(plan: Plan, peer: Peer, signal: CancelSource): Attempt {
   const ex = plan.ex;
   plan.tried.push(peer);
   ex.tries++;
@@ -65,7 +65,7 @@ function mayRetry(plan: Plan, retry: Retry): boolean {
 }
 
 /** Attempts until a response head arrives or retrying is over. Rejects with the last failure. */
-export async function attempts(plan: Plan, signal: AbortSignal): Promise<Attempt> {
+export async function attempts(plan: Plan, signal: CancelSource): Promise<Attempt> {
   let last: SwitchyardError | undefined;
   for (;;) {
     let peer = plan.upstream.select(plan.key, plan.tried);

@@ -167,11 +167,11 @@ export class UwsExchange extends Exchange implements BodyOwner {
    * needs `onAborted` (uWS kills the process otherwise); one that is finished never pays for it.
    */
   watchAbort(): void {
-    this.res.onAborted(() => this.aborted());
+    this.res.onAborted(() => this.clientGone());
   }
 
   /** uWS: the client went away (or we closed the socket). Every `res` method throws from now on. */
-  private aborted(): void {
+  private clientGone(): void {
     const wasDone = this.phase === Phase.Done;
     this.phase = Phase.Closed;
     if (!wasDone) {
