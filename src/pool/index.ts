@@ -11,10 +11,12 @@
  *   rejects at once with the signal's reason (the request's cancel reason: client gone, timeout,
  *   drain). piscina then cleans up by the task's state: a queued task is dropped, a running one has
  *   its worker terminated (no cleanup inside the job) and a replacement is started later
- *   (measured here: rejection 1–6 ms, CPU burn stops at once, replacement ≈ 35–90 ms).
- * - **Threads.** Created on the first job, not at start-up (most servers in tests never run one):
- *   `minThreads` 1, up to `pool.threads` (auto = cores − 1, at least 1); threads beyond one are
- *   retired after `pool.idle` without work (piscina's default of 0 would respawn them constantly).
+ *   (measured here: rejection ≈ 0.3–1 ms after the client closed, the burn stopped within 0–5 ms,
+ *   see test/pool/abort.test.ts; a replacement boots in ≈ 35–90 ms).
+ * - **Threads.** Created on the first job (or by `warm()`, as a TCP job listener does), not at
+ *   start-up: most servers in tests never run one. `minThreads` 1, up to `pool.threads` (auto =
+ *   cores − 1, at least 1); threads beyond one retire after `pool.idle` without work (piscina's
+ *   default of 0 would respawn them constantly).
  * - **Data.** Inputs and outputs are structured-cloned; buffers ≥ 64 KiB are transferred (moved,
  *   detached on the sending side) — see transfer.ts.
  * - **Inline.** `{inline: true}` runs the job on the calling thread (for side-by-side measurement
@@ -215,6 +217,14 @@ export class JobPool implements JobRunner {
       this.logs.error.error({ err }, 'worker pool: a worker failed');
     });
     return p;
+  }
+
+  /**
+   * Start the threads now rather than on the first job (the TCP job listener does this: its
+   * first client should not wait ≈ 50 ms for a worker to boot). No-op once started or closed.
+   */
+  warm(): void {
+    if (!this.closed && this.jobs.size > 0) this.piscina ??= this.createPiscina();
   }
 
   /** Counters and gauges for metrics (cheap; read it as often as you like). */

@@ -86,6 +86,7 @@ export async function listenTcp(l: ListenConfig, pool: JobPool, logs: Logs): Pro
   });
   server.on('error', (err) => logs.error.error({ err, listen: listenName }, 'tcp listener error'));
   const port = (server.address() as { port: number }).port;
+  pool.warm();
   listenName = `${l.host}:${port}`;
 
   let closing: Promise<void> | undefined;

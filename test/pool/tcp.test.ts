@@ -229,3 +229,18 @@ routes_dir: ${BUILT_ROUTES}
     }
   });
 });
+
+describe('TCP listener warm-up', () => {
+  it('starts the pool threads when the listener opens, before any client', async () => {
+    const t = await startServer(`
+listen:
+  - { host: 127.0.0.1, port: 0, kind: tcp, job: fib }
+routes_dir: ${BUILT_ROUTES}
+`);
+    try {
+      expect(t.pool.stats().threads).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+});
