@@ -117,12 +117,15 @@ export function asSwitchyardError(err: unknown): SwitchyardError {
   const code = errorCode(err);
   if (code in catalogue) {
     const e = err as Partial<SwitchyardError>;
+    // Only a SwitchyardError's shape (it has a numeric status) carries a public reason: the
+    // runtime's Cancelled also has a `reason` field, and it is not for clients to read.
+    const ours = typeof e.status === 'number';
     const out = new SwitchyardError(code as ErrorCode, e.message, {
       cause: err,
-      status: typeof e.status === 'number' ? e.status : undefined,
-      reason: typeof e.reason === 'string' ? e.reason : undefined,
+      status: ours ? e.status : undefined,
+      reason: ours && typeof e.reason === 'string' ? e.reason : undefined,
     });
-    if (e.headers !== undefined) out.headers = e.headers;
+    if (ours && e.headers !== undefined) out.headers = e.headers;
     return out;
   }
   return new SwitchyardError('SY_ERR_HANDLER', err instanceof Error ? err.message : String(err), {

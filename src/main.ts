@@ -18,6 +18,10 @@ export async function start(file: string): Promise<Started> {
     await server.drain(0).catch(() => {});
     throw err;
   }
+  // The runtime reports errors nobody awaited (a pick loser that failed for real) as warnings.
+  process.on('warning', (w) => {
+    server.logs.error.warn({ code: (w as { code?: string }).code, err: w }, `process warning: ${w.name}`);
+  });
   for (const l of server.listening) {
     server.logs.error.info(
       { listen: `${l.host}:${l.port}`, kind: l.kind },

@@ -24,6 +24,9 @@ describe('error catalogue', () => {
     expect(asSwitchyardError(timeout)).toMatchObject({ code: 'SY_ERR_TIMEOUT', status: 504 });
     const other = Object.assign(new Error('boom'), { code: 'ECONNRESET' });
     expect(asSwitchyardError(other)).toMatchObject({ code: 'SY_ERR_HANDLER', status: 500, reason: 'internal server error' });
+    // the runtime's Cancelled carries a `reason` that must never become the public reason
+    const cancelled = Object.assign(new Error('cancelled'), { code: 'SY_ERR_CANCELLED', reason: 'lost the race' });
+    expect(asSwitchyardError(cancelled)).toMatchObject({ code: 'SY_ERR_CANCELLED', reason: 'cancelled', status: 499 });
     const mine = new SwitchyardError('SY_ERR_BAD_REQUEST', 'x', { status: 422, reason: 'nope' });
     expect(asSwitchyardError({ ...mine, message: 'x', code: mine.code })).toMatchObject({ status: 422, reason: 'nope' });
   });
