@@ -34,8 +34,7 @@ function operational(code: string): boolean {
 }
 
 function wantsJson(ex: Exchange): boolean {
-  const accept = ex.header('accept');
-  return accept !== undefined && accept.includes('json');
+  return ex.header('accept')?.includes('json') === true;
 }
 
 function onTimeout(ex: Exchange): void {

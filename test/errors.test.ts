@@ -7,7 +7,11 @@ import { asSwitchyardError, catalogue, errorReply, SwitchyardError } from '../sr
 describe('error catalogue', () => {
   it('README documents every code with its status and reason, and no other', () => {
     const readme = readFileSync(join(packageRoot, 'README.md'), 'utf8');
-    const rows = [...readme.matchAll(/^\| `(SY_ERR_[A-Z_]+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
+    const rows = [...readme.matchAll(/^\| `(SY_ERR_[A-Z_]+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [
+      m[1],
+      Number(m[2]),
+      m[3],
+    ]);
     expect(rows).toEqual(Object.entries(catalogue).map(([code, e]) => [code, e.status, e.reason]));
   });
 
@@ -23,17 +27,35 @@ describe('error catalogue', () => {
     const timeout = Object.assign(new Error('timed out'), { code: 'SY_ERR_TIMEOUT' });
     expect(asSwitchyardError(timeout)).toMatchObject({ code: 'SY_ERR_TIMEOUT', status: 504 });
     const other = Object.assign(new Error('boom'), { code: 'ECONNRESET' });
-    expect(asSwitchyardError(other)).toMatchObject({ code: 'SY_ERR_HANDLER', status: 500, reason: 'internal server error' });
+    expect(asSwitchyardError(other)).toMatchObject({
+      code: 'SY_ERR_HANDLER',
+      status: 500,
+      reason: 'internal server error',
+    });
     // the runtime's Cancelled carries a `reason` that must never become the public reason
-    const cancelled = Object.assign(new Error('cancelled'), { code: 'SY_ERR_CANCELLED', reason: 'lost the race' });
-    expect(asSwitchyardError(cancelled)).toMatchObject({ code: 'SY_ERR_CANCELLED', reason: 'cancelled', status: 499 });
+    const cancelled = Object.assign(new Error('cancelled'), {
+      code: 'SY_ERR_CANCELLED',
+      reason: 'lost the race',
+    });
+    expect(asSwitchyardError(cancelled)).toMatchObject({
+      code: 'SY_ERR_CANCELLED',
+      reason: 'cancelled',
+      status: 499,
+    });
     const mine = new SwitchyardError('SY_ERR_BAD_REQUEST', 'x', { status: 422, reason: 'nope' });
-    expect(asSwitchyardError({ ...mine, message: 'x', code: mine.code })).toMatchObject({ status: 422, reason: 'nope' });
+    expect(asSwitchyardError({ ...mine, message: 'x', code: mine.code })).toMatchObject({
+      status: 422,
+      reason: 'nope',
+    });
   });
 
   it('error replies carry the reason and code, never a stack', () => {
     const err = new SwitchyardError('SY_ERR_HANDLER', 'secret detail');
     expect(errorReply(err, false).body).toBe('internal server error (SY_ERR_HANDLER)\n');
-    expect(JSON.parse(errorReply(err, true).body as string)).toEqual({ error: 'internal server error', code: 'SY_ERR_HANDLER', status: 500 });
+    expect(JSON.parse(errorReply(err, true).body as string)).toEqual({
+      error: 'internal server error',
+      code: 'SY_ERR_HANDLER',
+      status: 500,
+    });
   });
 });
