@@ -2,6 +2,7 @@
  * End-to-end: the built CLI as a child process — check, version, help, start-up failures, serving
  * the default config, drain on SIGTERM, and the uWS fallback guard.
  */
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -170,6 +171,32 @@ describe('switchyard CLI', () => {
     expect(await c.exited).toBe(1);
     expect(performance.now() - t0).toBeLessThan(1000);
     await slow;
+  });
+
+  it('log.access: a file path gets the access log, off writes none', async () => {
+    const file = tempFile('placeholder', '').replace(/placeholder$/, 'logs/access.log');
+    const c = await startCli(
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\nlog: { access: ${file} }\nroutes:\n  - { path: /ok, respond: { body: ok } }\n`,
+    );
+    expect((await get(c.ports[0]!, '/ok')).status).toBe(200);
+    c.kill();
+    expect(await c.exited).toBe(0);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ method: 'GET', path: '/ok', status: 200 });
+    expect(c.stdout()).toBe('');
+
+    const off = await startCli(
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\nlog: { access: off }\nroutes:\n  - { path: /ok, respond: { body: ok } }\n`,
+    );
+    expect((await get(off.ports[0]!, '/ok')).status).toBe(200);
+    off.kill();
+    expect(await off.exited).toBe(0);
+    expect(off.stdout()).toBe('');
+    expect(off.stderr()).not.toContain('"path":"/ok"');
   });
 
   it('refuses to start on the uWS JavaScript fallback, naming Node, the platform and what to do', async () => {
