@@ -86,7 +86,8 @@ function writeWholeCorked(): void {
   const reply = corkReply;
   const res = ex.res;
   const status = reply.status;
-  res.writeStatus(statusLine(status)!);
+  // uWS writes "200 OK" itself when no status was set: one native call less on the common path.
+  if (status !== 200) res.writeStatus(statusLine(status)!);
   writeHeaders(res, reply.headers);
   const body = corkBody;
   if (!statusHasBody(status)) {
@@ -114,7 +115,7 @@ function endHead(res: HttpResponse, length: number | undefined, close: boolean):
 function writeHeadCorked(): void {
   const ex = corkEx;
   const res = ex.res;
-  res.writeStatus(statusLine(corkReply.status)!);
+  if (corkReply.status !== 200) res.writeStatus(statusLine(corkReply.status)!);
   writeHeaders(res, corkReply.headers);
 }
 
