@@ -122,6 +122,7 @@ describe('config', () => {
         '  - { port: 8080 }',
         '  - { port: 8080 }',
         '  - { port: 9000, kind: tcp }',
+        '  - { port: 9001, idle: 5s }',
         'upstreams:',
         '  u: { servers: [ { url: "http://127.0.0.1:1" } ], balance: hash }',
         'routes:',
@@ -130,6 +131,7 @@ describe('config', () => {
     );
     expect(p).toContain('listen[1]: 127.0.0.1:8080 is already used by listen[0]');
     expect(p).toContain('listen[2].job: a tcp listener needs a job');
+    expect(p).toContain('listen[3].idle: only tcp listeners take idle');
     expect(p).toContain(
       'upstreams.u.hash_key: required when balance is hash (ip, header:NAME or cookie:NAME)',
     );

@@ -106,7 +106,7 @@ interface Refs {
     strip_prefix?: string;
   }[];
   upstreams: Map<string, { balance?: string; hash_key?: string; allBackup: boolean }>;
-  listen: { i: number; host: string; port?: number; kind: string; job?: string }[];
+  listen: { i: number; host: string; port?: number; kind: string; job?: string; keys: Set<string> }[];
   names: Set<string>;
 }
 
@@ -153,6 +153,7 @@ function references(input: unknown): Refs {
         port: typeof o.port === 'number' ? o.port : undefined,
         kind: str(o.kind) ?? 'http',
         job: str(o.job),
+        keys: new Set(Object.keys(o)),
       };
     }),
     names: new Set(Object.keys(ups)),
@@ -191,7 +192,11 @@ function crossCheck(refs: Refs, routesDir: string, problems: string[]): void {
   for (const l of refs.listen) {
     const at = `listen[${l.i}]`;
     if (l.kind === 'tcp' && l.job === undefined) problems.push(`${at}.job: a tcp listener needs a job`);
-    if (l.kind === 'http' && l.job !== undefined) problems.push(`${at}.job: only tcp listeners take a job`);
+    if (l.kind === 'http') {
+      for (const k of ['job', 'idle', 'max_connections']) {
+        if (l.keys.has(k)) problems.push(`${at}.${k}: only tcp listeners take ${k === 'job' ? 'a job' : k}`);
+      }
+    }
     if (l.job !== undefined && !existsSync(join(routesDir, 'jobs', `${l.job}.js`))) {
       problems.push(
         `${at}.job: unknown job "${l.job}" (looked for ${join(routesDir, 'jobs', `${l.job}.js`)})`,

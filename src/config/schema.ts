@@ -46,6 +46,10 @@ const listen = z.strictObject({
   kind: z.enum(['http', 'tcp']).default('http'),
   /** tcp listeners: the job that answers each line. */
   job: name.optional(),
+  /** tcp listeners: close a connection with nothing in flight after this long without a line */
+  idle: duration.optional(),
+  /** tcp listeners: connections beyond this are refused (closed at once) */
+  max_connections: z.number().int().min(1).optional(),
 });
 
 const log = z.strictObject({

@@ -70,7 +70,7 @@ export class LineConnection {
   private writeBlocked = false;
   private ended = false;
 
-  constructor(socket: Socket, id: number, job: string, pool: JobPool) {
+  constructor(socket: Socket, id: number, job: string, pool: JobPool, idleMs: number) {
     this.socket = socket;
     this.id = id;
     this.job = job;
@@ -94,6 +94,18 @@ export class LineConnection {
       this.endReason ||= 'client-closed';
       this.cancel(syError('SY_ERR_CLIENT_GONE'));
     });
+    // An idle client (no line, nothing in flight) must not hold a connection forever.
+    if (idleMs > 0) {
+      socket.setTimeout(idleMs, () => {
+        if (this.queue.length > 0 || this.ended || !this.reading) return;
+        this.endReason ||= 'idle-timeout';
+        this.reading = false;
+        this.buf = '';
+        this.queue.push({ answer: 'Error: Idle timeout\n' });
+        this.endWhenFlushed = true;
+        this.pump();
+      });
+    }
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.endReason ||= err.code ?? 'error';
     });

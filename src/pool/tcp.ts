@@ -10,6 +10,10 @@
  * A client that disconnects cancels its jobs (queued: dropped; running: worker terminated).
  * Details, limits and backpressure: connection.ts.
  *
+ * An idle connection (no line for `idle`, default 60 s, nothing in flight) is answered
+ * `Error: Idle timeout` and closed; connections beyond `max_connections` (default 1024) are closed
+ * at once by node:net.
+ *
  * One access-log line per connection when it closes: lines, jobs, failures, cancellations, summed
  * queue wait and run time, bytes, duration and why it ended.
  */
@@ -32,6 +36,10 @@ export interface TcpListenerHandle {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Like nginx's stream proxy_timeout default (10 m) is for proxying; a line protocol idles shorter. */
+const DEFAULT_IDLE_MS = 60_000;
+const DEFAULT_MAX_CONNECTIONS = 1024;
+
 function normaliseAddress(a: string | undefined): string {
   if (a === undefined) return '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
@@ -48,7 +56,7 @@ export async function listenTcp(l: ListenConfig, pool: JobPool, logs: Logs): Pro
   let listenName = `${l.host}:${l.port}`;
 
   const server = createServer({ allowHalfOpen: false, noDelay: true }, (socket: Socket) => {
-    const conn = new LineConnection(socket, ++nextId, job, pool);
+    const conn = new LineConnection(socket, ++nextId, job, pool, l.idle ?? DEFAULT_IDLE_MS);
     conns.add(conn);
     const client = normaliseAddress(socket.remoteAddress);
     socket.once('close', () => {
@@ -79,6 +87,7 @@ export async function listenTcp(l: ListenConfig, pool: JobPool, logs: Logs): Pro
       reject(new Error(`cannot listen on ${l.host}:${l.port} (${why})`, { cause: err }));
     };
     server.once('error', failed);
+    server.maxConnections = l.max_connections ?? DEFAULT_MAX_CONNECTIONS;
     server.listen({ host: l.host, port: l.port, exclusive: true }, () => {
       server.off('error', failed);
       resolve();

@@ -244,3 +244,46 @@ routes_dir: ${BUILT_ROUTES}
     }
   });
 });
+
+describe('TCP listener limits', () => {
+  it('an idle connection is told and closed after `idle`; one with a job in flight is not', async () => {
+    const t = await startServer(`
+listen:
+  - { host: 127.0.0.1, port: 0, kind: tcp, job: fib, idle: 200ms, max_connections: 2 }
+routes_dir: ${BUILT_ROUTES}
+`);
+    try {
+      const idle = await lineClient(t.tcpPort);
+      const t0 = performance.now();
+      expect(await idle.closed).toBe('Error: Idle timeout\n');
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(180);
+
+      const busy = await lineClient(t.tcpPort);
+      busy.send('37\n'); // ≈ 300 ms of fib, longer than the idle timeout
+      expect(await busy.lines(1)).toEqual(['Result: 24157817']);
+      busy.socket.destroy();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('connections beyond max_connections are closed at once', async () => {
+    const t = await startServer(`
+listen:
+  - { host: 127.0.0.1, port: 0, kind: tcp, job: fib, max_connections: 2 }
+routes_dir: ${BUILT_ROUTES}
+`);
+    try {
+      const a = await lineClient(t.tcpPort);
+      const b = await lineClient(t.tcpPort);
+      const c = await lineClient(t.tcpPort);
+      expect(await c.closed).toBe('');
+      a.send('10\n');
+      expect(await a.lines(1)).toEqual(['Result: 55']);
+      a.socket.destroy();
+      b.socket.destroy();
+    } finally {
+      await t.close();
+    }
+  });
+});
