@@ -6,6 +6,7 @@
  */
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import { HOP_BY_HOP } from '../proxy/header-rules.js';
 import { parseDuration, parseSize } from './units.js';
 
 const size = z
@@ -135,15 +136,6 @@ const headerRules = z.strictObject({
   remove: z.array(headerName).optional(),
 });
 
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-];
 const PROXY_OWNED_FIELDS = [
   ['request_headers', [...HOP_BY_HOP, 'host', 'content-length', 'expect']],
   ['response_headers', [...HOP_BY_HOP, 'content-length', 'date']],
