@@ -1,0 +1,265 @@
+/**
+ * Slow and idle clients against the built CLI (a child process, so /proc shows its descriptors
+ * and memory alone, and its event loop is not shared with the clients):
+ *
+ * - slow-header and slow-body clients are closed by uWS's fixed timers (≈ 10 s; its timer ticks
+ *   every 4 s, so 8–12 s), while well-behaved clients are served with normal latency;
+ * - a client that stops reading a large response is closed ≈ 10 s after uWS last saw write
+ *   progress (uWS re-arms its 10 s timer on every write that cannot complete), and holds only a
+ *   bounded amount of memory meanwhile: a chunk or two and the proxy's read-ahead, never the body.
+ *
+ * A handler that ignores its signal is in route-timeout.test.ts.
+ */
+import type http from 'node:http';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliProxy, httpUpstream, startCli, type Upstream, until } from '../helpers/proxy-fixtures.js';
+import {
+  getJson,
+  HANDLERS,
+  mib,
+  normalTraffic,
+  percentile,
+  serverMemory,
+  sleep,
+  withExposedGc,
+} from './helpers.js';
+
+const BIG = 10 * 1024 * 1024;
+const PIECE = Buffer.alloc(64 * 1024, 'b');
+
+/** An upstream whose GET /big sends BIG bytes with Content-Length, honouring backpressure. */
+function bigUpstream() {
+  return httpUpstream((req, res) => {
+    req.resume();
+    if (req.url === '/small') return void res.end('small');
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG) });
+    let left = BIG;
+    const pump = () => {
+      while (left > 0 && !res.destroyed) {
+        const n = Math.min(left, PIECE.length);
+        left -= n;
+        if (!res.write(n === PIECE.length ? PIECE : PIECE.subarray(0, n))) return;
+      }
+      if (left === 0) res.end();
+    };
+    res.on('drain', pump);
+    res.on('error', () => {});
+    pump();
+  });
+}
+
+describe('slow and idle clients (built CLI)', () => {
+  let up: Upstream & { server: http.Server };
+  let sy: CliProxy;
+
+  beforeAll(async () => {
+    up = await bigUpstream();
+    sy = await withExposedGc(() =>
+      startCli(`
+log: { level: info, access: stderr }
+limits: { body: 16MiB }
+routes_dir: ${HANDLERS}
+upstreams:
+  # every stalled proxy download holds its upstream connection until it is closed: room for 200
+  u: { servers: [{ url: "${up.url}" }], keepalive: 1s, connections: 256 }
+  tiny: { servers: [{ url: "${up.url}" }], keepalive: 1s, connections: 2 }
+routes:
+  - { path: /hello, respond: { body: "hello\\n" } }
+  - { path: /stream, handler: stream }
+  - { path: /read, handler: read }
+  - { path: /stats, handler: stats }
+  - { path: "/up/*", proxy: u, strip_prefix: /up }
+  - { path: "/tiny/*", proxy: tiny, strip_prefix: /tiny }
+`),
+    );
+  });
+
+  afterAll(async () => {
+    await sy?.stop();
+    await up?.close();
+  });
+
+  it('slow-header and slow-body clients are closed within 15 s; others are served meanwhile', async () => {
+    const N = 50;
+    const baseFds = sy.fds();
+    const traffic = normalTraffic(`${sy.url}/hello`);
+    const t0 = performance.now();
+    type Slow = { kind: 'head' | 'body'; closedMs: number; got: string; socket: net.Socket };
+    const slow: Slow[] = [];
+    for (let i = 0; i < 2 * N; i++) {
+      const kind = i % 2 === 0 ? 'head' : 'body';
+      const socket = net.connect(sy.port, '127.0.0.1');
+      const c: Slow = { kind, closedMs: -1, got: '', socket };
+      slow.push(c);
+      socket.on('error', () => {});
+      socket.on('data', (d) => {
+        c.got += d.toString('latin1');
+      });
+      // one byte of header every 250 ms; or a complete head, then 512 bytes of body every 250 ms
+      // (2 KiB/s, under uWS's 16 KiB/s floor)
+      const head = `GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(200)}\r\n\r\n`;
+      let at = 0;
+      if (kind === 'body')
+        socket.write(`POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: ${1 << 20}\r\n\r\n`);
+      const drip = setInterval(() => {
+        if (socket.destroyed) return;
+        if (kind === 'head') socket.write(head[at++ % head.length]!);
+        else socket.write(Buffer.alloc(512, 'p'));
+      }, 250);
+      socket.on('close', () => {
+        clearInterval(drip);
+        c.closedMs = performance.now() - t0;
+      });
+    }
+    await until(() => slow.every((c) => c.closedMs >= 0), 20_000, 'every slow client to be closed');
+    const { latencies, statuses, errors } = await traffic.stop();
+
+    const heads = slow.filter((c) => c.kind === 'head').map((c) => c.closedMs);
+    const bodies = slow.filter((c) => c.kind === 'body').map((c) => c.closedMs);
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)} ms`;
+    console.log(
+      `slow header: closed ${range(heads)}; slow body: closed ${range(bodies)}; ` +
+        `normal requests meanwhile: ${latencies.length}, p50 ${percentile(latencies, 50).toFixed(2)} ms, ` +
+        `p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
+    );
+    // closed by a timer (not at once, not never), within the bound
+    for (const ms of [...heads, ...bodies]) {
+      expect(ms).toBeGreaterThan(5_000);
+      expect(ms).toBeLessThan(15_000);
+    }
+    // nothing was answered to a head that never completed, or to a body that never arrived
+    for (const c of slow) expect(c.got).toBe('');
+    // the others were served, quickly, the whole time
+    expect(errors).toBe(0);
+    expect(Object.keys(statuses)).toEqual(['200']);
+    expect(latencies.length).toBeGreaterThan(500);
+    expect(percentile(latencies, 99)).toBeLessThan(100);
+    // the slow bodies' requests ended as "client gone" (their handler's read was cancelled)
+    await until(
+      () => sy.accessLog().filter((l) => l.path === '/read' && l.status === 499).length === N,
+      5000,
+      'the slow bodies to be logged as 499',
+    );
+    await until(() => sy.fds() <= baseFds, 5000, `descriptors back to ${baseFds} (now ${sy.fds()})`);
+  }, 40_000);
+
+  it('a client that stops reading a 10 MiB response is closed by a timer; memory per client stays bounded', async () => {
+    const N = 200;
+    // warm every path once (module loads, the upstream connection, JIT)
+    for (const path of ['/stream?bytes=1048576&known=1', '/stream?bytes=1048576', '/up/big', '/stats']) {
+      expect((await getJson(`${sy.url}${path}`)).status).toBe(200);
+    }
+    await until(() => up.sockets.size === 0, 5000, 'the warm-up upstream connection to expire');
+    const baseFds = sy.fds();
+    const baseMem = await serverMemory(sy.url);
+    const baseRss = sy.rss();
+
+    const groups = [
+      { name: 'handler, Content-Length', path: `/stream?bytes=${BIG}&known=1` },
+      { name: 'handler, chunked', path: `/stream?bytes=${BIG}` },
+      { name: 'proxy download', path: '/up/big' },
+    ];
+    const sockets: net.Socket[] = [];
+    const stall = (path: string): Promise<void> =>
+      new Promise((resolve) => {
+        const s = net.connect(sy.port, '127.0.0.1');
+        s.on('error', () => {});
+        s.once('data', () => {
+          s.pause(); // and never read again
+          resolve();
+        });
+        s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        sockets.push(s);
+      });
+
+    // Known gap, shown on a second upstream with `connections: 2`: a stalled proxy download keeps
+    // its upstream connection until uWS closes the client, so two stalled readers make the next
+    // request to that upstream wait in undici's queue for ≈ 10 s (nginx buffers the response and
+    // frees the upstream instead: proxy_buffering).
+    await Promise.all([stall('/tiny/big?t=1'), stall('/tiny/big?t=2')]);
+    const probe = getJson(`${sy.url}/tiny/small`);
+
+    const perClient: Record<string, number> = {};
+    const traffic = normalTraffic(`${sy.url}/hello`);
+    let before = baseRss;
+    for (const [gi, g] of groups.entries()) {
+      const started: Promise<void>[] = [];
+      for (let i = 0; i < N; i++)
+        started.push(stall(`${g.path}${g.path.includes('?') ? '&' : '?'}g=${gi}-${i}`));
+      await Promise.all(started);
+      // let the socket buffers fill up and the server settle into waiting for onWritable
+      await sleep(1000);
+      const samples: number[] = [];
+      for (let k = 0; k < 3; k++) {
+        samples.push(sy.rss());
+        await sleep(150);
+      }
+      samples.sort((a, b) => a - b);
+      perClient[g.name] = (samples[1]! - before) / N;
+      before = samples[1]!;
+    }
+    const peakFds = sy.fds();
+
+    // Every stalled response is closed by the server (no client closes anything here).
+    const isStalled = (l: Record<string, unknown>) => /(^|&)g=\d-\d+$/.test(String(l.query ?? ''));
+    await until(
+      () => sy.accessLog().filter(isStalled).length === 3 * N,
+      30_000,
+      'every stalled response to be logged',
+    );
+    const { latencies, errors } = await traffic.stop();
+    const stalled = sy.accessLog().filter(isStalled);
+    await until(() => sy.fds() <= baseFds, 5000, `descriptors back to ${baseFds} (now ${sy.fds()})`);
+    await until(() => up.sockets.size === 0, 5000, 'upstream connections closed');
+    const afterMem = await serverMemory(sy.url);
+    const afterRss = sy.rss();
+    const waited = await probe;
+    for (const s of sockets) s.destroy();
+
+    const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
+    const closeMs: Record<string, number[]> = {};
+    for (const [gi, g] of groups.entries()) {
+      const ls = stalled.filter((l) => String(l.query).includes(`g=${gi}-`));
+      const m = (closeMs[g.name] = ls.map((l) => l.ms as number).sort((a, b) => a - b));
+      const o = ls.map((l) => l.bytes_out as number).sort((a, b) => a - b);
+      console.log(
+        `stalled reader, ${g.name}: ${kib(perClient[g.name]!)} RSS per client; closed after ` +
+          `${m[0]!.toFixed(0)}–${m.at(-1)!.toFixed(0)} ms (median ${percentile(m, 50).toFixed(0)}), ` +
+          `${kib(o[0]!)}–${kib(o.at(-1)!)} written of ${kib(BIG)}`,
+      );
+    }
+    console.log(
+      `stalled readers: fds ${baseFds} → ${peakFds} → ${sy.fds()}; rss ${mib(baseRss)} → ${mib(afterRss)}; ` +
+        `heap ${mib(baseMem.heapUsed)} → ${mib(afterMem.heapUsed)}, array buffers ${mib(baseMem.arrayBuffers)} → ` +
+        `${mib(afterMem.arrayBuffers)} (after GC); normal p99 meanwhile ${percentile(latencies, 99).toFixed(2)} ms ` +
+        `(${latencies.length} requests); a request queued behind 2 stalled proxy downloads waited ${waited.ms.toFixed(0)} ms`,
+    );
+    expect(stalled).toHaveLength(3 * N);
+    for (const l of stalled) {
+      expect(l).toMatchObject({ status: 200, err: 'SY_ERR_CLIENT_GONE' });
+      expect(l.bytes_out as number).toBeLessThan(BIG);
+    }
+    // uWS closes a response ≈ 10 s (its timer ticks every 4 s: 8–12 s) after a write that could
+    // not complete, re-arming it on every write progress. The handler groups stall within a second;
+    // the proxy group keeps making progress for a few seconds more while this process's upstream
+    // fills the kernel buffers of 200 connections.
+    for (const name of ['handler, Content-Length', 'handler, chunked']) {
+      expect(closeMs[name]![0]!).toBeGreaterThan(5_000);
+      expect(closeMs[name]!.at(-1)!).toBeLessThan(15_000);
+    }
+    expect(closeMs['proxy download']![0]!).toBeGreaterThan(5_000);
+    expect(closeMs['proxy download']!.at(-1)!).toBeLessThan(25_000);
+    // Bounded by buffers and a chunk, not by the 10 MiB body.
+    for (const v of Object.values(perClient)) expect(v).toBeLessThan(1024 * 1024);
+    // Everything is released: the live heap and buffers are back (RSS may keep freed pages).
+    expect(afterMem.heapUsed - baseMem.heapUsed).toBeLessThan(8 * 2 ** 20);
+    expect(afterMem.arrayBuffers - baseMem.arrayBuffers).toBeLessThan(8 * 2 ** 20);
+    expect(afterRss - baseRss).toBeLessThan(192 * 2 ** 20);
+    expect(errors).toBe(0);
+    expect(percentile(latencies, 99)).toBeLessThan(100);
+    // the known gap: the probe waited for a stalled reader to be closed
+    expect(waited.status).toBe(200);
+    expect(waited.ms).toBeGreaterThan(5_000);
+  }, 60_000);
+});
