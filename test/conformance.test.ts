@@ -128,6 +128,7 @@ const G_TARGET = 'absolute-form, authority-form, `*`';
 const G_HOST = 'missing Host';
 const G_REFUSED_BODY = 'a refused request whose body breaks uWS framing';
 const G_EMPTY_NAME = 'a header with an empty name';
+const G_CLOSE_PIPELINE = 'a request pipelined behind an answer that closes';
 
 const cases: Case[] = [
   // --- framing: Content-Length, chunked, and both (RFC 9112 §6, §7) ---------------------------
@@ -426,6 +427,65 @@ const cases: Case[] = [
     upstream: 'cut',
     gap: G_METHOD,
   },
+  // Regression (uWS forgets the close of an answer when a request follows in the same read, and
+  // dispatched it: a refused request smuggled a second one to the upstream). Ours are now written
+  // a loop turn later, so uWS finds them pending and closes instead: nothing answered, nothing
+  // forwarded. In a later read, the refusal arrives and the connection closes (`refused` cases).
+  gap(
+    'differing Content-Length (0 and 41), then a request hidden in the "body"',
+    'pipelining',
+    `POST /sync HTTP/1.1\r\n${H}Content-Length: 0\r\nContent-Length: 41\r\n\r\n${get('/p/smuggled')}`,
+    'reset',
+    G_CLOSE_PIPELINE,
+  ),
+  gap(
+    'two Host fields, then a request',
+    'pipelining',
+    `GET /sync HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n${get('/p/smuggled')}`,
+    'reset',
+    G_CLOSE_PIPELINE,
+  ),
+  gap(
+    'a path above the root, then a request',
+    'pipelining',
+    get('/../x') + get('/p/smuggled'),
+    'reset',
+    G_CLOSE_PIPELINE,
+  ),
+  gap(
+    'an empty Content-Length, then a request',
+    'pipelining',
+    `POST /f HTTP/1.1\r\n${H}Content-Length:\r\n\r\n${get('/p/smuggled')}`,
+    'reset',
+    G_CLOSE_PIPELINE,
+  ),
+  gap(
+    'Transfer-Encoding: gzip with an empty chunked body, then a request',
+    'pipelining',
+    `POST /f HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n0\r\n\r\n${get('/p/smuggled')}`,
+    'reset',
+    G_CLOSE_PIPELINE,
+  ),
+  gap(
+    'a body over the cap (413), then a request',
+    'pipelining',
+    withLength('POST', '/f', '70000', 'b'.repeat(70_000)) + get('/p/smuggled'),
+    'reset',
+    G_CLOSE_PIPELINE,
+  ),
+  gap(
+    'a synchronous answer with the body unread, then a request',
+    'pipelining',
+    withLength('POST', '/sync', '5', 'hello') + get('/p/after'),
+    'reset',
+    G_CLOSE_PIPELINE,
+  ),
+  refused(
+    'two Host fields, then a request in a later read: 400, closed',
+    'pipelining',
+    [`GET /sync HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n`, get('/p/smuggled')],
+    400,
+  ),
 
   // --- header syntax (RFC 9112 §5, RFC 9110 §5.5) ----------------------------------------------
   gap(
