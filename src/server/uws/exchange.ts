@@ -73,7 +73,7 @@ function releaseBody(body: unknown): void {
 }
 
 // One reused record for copyRequest (the copy is synchronous and never nested).
-const copied: CopiedRequest = { headers: [], host: '', declared: 0, problem: undefined };
+const copied: CopiedRequest = { headers: [], host: '', close: false, declared: 0, problem: undefined };
 
 // Module-level state for corked writes, so `cork` needs no closure per request.
 let corkEx: UwsExchange;
@@ -153,6 +153,9 @@ export class UwsExchange extends Exchange implements BodyOwner {
     this.hooks = hooks;
     this.host = copied.host;
     this.problem = copied.problem;
+    // The client's `Connection: close`: uWS closes after the answer, but answers a request
+    // pipelined behind it too (RFC 9112 §9.6: MUST NOT); as ours, the close defers the answer.
+    if (copied.close) this.closeAfter = true;
     // No body reading for a request we are about to refuse: it is answered with Connection: close.
     this.body =
       copied.declared !== 0 && copied.problem === undefined

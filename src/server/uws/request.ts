@@ -24,6 +24,7 @@ const c = {
   contentLength: undefined as string | undefined,
   clConflict: false,
   te: undefined as string | undefined,
+  close: false,
 };
 
 function collect(name: string, value: string): void {
@@ -37,6 +38,10 @@ function collect(name: string, value: string): void {
         c.hostCount++;
       }
       break;
+    case 10:
+      // RFC 9112 §9.6: the client's `close` option
+      if (name === 'connection' && !c.close) c.close = hasClose(value);
+      break;
     case 14:
       if (name === 'content-length') {
         if (c.contentLength === undefined) c.contentLength = value;
@@ -49,9 +54,19 @@ function collect(name: string, value: string): void {
   }
 }
 
+/** Is `close` among the comma-separated options of a Connection value? */
+function hasClose(value: string): boolean {
+  const v = value.toLowerCase();
+  if (!v.includes('close')) return false;
+  for (const t of v.split(',')) if (t.trim() === 'close') return true;
+  return false;
+}
+
 export interface CopiedRequest {
   headers: string[];
   host: string;
+  /** the client asked for `Connection: close` */
+  close: boolean;
   /** declared body length: -1 chunked, 0 none */
   declared: number;
   problem: SwitchyardError | undefined;
@@ -73,10 +88,12 @@ export function copyRequest(
   c.contentLength = undefined;
   c.clConflict = false;
   c.te = undefined;
+  c.close = false;
   req.forEach(collect);
 
   out.headers = c.headers;
   out.host = c.host ?? '';
+  out.close = c.close;
   out.declared = 0;
   out.problem = undefined;
 
