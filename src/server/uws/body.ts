@@ -7,7 +7,7 @@
  */
 import type { HttpResponse } from 'uWebSockets.js';
 import { type SwitchyardError, syError } from '../../errors.js';
-import type { RequestBody } from '../../exchange.js';
+import { Phase, type RequestBody } from '../../exchange.js';
 
 const HIGH_WATER = 256 * 1024;
 
@@ -16,6 +16,18 @@ export interface BodyOwner {
   overLimit(err: SwitchyardError): void;
   /** bytes counted for the access log */
   bytesIn: number;
+  /** Done or Closed: `res` is no longer valid (uWS throws on any call) */
+  readonly phase: Phase;
+}
+
+/**
+ * Is the response still open? The body may keep arriving after the response is complete (a
+ * handler that answered without reading it): uWS still calls onData, but `res.pause()` then
+ * throws from inside uWS's callback, which killed the process (found by test/hardening: a POST
+ * of 2 MB to a streamed reply that never reads its body).
+ */
+function live(owner: BodyOwner): boolean {
+  return owner.phase === Phase.Open || owner.phase === Phase.Streaming;
 }
 
 type Waiter = { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void };
@@ -44,6 +56,11 @@ export class UwsBody implements RequestBody, AsyncIterator<Buffer> {
 
   private onData(ab: ArrayBuffer, isLast: boolean): void {
     if (this.failure !== undefined) return;
+    if (!live(this.owner)) {
+      // answered already: nobody will read the rest; drop it (uWS's timers bound the sender)
+      this.fail(syError('SY_ERR_CANCELLED', 'the response is complete'));
+      return;
+    }
     const n = ab.byteLength;
     this.received += n;
     this.owner.bytesIn = this.received;
@@ -93,7 +110,7 @@ export class UwsBody implements RequestBody, AsyncIterator<Buffer> {
     const chunk = this.queue.shift();
     if (chunk !== undefined) {
       this.queued -= chunk.length;
-      if (this.paused && this.queued < HIGH_WATER / 2 && this.failure === undefined) {
+      if (this.paused && this.queued < HIGH_WATER / 2 && this.failure === undefined && live(this.owner)) {
         this.paused = false;
         this.res.resume();
       }
@@ -101,7 +118,7 @@ export class UwsBody implements RequestBody, AsyncIterator<Buffer> {
     }
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.complete) return Promise.resolve({ value: undefined, done: true });
-    if (this.paused) {
+    if (this.paused && live(this.owner)) {
       this.paused = false;
       this.res.resume();
     }

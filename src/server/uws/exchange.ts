@@ -325,6 +325,8 @@ export class UwsExchange extends Exchange implements BodyOwner {
       });
       if (!ok && !done) return false;
       this.pending = undefined;
+      // complete: `res` is invalid from now on (the request body may still be arriving)
+      if (done) this.phase = Phase.Done;
     } else {
       // platform.md: while an onWritable handler is set uWS does not drain its own buffer.
       this.res.cork(NOOP);

@@ -1,0 +1,45 @@
+/**
+ * Regression tests for bugs the fuzzer and the hardening probes found in the engine.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { raw, startServer, type TestServer, until } from '../helpers/server.js';
+import { HANDLERS, sleep } from './helpers.js';
+
+describe('engine regressions', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer(`
+limits: { body: 64MiB }
+routes_dir: ${HANDLERS}
+routes:
+  - { path: /stream, handler: stream }
+`);
+  });
+  afterAll(() => s.close());
+
+  // Found by test/hardening: body bytes arriving after a streamed reply completed reached
+  // `res.pause()` on a finished response, which throws inside uWS's callback and killed the
+  // process (any client could: POST 2 MB to a route that answers without reading its body).
+  it.each([
+    ['chunked', ''],
+    ['Content-Length', '&known=1'],
+  ])('body arriving after a streamed %s reply is complete is dropped, not a crash', async (_, q) => {
+    const sock = net.connect(s.port, '127.0.0.1');
+    sock.on('error', () => {});
+    let got = '';
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+    });
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`POST /stream?bytes=20${q}&big=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n`);
+    // more than the body's high-water mark (256 KiB), after the reply
+    await until(() => got.includes('\r\n\r\n'), 2000, 'the reply');
+    for (let i = 0; i < 32; i++) sock.write(Buffer.alloc(64 * 1024, 'a'));
+    await sleep(200);
+    // still serving
+    const r = await raw(s.port, 'GET /stream?bytes=5 HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(r.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    sock.destroy();
+  });
+});
