@@ -18,6 +18,32 @@ routes:
   });
   afterAll(() => s.close());
 
+  const writeErrors = () => s.errors.filter((l) => l.msg === 'response not written as asked');
+
+  // Found by the fuzzer: a streamed reply that must close (here: the request body is unread)
+  // ended chunked bodies with `end(undefined, true)`, which in this uWS build writes a
+  // "Connection: close" line into the body (`xxxxxxxxxxConnection: close\r\n\r\n0…`), and
+  // called `res.close()` after a completed tryEnd, which throws (error log, SY_ERR_STREAM).
+  it.each([
+    ['chunked', '', 'a\r\nxxxxxxxxxx\r\na\r\nxxxxxxxxxx\r\n0\r\n\r\n'],
+    ['Content-Length', '&known=1', 'xxxxxxxxxxxxxxxxxxxx'],
+  ])('a streamed %s reply that must close is well framed and says so in its head', async (_, q, body) => {
+    const before = writeErrors().length;
+    const r = await raw(
+      s.port,
+      `POST /stream?bytes=20&chunk=10${q} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc`,
+    );
+    const end = r.text.indexOf('\r\n\r\n');
+    const head = r.text.slice(0, end).toLowerCase();
+    expect(head).toMatch(/^http\/1\.1 200 ok\r\n/);
+    expect(head.match(/\r\nconnection: close/g)).toHaveLength(1);
+    expect(r.text.slice(end + 4)).toBe(body);
+    const line = await until(() => s.access.find((l) => l.query === `bytes=20&chunk=10${q}`));
+    expect(line).toMatchObject({ status: 200, bytes_out: 20 });
+    expect(line.err).toBeUndefined();
+    expect(writeErrors().length).toBe(before);
+  });
+
   // Found by test/hardening: body bytes arriving after a streamed reply completed reached
   // `res.pause()` on a finished response, which throws inside uWS's callback and killed the
   // process (any client could: POST 2 MB to a route that answers without reading its body).

@@ -119,6 +119,18 @@ function writeHeadCorked(): void {
   writeHeaders(res, corkReply.headers);
 }
 
+/**
+ * The head of a streamed reply that must close (drain, an unread request body, the reply asks).
+ * In this build the close cannot be left to the end: `end(…, true)` after `write()` puts a
+ * `Connection: close` line into the chunked body (the client sees a broken chunk), and once
+ * `tryEnd` has completed a response `res.close()` throws. So the head says it, and the client
+ * closes (or uWS's idle timer does). Found by the fuzzer (test/fuzz).
+ */
+function writeClosingHeadCorked(): void {
+  writeHeadCorked();
+  corkEx.res.writeHeader('connection', 'close');
+}
+
 export class UwsExchange extends Exchange implements BodyOwner {
   readonly res: HttpResponse;
   readonly body: RequestBody;
@@ -351,7 +363,8 @@ export class UwsExchange extends Exchange implements BodyOwner {
       return this.endWithoutBody(reply, body, total, close);
     corkEx = this;
     corkReply = reply;
-    this.res.cork(writeHeadCorked);
+    // an empty body ends with `end('', close)`, which closes properly: no header of ours then
+    this.res.cork(close && total > 0 ? writeClosingHeadCorked : writeHeadCorked);
     this.phase = Phase.Streaming;
     this.total = total;
     this.res.onWritable(this.onWritable);
@@ -385,11 +398,6 @@ export class UwsExchange extends Exchange implements BodyOwner {
         if (this.phase === Phase.Streaming && sent < total) {
           throw syError('SY_ERR_STREAM', `body ended after ${sent} of ${total} bytes`);
         }
-        if (close && this.phase === Phase.Streaming) {
-          // tryEnd cannot ask for Connection: close; close once the last byte is handed over.
-          this.phase = Phase.Done;
-          this.res.close();
-        }
       }
       if (this.phase === Phase.Streaming) this.phase = Phase.Done;
     } catch (err) {
@@ -406,7 +414,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
       return this.endWithoutBody(reply, body, undefined, close);
     corkEx = this;
     corkReply = reply;
-    this.res.cork(writeHeadCorked);
+    this.res.cork(close ? writeClosingHeadCorked : writeHeadCorked);
     this.phase = Phase.Streaming;
     this.res.onWritable(this.onWritable);
     let sent = 0;
@@ -429,8 +437,8 @@ export class UwsExchange extends Exchange implements BodyOwner {
         }
       }
       if (this.phase !== Phase.Streaming) return;
-      this.res.cork(() => this.res.end(undefined, close));
-      this.phase = close ? Phase.Closed : Phase.Done;
+      this.res.cork(() => this.res.end());
+      this.phase = Phase.Done;
     } catch (err) {
       this.streamFailed(err);
     }
