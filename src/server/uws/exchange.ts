@@ -103,10 +103,18 @@ function writeWholeCorked(): void {
 /**
  * End a response that has no body (HEAD, 204, 304). Only the argument-less `endWithoutBody()` is
  * safe in this build: any argument makes uWS add its own Content-Length (2^63 for `undefined`,
- * which hangs the client). So Content-Length is written by hand, and `close` can only be asked
- * for with the header (the response object is gone once ended, so we cannot close the socket).
+ * which hangs the client). So Content-Length is written by hand, and for 204/304 `close` can only
+ * be asked for with the header (the response object is gone once ended, so we cannot close the
+ * socket; a Content-Length is forbidden there). A HEAD answer that must close is ended with
+ * `endWithoutBody(0, true)` instead: `Content-Length: 0`, but uWS closes the connection. With the
+ * header alone it stayed open, and after a refused HEAD with conflicting lengths the next read was
+ * parsed as a request (found by conformance "HEAD with differing Content-Length, then …").
  */
 function endHead(res: HttpResponse, length: number | undefined, close: boolean): void {
+  if (close && length !== undefined) {
+    res.endWithoutBody(0, true);
+    return;
+  }
   if (length !== undefined) res.writeHeader('content-length', String(length));
   if (close) res.writeHeader('connection', 'close');
   res.endWithoutBody();
