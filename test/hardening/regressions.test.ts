@@ -68,4 +68,17 @@ routes:
     expect(r.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     sock.destroy();
   });
+
+  // Found by the fuzzer: a reply whose `length` is not a byte count wrote its head without a
+  // Content-Length (tryEnd was never called) and the response hung half-written.
+  it.each(['-1', 'abc', '1.5'])(
+    'a streamed reply with length %s is refused with 500 SY_ERR_BAD_REPLY',
+    async (n) => {
+      const r = await raw(s.port, `GET /stream?bytes=${n}&known=1 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(r.text).toMatch(/^HTTP\/1\.1 500 Internal Server Error\r\n/);
+      expect(r.text).toMatch(/\r\n\r\nhandler returned an invalid reply \(SY_ERR_BAD_REPLY\)\n$/);
+      const line = await until(() => s.access.find((l) => l.query === `bytes=${n}&known=1`));
+      expect(line).toMatchObject({ status: 500, err: 'SY_ERR_BAD_REPLY' });
+    },
+  );
 });

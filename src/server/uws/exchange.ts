@@ -241,14 +241,20 @@ export class UwsExchange extends Exchange implements BodyOwner {
   send(reply: Reply): Promise<void> {
     if (this.later !== undefined) return this.later;
     if (this.phase !== Phase.Open) return RESOLVED;
-    const bad = statusLine(reply.status) === undefined ? 'status' : invalidHeader(reply.headers);
-    if (bad !== undefined) {
-      const err = syError(
-        bad === 'status' ? 'SY_ERR_BAD_REPLY' : 'SY_ERR_BAD_RESPONSE_HEADER',
-        bad === 'status'
-          ? `invalid status ${String(reply.status)}`
-          : `invalid value or name in response header "${bad}"`,
-      );
+    // A length that is not a byte count (-1, NaN, 1.5) wrote a head without its Content-Length and
+    // left the response hanging (found by the fuzzer: `GET /stream?bytes=-1&known=1`).
+    const invalid =
+      statusLine(reply.status) === undefined
+        ? `invalid status ${String(reply.status)}`
+        : reply.length !== undefined && !(Number.isSafeInteger(reply.length) && reply.length >= 0)
+          ? `invalid length ${String(reply.length)}`
+          : undefined;
+    const bad = invalid === undefined ? invalidHeader(reply.headers) : undefined;
+    if (invalid !== undefined || bad !== undefined) {
+      const err =
+        invalid !== undefined
+          ? syError('SY_ERR_BAD_REPLY', invalid)
+          : syError('SY_ERR_BAD_RESPONSE_HEADER', `invalid value or name in response header "${bad}"`);
       this.hooks.onWriteError(this, err);
       this.errorCode = err.code;
       releaseBody(reply.body);
