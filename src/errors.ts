@@ -12,7 +12,7 @@ export const catalogue = {
   SY_ERR_BAD_REQUEST: { status: 400, reason: 'bad request' },
   SY_ERR_BAD_PATH: { status: 400, reason: 'bad request path' },
   SY_ERR_BAD_CONTENT_LENGTH: { status: 400, reason: 'invalid content-length' },
-  SY_ERR_BAD_HOST: { status: 400, reason: 'missing, empty or duplicate host' },
+  SY_ERR_BAD_HOST: { status: 400, reason: 'missing, invalid or duplicate host' },
   SY_ERR_BAD_TRANSFER_ENCODING: { status: 400, reason: 'invalid transfer-encoding' },
   SY_ERR_UNSUPPORTED_TRANSFER_ENCODING: { status: 501, reason: 'unsupported transfer-encoding' },
   SY_ERR_BAD_HEADER: { status: 400, reason: 'invalid header field' },

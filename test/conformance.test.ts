@@ -596,6 +596,23 @@ const cases: Case[] = [
   refused('two Host fields → 400', 'host', `GET /f HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n`, 400),
   refused('two identical Host fields → 400', 'host', `GET /f HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n`, 400),
   refused('an empty Host → 400', 'host', `GET /f HTTP/1.1\r\nHost:\r\n\r\n`, 400),
+  // Regression: any value was accepted and passed on (to routing, `$host` in redirects, the
+  // upstream); RFC 9112 §3.2 wants 400 for a Host that is not uri-host [":" port]
+  refused('Host "a b" → 400', 'host', `GET /f HTTP/1.1\r\nHost: a b\r\n\r\n`, 400),
+  refused('Host "a/b" → 400', 'host', `GET /f HTTP/1.1\r\nHost: a/b\r\n\r\n`, 400),
+  refused('Host with userinfo "user@a" → 400', 'host', `GET /f HTTP/1.1\r\nHost: user@a\r\n\r\n`, 400),
+  refused('Host with a bad port "a:80x" → 400', 'host', `GET /f HTTP/1.1\r\nHost: a:80x\r\n\r\n`, 400),
+  refused('Host "a, b" → 400', 'host', `GET /f HTTP/1.1\r\nHost: a, b\r\n\r\n`, 400),
+  refused('Host with a quote → 400', 'host', `GET /f HTTP/1.1\r\nHost: a"b\r\n\r\n`, 400),
+  ok('Host in punycode', 'host', `GET /f HTTP/1.1\r\nHost: xn--caf-dma.example\r\n\r\n`, {
+    method: 'GET',
+    target: '/f',
+    check: (r) => expect(field(r, 'host')).toBe('xn--caf-dma.example'),
+  }),
+  ok('Host with an empty port (RFC 3986: port = *DIGIT)', 'host', `GET /f HTTP/1.1\r\nHost: a:\r\n\r\n`, {
+    method: 'GET',
+    target: '/f',
+  }),
   ok('Host with a port', 'host', `GET /f HTTP/1.1\r\nHost: a.example:8080\r\n\r\n`, {
     method: 'GET',
     target: '/f',

@@ -74,6 +74,22 @@ export interface CopiedRequest {
 
 const DIGITS = /^\d{1,15}$/;
 
+/**
+ * RFC 9110 §7.2 / RFC 3986 §3.2.2: Host = uri-host [ ":" port ], uri-host an IP-literal in
+ * brackets or a reg-name (unreserved, sub-delims, %XX). RFC 9112 §3.2: any other value → 400.
+ * Routing (`host:`), redirects (`$host`) and the upstream all use it.
+ */
+const HOST = /^(?:\[[0-9A-Za-z:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::[0-9]*)?$/;
+/** The last Host value found valid: clients send the same one again and again. */
+let goodHost = '';
+
+function validHost(host: string): boolean {
+  if (host === goodHost) return true;
+  if (!HOST.test(host)) return false;
+  goodHost = host;
+  return true;
+}
+
 /** Copy the header fields of `req` and run the request checks. Call synchronously in the handler. */
 export function copyRequest(
   req: HttpRequest,
@@ -110,14 +126,14 @@ export function copyRequest(
       'SY_ERR_HEADERS_TOO_LARGE',
       `${c.bytes} bytes of header (limit ${limits.headerBytes})`,
     );
-  } else if (c.hostCount !== 1 || c.host === '') {
+  } else if (c.hostCount !== 1 || !validHost(c.host!)) {
     out.problem = syError(
       'SY_ERR_BAD_HOST',
       c.hostCount === 0
         ? 'no Host field'
         : c.hostCount > 1
           ? `${c.hostCount} Host fields`
-          : 'empty Host field',
+          : `Host "${c.host!.slice(0, 100)}"`,
     );
   } else if ((c.te as string | undefined) !== undefined) {
     // RFC 9112 §6.3: when chunked is not the final coding the length cannot be known → 400;
