@@ -580,6 +580,22 @@ const cases: Case[] = [
     { method: 'GET', target: '/f', check: (r) => expect(r.fields.map(([k]) => k)).not.toContain('x-after') },
     { gap: G_EMPTY_NAME },
   ),
+  // Regression: uWS passes DEL; the proxy dropped the field silently (an If-Match dropped makes a
+  // PUT unconditional). RFC 9110 §5.5: invalid; a downstream parser follows, so refuse.
+  {
+    name: 'DEL in a value → 400 from the proxy, nothing forwarded',
+    group: 'header syntax',
+    send: get('/f', 'X-A: a\x7fb\r\n'),
+    want: [400],
+    after: 'open',
+    upstream: 'none',
+  },
+  refused(
+    'DEL in If-Match of a PUT with a body → 400, closed',
+    'header syntax',
+    withLength('PUT', '/f', '5', 'hello', 'If-Match: "v1\x7f"\r\n'),
+    400,
+  ),
   ok('a tab inside a value is kept', 'header syntax', get('/f', 'X-A: a\tb\r\n'), {
     method: 'GET',
     target: '/f',

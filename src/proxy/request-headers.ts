@@ -13,10 +13,16 @@
  * from anyone else X-Forwarded-For is replaced by the peer address, Proto / Host are ours, and
  * Forwarded / X-Real-IP are dropped.
  *
+ * A field we would forward with a control character in its value (uWS lets DEL through) makes
+ * the request a 400 (RFC 9110 §5.5: invalid, and the upstream is a downstream parser). It used to
+ * be dropped silently, which changes the request's meaning: an `If-Match` dropped makes a PUT
+ * unconditional (found by conformance "DEL in a value").
+ *
  * Output: a flat [name, value, …] array for undici (its cheapest form). Per request: one pass over
  * the client's fields, one Map lookup each.
  */
 import type { RouteConfig } from '../config/schema.js';
+import { syError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import {
   type CompiledRules,
@@ -34,6 +40,13 @@ type Field = (typeof Field)[keyof typeof Field];
 const FORBIDDEN = new Set([...HOP_BY_HOP, 'host', 'content-length', 'expect']);
 
 const HostMode = { Pass: 0, Upstream: 1, Fixed: 2 } as const;
+
+/** The client's value as undici takes it; throws SY_ERR_BAD_HEADER (400) for a control character. */
+function upstreamValue(name: string, value: string): string {
+  const v = toUpstreamValue(value);
+  if (v === undefined) throw syError('SY_ERR_BAD_HEADER', `control character in the value of ${name}`);
+  return v;
+}
 
 export class RequestHeaders {
   private readonly actions = new Map<string, Field>();
@@ -93,8 +106,7 @@ export class RequestHeaders {
       const act = actions.get(name);
       if (act !== undefined) {
         if (trusted && act !== Field.Drop) {
-          const v = toUpstreamValue(h[i + 1]!);
-          if (v === undefined) continue;
+          const v = upstreamValue(name, h[i + 1]!);
           if (act === Field.XFF) xff = xff === '' ? v : `${xff}, ${v}`;
           else if (act === Field.XFP) xfp ??= v;
           else if (act === Field.XFH) xfh ??= v;
@@ -102,8 +114,7 @@ export class RequestHeaders {
         }
         continue;
       }
-      const v = toUpstreamValue(h[i + 1]!);
-      if (v !== undefined) out.push(name, v);
+      out.push(name, upstreamValue(name, h[i + 1]!));
     }
     if (this.emitXff)
       out.push('x-forwarded-for', xff === '' ? ex.remoteAddress : `${xff}, ${ex.remoteAddress}`);
