@@ -248,6 +248,21 @@ describe('two identical Content-Length fields', () => {
   });
 });
 
+describe('oversized response heads', () => {
+  it.each([
+    ['one 64 KiB field', `HTTP/1.1 200 OK\r\nX-Big: ${'b'.repeat(64 * 1024)}\r\nContent-Length: 2\r\n\r\nok`],
+    [
+      '3,000 small fields',
+      `HTTP/1.1 200 OK\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: v\r\n`).join('')}Content-Length: 2\r\n\r\nok`,
+    ],
+  ])('%s: a 502', async (name, reply) => {
+    const path = `/big-${name.replace(/\W+/g, '-')}`;
+    script.set(path, reply);
+    expectBadGateway(await ask(path));
+    await expectNextIsItsOwn(path.slice(1));
+  });
+});
+
 describe('an upstream that answers before the request is finished', () => {
   it('a complete early answer (413) while the client still uploads: passed on, then closed', async () => {
     // answer as soon as the head arrives, and never read the rest

@@ -10,7 +10,8 @@
  * | UND_ERR_SOCKET, ECONNRESET, EPIPE before the request was handed to a socket | RESET 502 | any method | fails |
  * | the same after it was (the upstream may have seen it) | UPSTREAM_RESET 502   | idempotent   | fails  |
  * | UND_ERR_HEADERS_TIMEOUT                              | UPSTREAM_TIMEOUT 504  | idempotent   | fails  |
- * | HPE_* parser errors, bad response, length mismatch   | UPSTREAM_BAD_RESPONSE 502 | no       | fails  |
+ * | HPE_* parser errors, bad response, length mismatch,  | UPSTREAM_BAD_RESPONSE 502 | no       | fails  |
+ * | a head over undici's 16 KiB (nginx: "too big header") |                       |              |        |
  * | UND_ERR_BODY_TIMEOUT (mid-body)                      | UPSTREAM_TIMEOUT      | (too late)   | fails  |
  * | UND_ERR_CLOSED / DESTROYED (shutting down)           | UPSTREAM_UNAVAILABLE 503 | no        | no     |
  * | undici refusing our arguments (the client's method or fields) | BAD_REQUEST 400 | no     | no     |
@@ -86,6 +87,7 @@ export function classify(err: unknown, sent: boolean, address: string): Failure 
   }
   if (
     code.startsWith('HPE_') ||
+    code === 'UND_ERR_HEADERS_OVERFLOW' ||
     code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' ||
     code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE'
   ) {
