@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
+import { RawClient, values, type WireResponse } from './helpers/raw-client.js';
 import { parseResponse, raw, startServer, type TestServer, until } from './helpers/server.js';
 
 let s: TestServer;
@@ -246,5 +247,161 @@ describe('access log', () => {
     const b = s.access.at(-1)!.id as string;
     expect(a).toMatch(/^[a-z0-9]+-[a-z0-9]+$/);
     expect(b).not.toBe(a);
+  });
+});
+
+// --- whatever a handler returns, the wire carries a well-formed response ----------------------
+
+describe('response-side safety: odd replies never produce a malformed response', () => {
+  let r: TestServer;
+  beforeAll(async () => {
+    r = await startServer(`
+routes_dir: ${join(packageRoot, 'test', 'fixtures', 'handlers')}
+routes:
+  - { path: /replies, handler: replies }
+  - { path: /redir, redirect: { to: "https://$host$request_uri", status: 301 } }
+  - { path: /ok, respond: { body: "ok\\n" } }
+`);
+  });
+  afterAll(() => r.close());
+
+  /**
+   * One request; the response parsed strictly (well-formed, nothing after it), and the connection
+   * still answers the next request — unless the response is cut (`null`: closed before complete).
+   */
+  async function fetchCase(request: string, head = false): Promise<WireResponse | null> {
+    const c = await RawClient.connect(r.port);
+    try {
+      c.write(request);
+      const n = await c.next(3000, head);
+      if ('timeout' in n) throw new Error(`no answer: ${JSON.stringify(n.partial.slice(0, 200))}`);
+      if ('closed' in n) return null;
+      expect(n.problems, 'a well-formed response').toEqual([]);
+      c.write('GET /ok HTTP/1.1\r\nHost: a\r\n\r\n');
+      const next = await c.next(2000);
+      if (!('status' in next))
+        throw new Error(`the connection did not answer again: ${JSON.stringify(next)}`);
+      expect(next.body.toString()).toBe('ok\n');
+      expect(c.pending).toBe('');
+      return n;
+    } finally {
+      c.destroy();
+    }
+  }
+  const replyCase = (name: string) => fetchCase(`GET /replies?case=${name} HTTP/1.1\r\nHost: a\r\n\r\n`);
+
+  it.each([
+    'status-99',
+    'status-100',
+    'status-101',
+    'status-600',
+    'status-1000',
+    'status-float',
+    'status-nan',
+    'status-string',
+    'status-crlf',
+  ])('%s: 500 SY_ERR_BAD_REPLY', async (name) => {
+    const res = await replyCase(name);
+    expect(res?.status).toBe(500);
+    expect(res?.body.toString()).toBe('handler returned an invalid reply (SY_ERR_BAD_REPLY)\n');
+    expect(res?.raw).not.toContain('x-evil');
+  });
+
+  // Regression: null / true / {} as a header value threw a TypeError (500 SY_ERR_HANDLER, through
+  // the engine's last-resort catch) instead of being refused as a header.
+  it.each([
+    'cookie-crlf',
+    'cookie-lf',
+    'nan-header',
+    'null-header',
+    'bool-header',
+    'object-header',
+    'array-number-header',
+    'empty-name',
+    'colon-name',
+  ])('%s: 500 SY_ERR_BAD_RESPONSE_HEADER, nothing of it on the wire', async (name) => {
+    const res = await replyCase(name);
+    expect(res?.status).toBe(500);
+    expect(res?.body.toString()).toBe('invalid response header (SY_ERR_BAD_RESPONSE_HEADER)\n');
+    expect(res?.raw).not.toContain('x-evil');
+    expect(res?.raw).not.toContain('set-cookie');
+  });
+
+  it('set-cookie as an array: one field line each', async () => {
+    const res = await replyCase('cookies');
+    expect(values(res!, 'set-cookie')).toEqual(['a=1; Path=/', 'b=2; HttpOnly']);
+  });
+
+  it('a number is written as its decimal form; an undefined value is left out', async () => {
+    expect(values((await replyCase('number-header'))!, 'x-n')).toEqual(['42']);
+    const res = await replyCase('undefined-header');
+    expect(values(res!, 'x-ok')).toEqual(['y']);
+    expect(res!.raw).not.toContain('x-u');
+  });
+
+  it('a non-ASCII value goes out as its UTF-8 bytes (obs-text), nothing else', async () => {
+    const res = await replyCase('unicode-value');
+    expect(Buffer.from(values(res!, 'x-u')[0]!, 'latin1').toString('utf8')).toBe('café ☕');
+  });
+
+  it('framing fields in any case are the engine’s: dropped, one Content-Length of the real body', async () => {
+    const res = (await replyCase('framing-mixed-case'))!;
+    expect(values(res, 'content-length')).toEqual(['4']);
+    expect(values(res, 'transfer-encoding')).toEqual([]);
+    expect(values(res, 'connection')).toEqual([]);
+    expect(values(res, 'keep-alive')).toEqual([]);
+    expect(values(res, 'date')).toHaveLength(1);
+    expect(values(res, 'date')[0]).not.toBe('yesterday');
+    expect(res.body.toString()).toBe('four');
+  });
+
+  it('a streamed body with its own Content-Length / Transfer-Encoding: chunked by the engine', async () => {
+    const res = (await replyCase('framing-stream'))!;
+    expect(res.framing).toBe('chunked');
+    expect(values(res, 'content-length')).toEqual([]);
+    expect(values(res, 'transfer-encoding')).toEqual(['chunked']);
+    expect(res.body.toString()).toBe('streamed');
+  });
+
+  it('a 204 with framing fields of its own: none on the wire', async () => {
+    const res = (await replyCase('framing-204'))!;
+    expect(res.status).toBe(204);
+    expect(values(res, 'content-length')).toEqual([]);
+    expect(values(res, 'transfer-encoding')).toEqual([]);
+  });
+
+  it('2,000 header fields, or a 1 MiB value: written whole and well-formed', async () => {
+    const many = (await replyCase('huge-headers'))!;
+    expect(many.fields.filter(([k]) => k.startsWith('x-h'))).toHaveLength(2000);
+    const big = (await replyCase('huge-value'))!;
+    expect(values(big, 'x-big')[0]).toHaveLength(1024 * 1024);
+  });
+
+  it('a stream shorter than its declared length is cut off, never complete', async () => {
+    const res = await replyCase('length-short');
+    expect(res).toBeNull();
+  });
+
+  it('a redirect to $host$request_uri carries encoded CR/LF as written, never raw', async () => {
+    const res = (await fetchCase('GET /redir?y=%0d%0a HTTP/1.1\r\nHost: a%0d%0ab\r\n\r\n'))!;
+    expect(res.status).toBe(301);
+    expect(values(res, 'location')).toEqual(['https://a%0d%0ab/redir?y=%0d%0a']);
+  });
+
+  it('a redirect for a Host that is not a host name is never built: 400', async () => {
+    const c = await RawClient.connect(r.port);
+    c.write('GET /redir HTTP/1.1\r\nHost: evil.example/x?\r\n\r\n');
+    const n = await c.next(2000);
+    c.destroy();
+    if (!('status' in n)) throw new Error(JSON.stringify(n));
+    expect(n.status).toBe(400);
+    expect(values(n, 'location')).toEqual([]);
+  });
+
+  it('a redirect answers HEAD with its head only', async () => {
+    const res = (await fetchCase('HEAD /redir HTTP/1.1\r\nHost: example.com\r\n\r\n', true))!;
+    expect(res.status).toBe(301);
+    expect(values(res, 'location')).toEqual(['https://example.com/redir']);
+    expect(res.body.length).toBe(0);
   });
 });

@@ -41,7 +41,8 @@ function isFraming(lower: string): boolean {
  * undefined when all are writable. Framing fields are allowed here (they are skipped when writing).
  */
 export function invalidHeader(headers: ReplyHeaders | undefined): string | undefined {
-  if (headers === undefined) return undefined;
+  if (headers === undefined || headers === null) return undefined;
+  if (typeof headers !== 'object') return '(headers)';
   for (const name in headers) {
     const v = headers[name];
     if (v === undefined) continue;
@@ -50,8 +51,11 @@ export function invalidHeader(headers: ReplyHeaders | undefined): string | undef
       if (!safeValue(v)) return name;
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) return name;
-    } else {
+    } else if (Array.isArray(v)) {
       for (const x of v) if (typeof x !== 'string' || !safeValue(x)) return name;
+    } else {
+      // null, a boolean, an object: not a value (a TypeError here used to become SY_ERR_HANDLER)
+      return name;
     }
   }
   return undefined;
