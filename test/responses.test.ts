@@ -307,6 +307,26 @@ routes:
     expect(res?.raw).not.toContain('x-evil');
   });
 
+  // Regression: a non-object reply, or a body that is not a string, bytes or an iterable, started
+  // a chunked response that died on its first read (the client saw a closed connection).
+  it.each([
+    'reply-undefined',
+    'reply-null',
+    'reply-string',
+    'reply-number',
+    'reply-no-status',
+    'body-number',
+    'body-object',
+    'body-boolean',
+    'length-negative',
+    'length-nan',
+  ])('a non-Reply (%s): 500 SY_ERR_BAD_REPLY, logged', async (name) => {
+    const res = await replyCase(name);
+    expect(res?.status).toBe(500);
+    expect(res?.body.toString()).toBe('handler returned an invalid reply (SY_ERR_BAD_REPLY)\n');
+    expect(r.errors.at(-1)).toMatchObject({ code: 'SY_ERR_BAD_REPLY' });
+  });
+
   // Regression: null / true / {} as a header value threw a TypeError (500 SY_ERR_HANDLER, through
   // the engine's last-resort catch) instead of being refused as a header.
   it.each([

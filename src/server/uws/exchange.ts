@@ -15,7 +15,14 @@ import { errorReply, type SwitchyardError, syError } from '../../errors.js';
 import { Exchange, Phase, type Reply, type RequestBody } from '../../exchange.js';
 import { type BodyOwner, EMPTY_BODY, UwsBody } from './body.js';
 import { type CopiedRequest, copyRequest, type HeaderLimits } from './request.js';
-import { invalidHeader, statusHasBody, statusLine, wantsClose, writeHeaders } from './respond.js';
+import {
+  invalidBody,
+  invalidHeader,
+  statusHasBody,
+  statusLine,
+  wantsClose,
+  writeHeaders,
+} from './respond.js';
 
 /** Bodies up to this size are written with one `end()`; larger ones with tryEnd/onWritable. */
 const END_AT_ONCE = 64 * 1024;
@@ -241,6 +248,8 @@ export class UwsExchange extends Exchange implements BodyOwner {
   send(reply: Reply): Promise<void> {
     if (this.later !== undefined) return this.later;
     if (this.phase !== Phase.Open) return RESOLVED;
+    // Not an object at all (a handler returned undefined, a string …): an invalid reply.
+    if (typeof reply !== 'object' || reply === null) reply = { status: Number.NaN, body: undefined };
     // A length that is not a byte count (-1, NaN, 1.5) wrote a head without its Content-Length and
     // left the response hanging (found by the fuzzer: `GET /stream?bytes=-1&known=1`).
     const invalid =
@@ -248,7 +257,9 @@ export class UwsExchange extends Exchange implements BodyOwner {
         ? `invalid status ${String(reply.status)}`
         : reply.length !== undefined && !(Number.isSafeInteger(reply.length) && reply.length >= 0)
           ? `invalid length ${String(reply.length)}`
-          : undefined;
+          : invalidBody(reply.body)
+            ? `invalid body of type ${typeof reply.body}`
+            : undefined;
     const bad = invalid === undefined ? invalidHeader(reply.headers) : undefined;
     if (invalid !== undefined || bad !== undefined) {
       const err =

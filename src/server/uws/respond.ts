@@ -61,6 +61,17 @@ export function invalidHeader(headers: ReplyHeaders | undefined): string | undef
   return undefined;
 }
 
+/**
+ * A reply body the engine cannot write: anything but a string, bytes, nothing, or an iterable.
+ * (A number or a plain object used to start a chunked response that died on its first read:
+ * the client got a closed connection instead of a 500; found by test/responses.test.ts.)
+ */
+export function invalidBody(body: unknown): boolean {
+  if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array)
+    return false;
+  return typeof body !== 'object' || !(Symbol.asyncIterator in body || Symbol.iterator in body);
+}
+
 /** Does the reply ask for `Connection: close`? */
 export function wantsClose(headers: ReplyHeaders | undefined): boolean {
   if (headers === undefined) return false;
