@@ -21,6 +21,7 @@
  * Routes: /sync answers synchronously (respond), /sleep is a handler that answers after ?ms=, and
  * everything else is proxied to the recording upstream.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
@@ -131,6 +132,8 @@ const G_HOST = 'missing Host';
 const G_REFUSED_BODY = 'a refused request whose body breaks uWS framing';
 const G_EMPTY_NAME = 'a header with an empty name';
 const G_CLOSE_PIPELINE = 'a request pipelined behind an answer that closes';
+const G_OBS_TEXT = 'field values with bytes ≥ 0x80';
+const G_CONN5 = 'any five-character Connection value';
 
 const cases: Case[] = [
   // --- framing: Content-Length, chunked, and both (RFC 9112 §6, §7) ---------------------------
@@ -596,6 +599,20 @@ const cases: Case[] = [
     withLength('PUT', '/f', '5', 'hello', 'If-Match: "v1\x7f"\r\n'),
     400,
   ),
+  ok(
+    'a value ending in UTF-8 bytes loses them',
+    'header syntax',
+    get('/f', 'X-A: caf\xc3\xa9\r\n'),
+    { method: 'GET', target: '/f', check: (r) => expect(field(r, 'x-a')).toBe('caf') },
+    { gap: G_OBS_TEXT },
+  ),
+  ok(
+    'invalid UTF-8 in a value reaches the upstream as U+FFFD',
+    'header syntax',
+    get('/f', 'X-A: a\xffb\r\n'),
+    { method: 'GET', target: '/f', check: (r) => expect(field(r, 'x-a')).toBe('a\xef\xbf\xbdb') },
+    { gap: G_OBS_TEXT },
+  ),
   ok('a tab inside a value is kept', 'header syntax', get('/f', 'X-A: a\tb\r\n'), {
     method: 'GET',
     target: '/f',
@@ -665,6 +682,16 @@ const cases: Case[] = [
     after: 'closed',
     closeHeader: false,
     upstream: 'none',
+  },
+  {
+    name: 'Connection: xclos (five characters, not a close option): uWS closes anyway',
+    group: 'hop-by-hop',
+    send: get('/sync', 'Connection: xclos\r\n'),
+    want: [200],
+    after: 'closed',
+    closeHeader: false,
+    upstream: 'none',
+    gap: G_CONN5,
   },
   {
     name: 'Connection: keep-alive, Close: answered with Connection: close, then closed',
@@ -1210,6 +1237,16 @@ describe('the uWS idle timer', () => {
       expect(r.ms, r.name).toBeLessThan(15_000);
     }
   }, 30_000);
+});
+
+it('every gap named here is a row of SECURITY.md’s table', () => {
+  const doc = readFileSync(join(packageRoot, 'SECURITY.md'), 'utf8');
+  const rows = [...doc.matchAll(/^\| (.+?) \|/gm)].map((m) => m[1]!);
+  for (const g of new Set(cases.map((c) => c.gap).filter((g) => g !== undefined)))
+    expect(
+      rows.some((r) => r.startsWith(g)),
+      `SECURITY.md row for "${g}"`,
+    ).toBe(true);
 });
 
 it(`has at least 60 cases (${cases.length})`, () => {
