@@ -613,6 +613,13 @@ const cases: Case[] = [
     { method: 'GET', target: '/f', check: (r) => expect(field(r, 'x-a')).toBe('a\xef\xbf\xbdb') },
     { gap: G_OBS_TEXT },
   ),
+  ok(
+    'an empty field name hides a later Content-Length: the body is read as the next request',
+    'header syntax',
+    `POST /f HTTP/1.1\r\n${H}: x\r\nContent-Length: 5\r\n\r\nhello`,
+    { method: 'POST', target: '/f', body: '', framing: 'length' },
+    { after: 'unusable', gap: G_EMPTY_NAME },
+  ),
   ok('a tab inside a value is kept', 'header syntax', get('/f', 'X-A: a\tb\r\n'), {
     method: 'GET',
     target: '/f',
