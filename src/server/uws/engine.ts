@@ -49,7 +49,11 @@ export class UwsEngine {
   constructor(opts: EngineOptions) {
     this.uws = loadUws();
     this.app = this.uws.App();
-    const hooks: EngineHooks = { limits: opts.limits, eagerAddress: opts.eagerAddress, onWriteError: opts.onWriteError };
+    const hooks: EngineHooks = {
+      limits: opts.limits,
+      eagerAddress: opts.eagerAddress,
+      onWriteError: opts.onWriteError,
+    };
     const handle = opts.handle;
     this.app.any('/*', (res, req) => {
       const ex = UwsExchange.accept(res, req, hooks);
@@ -59,7 +63,8 @@ export class UwsEngine {
       } catch (err) {
         // A bug in the pipeline must cost one request, never the process.
         opts.onWriteError(ex, err as Error);
-        if (ex.phase === Phase.Open) void ex.send({ status: 500, body: 'internal server error (SY_ERR_HANDLER)\n' });
+        if (ex.phase === Phase.Open)
+          void ex.send({ status: 500, body: 'internal server error (SY_ERR_HANDLER)\n' });
       }
       if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) ex.watchAbort();
     });
