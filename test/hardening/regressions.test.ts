@@ -1,10 +1,12 @@
 /**
  * Regression tests for bugs the fuzzer and the hardening probes found in the engine.
  */
+
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli } from '../helpers/proxy-fixtures.js';
 import { raw, startServer, type TestServer, until } from '../helpers/server.js';
-import { HANDLERS, sleep } from './helpers.js';
+import { getJson, HANDLERS, sleep } from './helpers.js';
 
 describe('engine regressions', () => {
   let s: TestServer;
@@ -81,4 +83,57 @@ routes:
       expect(line).toMatchObject({ status: 500, err: 'SY_ERR_BAD_REPLY' });
     },
   );
+});
+
+// Found by the fuzzer (the full run hung): `/stream?chunk=0` yields empty chunks forever, and the
+// engine's stream loop, never waiting for the socket, ran in microtasks only — no timer, no
+// other connection, no abort, not even SIGTERM got a turn. Run in a child process: in-process,
+// the hang would take the test runner with it.
+describe('engine regressions (built CLI)', () => {
+  it('a body source that never waits does not starve the server', async () => {
+    const sy = await startCli(`
+log: { level: info, access: stderr }
+shutdown: { grace: 200ms }
+routes_dir: ${HANDLERS}
+routes:
+  - { path: /stream, handler: stream, timeout: 300ms }
+  - { path: /forever, handler: stream }
+  - { path: /hello, respond: { body: "hello\\n" } }
+`);
+    const open = (path: string) => {
+      const c = net.connect(sy.port, '127.0.0.1');
+      c.on('error', () => {});
+      c.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      return c;
+    };
+    try {
+      const spinning = [open('/stream?bytes=10&chunk=0'), open('/stream?bytes=10&chunk=0&known=1')];
+      const forever = open('/forever?bytes=10&chunk=0');
+      await sleep(100);
+      // other requests are answered meanwhile
+      const hello = await Promise.race([
+        getJson(`${sy.url}/hello`),
+        sleep(2000).then(() => {
+          throw new Error('no answer in 2 s: the event loop is starved');
+        }),
+      ]);
+      expect(hello.status).toBe(200);
+      expect(hello.ms).toBeLessThan(500);
+      // the route timeout still fires: those two are closed (their heads were out: no 504)
+      const timedOut = await until(
+        () => sy.accessLog().filter((l) => l.path === '/stream' && l.err === 'SY_ERR_TIMEOUT').length === 2,
+        3000,
+        'the timed-out streams to be logged',
+      );
+      expect(timedOut).toBe(true);
+      for (const c of spinning) c.destroy();
+      // the one without a timeout still spins (interleaved), until SIGTERM's drain closes it
+      const exited = new Promise<number | null>((r) => sy.child.once('exit', (code) => r(code)));
+      sy.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      forever.destroy();
+    } finally {
+      await sy.stop();
+    }
+  }, 20_000);
 });

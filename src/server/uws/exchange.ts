@@ -28,6 +28,18 @@ import {
 const END_AT_ONCE = 64 * 1024;
 /** Largest chunk handed to one `write()` (uWS buffers a whole chunk; keep them small). */
 const WRITE_CHUNK = 16 * 1024;
+/**
+ * Pieces written in a row without waiting for the socket, before a stream lets the event loop run
+ * (`setImmediate`). A body source that never waits (it yields from memory, or yields empty pieces)
+ * to a socket that always takes more kept the loop in microtasks: no timer, no abort, no other
+ * connection, not even SIGTERM (found by the fuzzer: `/stream?chunk=0` yields empty chunks
+ * forever and hung the server).
+ */
+const YIELD_EVERY = 64;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 const RESOLVED = Promise.resolve();
 const NOOP = (): void => {};
@@ -394,6 +406,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
     this.total = total;
     this.res.onWritable(this.onWritable);
     let sent = 0;
+    let run = 0;
     try {
       if (total === 0) {
         this.res.cork(() => this.res.end('', close));
@@ -418,6 +431,10 @@ export class UwsExchange extends Exchange implements BodyOwner {
               : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
             this.pendingOffset = start;
             await this.waitWritable();
+            run = 0;
+          } else if (++run === YIELD_EVERY) {
+            run = 0;
+            await nextTurn();
           }
         }
         if (this.phase === Phase.Streaming && sent < total) {
@@ -443,6 +460,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
     this.phase = Phase.Streaming;
     this.res.onWritable(this.onWritable);
     let sent = 0;
+    let run = 0;
     try {
       for await (const piece of body) {
         if (this.phase !== Phase.Streaming) return;
@@ -458,7 +476,12 @@ export class UwsExchange extends Exchange implements BodyOwner {
           if (!ok) {
             await this.waitWritable();
             if (this.phase !== Phase.Streaming) return;
+            run = 0;
           }
+        }
+        if (++run === YIELD_EVERY) {
+          run = 0;
+          await nextTurn();
         }
       }
       if (this.phase !== Phase.Streaming) return;
