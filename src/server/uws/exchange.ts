@@ -26,8 +26,17 @@ import {
 
 /** Bodies up to this size are written with one `end()`; larger ones with tryEnd/onWritable. */
 const END_AT_ONCE = 64 * 1024;
-/** Largest chunk handed to one `write()` (uWS buffers a whole chunk; keep them small). */
-const WRITE_CHUNK = 16 * 1024;
+/**
+ * Largest piece handed to one chunked `write()`. uWS buffers a whole piece, so they are small; and
+ * a piece must fit, with its chunk-size line (and, on the first write, the Date and
+ * Transfer-Encoding lines), in uWS's 16 KiB cork buffer. A piece that does not fit makes uWS flush
+ * the size line first, and when the kernel cannot take even that, this build (AsyncSocket::uncork,
+ * fixed upstream later) returns without writing the piece: its bytes are lost and the client sees
+ * a broken chunk ("Expected LF after chunk data"; found by test/hardening under load, 1 stream in
+ * 50–100 with slow readers). A piece that fits is buffered whole, and the next write reports the
+ * backpressure.
+ */
+const WRITE_CHUNK = 16 * 1024 - 256;
 /**
  * Pieces written in a row without waiting for the socket, before a stream lets the event loop run
  * (`setImmediate`). A body source that never waits (it yields from memory, or yields empty pieces)
