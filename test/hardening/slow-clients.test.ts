@@ -134,7 +134,9 @@ routes:
     expect(errors).toBe(0);
     expect(Object.keys(statuses)).toEqual(['200']);
     expect(latencies.length).toBeGreaterThan(500);
-    expect(percentile(latencies, 99)).toBeLessThan(100);
+    // (alone: p99 ≈ 4–20 ms; the bound leaves room for npm test running other files beside it)
+    expect(percentile(latencies, 50)).toBeLessThan(20);
+    expect(percentile(latencies, 99)).toBeLessThan(250);
     // the slow bodies' requests ended as "client gone" (their handler's read was cancelled)
     await until(
       () => sy.accessLog().filter((l) => l.path === '/read' && l.status === 499).length === N,
@@ -257,7 +259,9 @@ routes:
     expect(afterMem.arrayBuffers - baseMem.arrayBuffers).toBeLessThan(8 * 2 ** 20);
     expect(afterRss - baseRss).toBeLessThan(192 * 2 ** 20);
     expect(errors).toBe(0);
-    expect(percentile(latencies, 99)).toBeLessThan(100);
+    // (alone: p99 ≈ 4–20 ms; the bound leaves room for npm test running other files beside it)
+    expect(percentile(latencies, 50)).toBeLessThan(20);
+    expect(percentile(latencies, 99)).toBeLessThan(250);
     // the known gap: the probe waited for a stalled reader to be closed
     expect(waited.status).toBe(200);
     expect(waited.ms).toBeGreaterThan(5_000);
