@@ -470,7 +470,6 @@ export class UwsExchange extends Exchange implements BodyOwner {
     this.res.onWritable(this.onWritable);
     let sent = 0;
     let run = 0;
-    let pressured = false;
     try {
       for await (const piece of body) {
         if (this.phase !== Phase.Streaming) return;
@@ -478,21 +477,12 @@ export class UwsExchange extends Exchange implements BodyOwner {
         for (let at = 0; at < chunk.byteLength; at += WRITE_CHUNK) {
           const part = chunk.byteLength <= WRITE_CHUNK ? chunk : chunk.subarray(at, at + WRITE_CHUNK);
           let ok = true;
-          // This uWS build reorders bytes when a corked write() meets data still waiting in the
-          // socket's backpressure buffer (the chunk goes out through the cork buffer, ahead of the
-          // older bytes): a slow reader then sees a broken chunked stream. Measured: 2–24 of ~180
-          // 32 MiB streams corrupted, 0 of 120 with uncorked writes once backpressure was seen
-          // (test/responses.test.ts 'chunked: every byte…' under load). So: cork until the first
-          // backpressure, write uncorked after it (three small syscalls per chunk, only for slow readers).
-          if (pressured) ok = this.res.write(part);
-          else
-            this.res.cork(() => {
-              ok = this.res.write(part);
-            });
+          this.res.cork(() => {
+            ok = this.res.write(part);
+          });
           sent += part.byteLength;
           this.bytesOut = sent;
           if (!ok) {
-            pressured = true;
             await this.waitWritable();
             if (this.phase !== Phase.Streaming) return;
             run = 0;
@@ -504,8 +494,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
         }
       }
       if (this.phase !== Phase.Streaming) return;
-      if (pressured) this.res.end();
-      else this.res.cork(() => this.res.end());
+      this.res.cork(() => this.res.end());
       this.phase = Phase.Done;
     } catch (err) {
       this.streamFailed(err);
