@@ -1,7 +1,7 @@
 /**
- * The piscina worker: one per pool thread. Dispatches a task to its job module by name; each module
- * is imported once per worker (on first use) and cached. Returns the job's output with its own run
- * time, so the main thread can split a job's latency into queue wait and run time.
+ * The piscina worker: one per pool thread. Dispatches a task to its job module by name; every module
+ * is imported once per worker, when the worker starts, and cached. Returns the job's output with
+ * its own run time, so the main thread can split a job's latency into queue wait and run time.
  *
  * piscina loads this file (compiled: dist/src/pool/worker.js) in every thread; `workerData.jobs`
  * maps job names to module URLs (see registry.ts).
@@ -43,6 +43,14 @@ function load(job: string): Promise<JobFn> {
   }
   return p;
 }
+
+// Import every job before the worker reports ready (piscina awaits this module, top-level await
+// included, before it sends the worker a task). Imported on first use instead, a job aborted while
+// its module was loading terminated the worker in the middle of reading the file, and the
+// descriptor that read had open was never closed (found by test/hardening/leaks.test.ts: one
+// descriptor per such abort, under load). A module that fails here fails again, with its error,
+// in the task that asks for it.
+await Promise.all(Object.keys(urls).map((job) => load(job).catch(() => {})));
 
 let move: ((v: object) => unknown) | undefined;
 

@@ -8,7 +8,7 @@
  * Abort moments: mid-head (a prefix of the request, then gone), right after the head, or after a
  * random delay / amount of body up or down; half the time with a FIN (destroy), half with a RST.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,21 @@ function routesDir(): string {
   reexport('burn.js', join(ROUTES, 'burn.js'));
   reexport('jobs/burn.js', join(ROUTES, 'jobs', 'burn.js'));
   return dir;
+}
+
+/** The kinds of a process's descriptors (socket, pipe, anon_inode:[eventfd] …), counted. */
+function fdKinds(pid: number): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let k: string;
+    try {
+      k = readlinkSync(`/proc/${pid}/fd/${fd}`).replace(/\[\d+\]$/, '');
+    } catch {
+      continue;
+    }
+    kinds[k] = (kinds[k] ?? 0) + 1;
+  }
+  return kinds;
 }
 
 type Track = 'handler' | 'upload' | 'download' | 'job';
@@ -201,6 +216,7 @@ routes:
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  let baseKinds: Record<string, number> = {};
   const stats = async () => (await getJson<Stats>(`${sy.url}/stats?gc=1`)).body;
 
   /** every track answers normally */
@@ -218,7 +234,15 @@ routes:
       15_000,
       `upstream connections to close (open: ${up.sockets.size})`,
     );
-    await until(() => sy.fds() <= baseFds, 15_000, `descriptors back to ${baseFds} (now ${sy.fds()})`);
+    try {
+      await until(() => sy.fds() <= baseFds, 15_000, 'descriptors back to baseline');
+    } catch {
+      const s = await stats();
+      throw new Error(
+        `descriptors not back to ${baseFds}: ${sy.fds()} ${JSON.stringify(fdKinds(sy.pid))} ` +
+          `(at baseline ${JSON.stringify(baseKinds)}); pool threads ${s.pool.threads}`,
+      );
+    }
     for (;;) {
       const s = await stats();
       if (s.pool.queued === 0 && s.pool.running === 0) break;
@@ -236,6 +260,7 @@ routes:
     await until(() => up.sockets.size === 0, 5000, 'warm-up upstream connections to close');
     await sleep(300);
     const baseFds = sy.fds();
+    baseKinds = fdKinds(sy.pid);
     const baseRss = sy.rss();
     const base = await stats();
     const baseMem = await serverMemory(sy.url);
