@@ -45,11 +45,12 @@ function load(job: string): Promise<JobFn> {
 }
 
 // Import every job before the worker reports ready (piscina awaits this module, top-level await
-// included, before it sends the worker a task). Imported on first use instead, a job aborted while
-// its module was loading terminated the worker in the middle of reading the file, and the
-// descriptor that read had open was never closed (found by test/hardening/leaks.test.ts: one
-// descriptor per such abort, under load). A module that fails here fails again, with its error,
-// in the task that asks for it.
+// included, and gives a worker that replaces a terminated one no task before that). Imported on
+// first use instead, a job aborted while its module was loading terminated the worker in the middle
+// of reading the file, and the descriptor that read had open was never closed (found by
+// test/hardening/leaks.test.ts: one descriptor per such abort, under load). The pool's first
+// worker still gets tasks at once (piscina marks its initial workers ready): that window remains,
+// once per pool. A module that fails here fails again, with its error, in the task that asks for it.
 await Promise.all(Object.keys(urls).map((job) => load(job).catch(() => {})));
 
 let move: ((v: object) => unknown) | undefined;
