@@ -222,18 +222,21 @@ describe('chunked streaming under backpressure (regression: reordered bytes)', (
     const total = 8 * 1024 * 1024;
     const one = () =>
       new Promise<number>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port: s.port, path: `/stream?bytes=${total}&chunk=65536`, agent: false }, (res) => {
-          let bytes = 0;
-          res.on('data', (c: Buffer) => {
-            bytes += c.length;
-            if (Math.random() < 0.5) {
-              res.pause();
-              setTimeout(() => res.resume(), Math.random() * 3);
-            }
-          });
-          res.on('end', () => resolve(bytes));
-          res.on('error', reject);
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port: s.port, path: `/stream?bytes=${total}&chunk=65536`, agent: false },
+          (res) => {
+            let bytes = 0;
+            res.on('data', (c: Buffer) => {
+              bytes += c.length;
+              if (Math.random() < 0.5) {
+                res.pause();
+                setTimeout(() => res.resume(), Math.random() * 3);
+              }
+            });
+            res.on('end', () => resolve(bytes));
+            res.on('error', reject);
+          },
+        );
         req.on('error', reject);
         req.end();
       });
