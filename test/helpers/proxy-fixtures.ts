@@ -3,6 +3,7 @@
  * captured), real upstreams (node:http, or raw net servers with scripted faults), and a plain
  * HTTP client that reports what came back, including a connection closed mid-response.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { afterEach } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Logs } from '../../src/observe/log.js';
 import { Server } from '../../src/server.js';
@@ -359,4 +361,19 @@ export async function until(check: () => boolean, ms = 2000, what = 'condition')
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(2);
   }
+}
+
+/**
+ * Close-after-each-test registration for proxy tests: call once at module level, then wrap every
+ * server or upstream the test opens with the returned `later(x)`; they close in reverse order.
+ */
+export function closeAfterEach(): <T extends { close(): Promise<void> }>(x: T) => T {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  return (x) => {
+    cleanup.push(() => x.close());
+    return x;
+  };
 }

@@ -3,8 +3,9 @@
  * nginx's retry rules (only before the response, idempotent unless opted in, within tries),
  * status mapping (502 / 504 / 503 / 499), passive and active health, panic.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
+  closeAfterEach,
   get,
   httpUpstream,
   namedUpstream,
@@ -15,15 +16,7 @@ import {
   until,
 } from '../helpers/proxy-fixtures.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-function later<T extends { close(): Promise<void> }>(x: T): T {
-  cleanup.push(() => x.close());
-  return x;
-}
+const later = closeAfterEach();
 
 async function proxyTo(urls: string[], extra = '', route = ''): Promise<ProxyServer> {
   const servers = urls.map((u) => `{ url: "${u}" }`).join(', ');

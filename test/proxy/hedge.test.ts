@@ -3,8 +3,9 @@
  * and the first response head wins; the loser's upstream request is aborted (its socket closes).
  */
 import type net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
+  closeAfterEach,
   get,
   httpUpstream,
   namedUpstream,
@@ -15,15 +16,7 @@ import {
   until,
 } from '../helpers/proxy-fixtures.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-function later<T extends { close(): Promise<void> }>(x: T): T {
-  cleanup.push(() => x.close());
-  return x;
-}
+const later = closeAfterEach();
 
 async function proxyTo(urls: string[], hedge: string | undefined): Promise<ProxyServer> {
   const servers = urls.map((u) => `{ url: "${u}" }`).join(', ');
