@@ -90,13 +90,8 @@ function validHost(host: string): boolean {
   return true;
 }
 
-/** Copy the header fields of `req` and run the request checks. Call synchronously in the handler. */
-export function copyRequest(
-  req: HttpRequest,
-  targetLength: number,
-  limits: HeaderLimits,
-  out: CopiedRequest,
-): void {
+/** Start a new request (a function of its own, so TypeScript does not narrow `c` afterwards). */
+function reset(targetLength: number): void {
   c.headers = [];
   c.bytes = targetLength + 16;
   c.host = undefined;
@@ -105,6 +100,16 @@ export function copyRequest(
   c.clConflict = false;
   c.te = undefined;
   c.close = false;
+}
+
+/** Copy the header fields of `req` and run the request checks. Call synchronously in the handler. */
+export function copyRequest(
+  req: HttpRequest,
+  targetLength: number,
+  limits: HeaderLimits,
+  out: CopiedRequest,
+): void {
+  reset(targetLength);
   req.forEach(collect);
 
   out.headers = c.headers;
@@ -135,10 +140,10 @@ export function copyRequest(
           ? `${c.hostCount} Host fields`
           : `Host "${c.host!.slice(0, 100)}"`,
     );
-  } else if ((c.te as string | undefined) !== undefined) {
+  } else if (c.te !== undefined) {
     // RFC 9112 §6.3: when chunked is not the final coding the length cannot be known → 400;
     // §6.1: chunked applied twice is invalid → 400; any other coding we do not implement → 501.
-    const te = (c.te as unknown as string).trim().toLowerCase();
+    const te = c.te.trim().toLowerCase();
     if (te !== 'chunked') {
       const codings = te.split(',').map((x) => x.trim());
       const chunkedCount = codings.filter((x) => x === 'chunked').length;
