@@ -1,28 +1,15 @@
 /**
  * The request path, in one place: checks → normalise → route → limits and deadline → track →
  * reply → access log. `handle` runs synchronously inside the engine's callback up to the track;
- * everything after is the track's promise. Routes are compiled at start-up (src/build.ts); here
- * they are only read.
+ * everything after is the track's promise. Routes are compiled into a RouteTable beforehand
+ * (src/router/table.ts); here they are only read. `use(table)` swaps the table: requests already
+ * routed finish on the route they matched.
  */
 import { asSwitchyardError, errorReply, type SwitchyardError, syError } from './errors.js';
 import { type Exchange, Phase, type Reply } from './exchange.js';
 import { type Logs, logAccess } from './observe/log.js';
 import { normalizePath } from './router/normalize.js';
-import type { Params, Router } from './router/router.js';
-
-/** A route as the pipeline runs it: everything precomputed from its config. */
-export interface CompiledRoute {
-  /** the route's path pattern, for logs */
-  name: string;
-  track: 'handler' | 'proxy' | 'respond' | 'redirect';
-  bodyLimit: number;
-  /** ms; 0 = no timeout */
-  timeout: number;
-  /** max requests in flight on this route; 0 = unlimited */
-  maxActive: number;
-  active: number;
-  run(ex: Exchange, params: Params): Reply | Promise<Reply>;
-}
+import type { CompiledRoute, RouteTable } from './router/table.js';
 
 /**
  * Failures of the environment rather than of our code or a handler (an upstream down, a full
@@ -46,16 +33,28 @@ function onTimeout(ex: Exchange): void {
 }
 
 export class Pipeline {
-  private readonly router: Router<CompiledRoute>;
+  private table: RouteTable;
   private readonly logs: Logs;
   /** requests not yet finished (for drain) */
   readonly inflight = new Set<Exchange>();
   draining = false;
   private idle: (() => void) | undefined = undefined;
 
-  constructor(router: Router<CompiledRoute>, logs: Logs) {
-    this.router = router;
+  constructor(table: RouteTable, logs: Logs) {
+    this.table = table;
     this.logs = logs;
+  }
+
+  /** The table new requests are routed with. */
+  get routes(): RouteTable {
+    return this.table;
+  }
+
+  /** Route new requests with `table`; returns the table it replaces (retire it when done with it). */
+  use(table: RouteTable): RouteTable {
+    const old = this.table;
+    this.table = table;
+    return old;
   }
 
   /** Called by the engine, synchronously, for every request. */
@@ -68,7 +67,7 @@ export class Pipeline {
       return this.refuse(ex, syError('SY_ERR_BAD_PATH', `path "${ex.rawPath.slice(0, 200)}"`));
     ex.path = path;
 
-    const m = this.router.match(ex.method, ex.host, path);
+    const m = this.table.router.match(ex.method, ex.host, path);
     if (m.kind !== 'found') {
       if (m.kind === 'none') return this.refuse(ex, syError('SY_ERR_NOT_FOUND'));
       const err = syError('SY_ERR_METHOD_NOT_ALLOWED');
@@ -106,7 +105,7 @@ export class Pipeline {
     if (!(result instanceof Promise) && timer === undefined) {
       // Synchronous reply (respond, redirect): no promise on the way unless the body streams.
       const sent = ex.send(result);
-      route.active--;
+      this.release(route);
       if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) void sent.then(() => this.finish(ex));
       else this.finish(ex);
       return;
@@ -127,9 +126,14 @@ export class Pipeline {
       await this.fail(ex, err);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      route.active--;
+      this.release(route);
       this.finish(ex);
     }
+  }
+
+  private release(route: CompiledRoute): void {
+    route.active--;
+    if (route.table !== this.table) route.table.finished();
   }
 
   /** A track failed. Before the status line: a proper error reply; after: close the connection. */

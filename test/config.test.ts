@@ -26,7 +26,7 @@ describe('config', () => {
     expect(config.limits.body).toBe(1024 * 1024);
     expect(config.limits.header_bytes).toBe(16 * 1024);
     expect(config.shutdown.grace).toBe(10_000);
-    expect(config.routes.some((r) => r.handler === 'hello')).toBe(true);
+    expect(config.routes.some((r) => r.track === 'handler' && r.handler === 'hello')).toBe(true);
   });
 
   it('fills defaults for an empty file', () => {
@@ -105,7 +105,7 @@ describe('config', () => {
     const yaml =
       'listen:\n  - { host: "${HOST:-127.0.0.1}", port: 8080 }\nroutes:\n  - { path: /a, respond: { body: "${GREETING}" } }';
     const { config } = parseConfig(yaml, FILE, { GREETING: 'hi' });
-    expect(config.routes[0]!.respond!.body).toBe('hi');
+    expect(config.routes[0]).toMatchObject({ track: 'respond', respond: { body: 'hi' } });
     expect(config.listen[0]!.host).toBe('127.0.0.1');
     expect(problems(yaml, {})).toEqual(['routes[0].respond.body: environment variable GREETING is not set']);
   });

@@ -1,6 +1,6 @@
 /**
  * Loading a config file: read → parse (YAML, or JSON by extension) → expand `${VAR}` → validate
- * against the schema → cross-check references (upstreams, handler and job modules, ports).
+ * against the schema, which also checks cross-references (upstreams, handler and job modules, ports).
  * Every problem is collected, not just the first, each as `path: message` like
  * `routes[2].proxy: unknown upstream "api"`, so `switchyard check` prints them all at once.
  */
@@ -95,121 +95,8 @@ function zodProblems(error: z.ZodError): string[] {
   return out;
 }
 
-/** The parts of a config that crossCheck reads; filled from valid or invalid input alike. */
-interface Refs {
-  routes: {
-    i: number;
-    path?: string;
-    proxy?: string;
-    handler?: string;
-    keys: Set<string>;
-    strip_prefix?: string;
-  }[];
-  upstreams: Map<string, { balance?: string; hash_key?: string; allBackup: boolean }>;
-  listen: { i: number; host: string; port?: number; kind: string; job?: string; keys: Set<string> }[];
-  names: Set<string>;
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const obj = (v: unknown): Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-
-/** Read the references out of the (expanded) input, valid or not, so every problem is reported at once. */
-function references(input: unknown): Refs {
-  const root = obj(input);
-  const ups = obj(root.upstreams);
-  return {
-    routes: arr(root.routes).map((r, i) => {
-      const o = obj(r);
-      return {
-        i,
-        path: str(o.path),
-        proxy: str(o.proxy),
-        handler: str(o.handler),
-        strip_prefix: str(o.strip_prefix),
-        keys: new Set(Object.keys(o)),
-      };
-    }),
-    upstreams: new Map(
-      Object.entries(ups).map(([name, u]) => {
-        const o = obj(u);
-        const servers = arr(o.servers);
-        return [
-          name,
-          {
-            balance: str(o.balance),
-            hash_key: str(o.hash_key),
-            allBackup: servers.length > 0 && servers.every((x) => obj(x).backup === true),
-          },
-        ];
-      }),
-    ),
-    listen: arr(root.listen).map((l, i) => {
-      const o = obj(l);
-      return {
-        i,
-        host: str(o.host) ?? '127.0.0.1',
-        port: typeof o.port === 'number' ? o.port : undefined,
-        kind: str(o.kind) ?? 'http',
-        job: str(o.job),
-        keys: new Set(Object.keys(o)),
-      };
-    }),
-    names: new Set(Object.keys(ups)),
-  };
-}
-
-/** Cross-references the schema cannot see: names of upstreams, modules on disk, ports. */
-function crossCheck(refs: Refs, routesDir: string, problems: string[]): void {
-  for (const r of refs.routes) {
-    const at = `routes[${r.i}]`;
-    if (r.proxy !== undefined && !refs.names.has(r.proxy))
-      problems.push(`${at}.proxy: unknown upstream "${r.proxy}"`);
-    if (r.handler !== undefined && !existsSync(join(routesDir, `${r.handler}.js`))) {
-      problems.push(
-        `${at}.handler: no handler module "${r.handler}" (looked for ${join(routesDir, `${r.handler}.js`)})`,
-      );
-    }
-    if (!r.keys.has('proxy')) {
-      for (const k of ['strip_prefix', 'add_prefix', 'request_headers', 'response_headers']) {
-        if (r.keys.has(k)) problems.push(`${at}.${k}: only applies to proxy routes`);
-      }
-    }
-    if (r.strip_prefix !== undefined && r.path !== undefined && !r.path.startsWith(r.strip_prefix)) {
-      problems.push(`${at}.strip_prefix: "${r.strip_prefix}" is not a prefix of the route path "${r.path}"`);
-    }
-  }
-  for (const [name, up] of refs.upstreams) {
-    if (up.balance === 'hash' && up.hash_key === undefined) {
-      problems.push(
-        `upstreams.${name}.hash_key: required when balance is hash (ip, header:NAME or cookie:NAME)`,
-      );
-    }
-    if (up.allBackup) problems.push(`upstreams.${name}.servers: every server is a backup`);
-  }
-  const seen = new Map<string, number>();
-  for (const l of refs.listen) {
-    const at = `listen[${l.i}]`;
-    if (l.kind === 'tcp' && l.job === undefined) problems.push(`${at}.job: a tcp listener needs a job`);
-    if (l.kind === 'http') {
-      for (const k of ['job', 'idle', 'max_connections']) {
-        if (l.keys.has(k)) problems.push(`${at}.${k}: only tcp listeners take ${k === 'job' ? 'a job' : k}`);
-      }
-    }
-    if (l.job !== undefined && !existsSync(join(routesDir, 'jobs', `${l.job}.js`))) {
-      problems.push(
-        `${at}.job: unknown job "${l.job}" (looked for ${join(routesDir, 'jobs', `${l.job}.js`)})`,
-      );
-    }
-    if (l.port !== undefined && l.port !== 0) {
-      const key = `${l.host}:${l.port}`;
-      const prev = seen.get(key);
-      if (prev !== undefined) problems.push(`${at}: ${key} is already used by listen[${prev}]`);
-      else seen.set(key, l.i);
-    }
-  }
-}
 
 /** Parse, expand and validate config text. Throws ConfigError with every problem found. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
@@ -235,11 +122,14 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError(file, ['(top level): expected a mapping']);
   const expanded = expandEnv(raw, env, problems);
-  const result = configSchema.safeParse(expanded);
-  if (!result.success) problems.push(...zodProblems(result.error));
-  const routesValue = str(obj(expanded).routes_dir);
+  // What cross-references may point at is read from the input before it is validated, so that a
+  // route naming an upstream is checked even when that upstream has problems of its own.
+  const root = obj(expanded);
+  const routesValue = typeof root.routes_dir === 'string' ? root.routes_dir : '';
   const routesDir = routesValue ? resolve(dirname(file), routesValue) : join(packageRoot, 'dist', 'routes');
-  crossCheck(references(expanded), routesDir, problems);
+  const refs = { upstreams: new Set(Object.keys(obj(root.upstreams))), routesDir };
+  const result = configSchema(refs).safeParse(expanded);
+  if (!result.success) problems.push(...zodProblems(result.error));
   if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
   return { config: result.data, file, routesDir };
 }

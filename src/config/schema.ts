@@ -1,44 +1,20 @@
 /**
  * The configuration schema: the one source of both the TypeScript types (`Config`, via z.output)
- * and the validation (and a JSON Schema for editors, `npm run schema`). Every object is strict:
- * an unknown key is an error that names its path, because a typo that silently does nothing
- * (`timout: 5s`) is the worst kind of config bug.
+ * and the validation. Every object is strict: an unknown key is an error that names its path,
+ * because a typo that silently does nothing (`timout: 5s`) is the worst kind of config bug.
+ *
+ * Routes are built from the track registry (src/tracks): a route names exactly one track key and
+ * is validated against the common route keys plus that track's keys; the track's `check` then
+ * looks at cross-references (an upstream's name, a module on disk). Those need to know what else
+ * the file declares, so the schema is built per file by `configSchema(refs)`.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
-import { HOP_BY_HOP } from '../proxy/header-rules.js';
-import { parseDuration, parseSize } from './units.js';
-
-const size = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const r = parseSize(v);
-    if (typeof r === 'string') {
-      ctx.addIssue({ code: 'custom', message: r });
-      return z.NEVER;
-    }
-    return r;
-  })
-  .meta({ description: 'bytes, or a size such as 64KiB, 1MiB' });
-
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const r = parseDuration(v);
-    if (typeof r === 'string') {
-      ctx.addIssue({ code: 'custom', message: r });
-      return z.NEVER;
-    }
-    return r;
-  })
-  .meta({ description: 'a duration such as 250ms, 30s, 5m' });
-
-const port = z.number().int().min(0).max(65535);
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'invalid header name');
-const headerValue = z.string().regex(/^[^\r\n\0]*$/, 'header value must not contain CR, LF or NUL');
-const headerMap = z.record(headerName, headerValue);
-const name = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, _ . -');
-const httpMethod = z.string().regex(/^[A-Z]+$/, 'methods are upper-case tokens such as GET');
+import { tracks } from '../tracks/index.js';
+import type { CheckRefs, Track } from '../tracks/track.js';
+import { duration, httpMethod, name, port, size } from './fields.js';
 
 const listen = z.strictObject({
   host: z.string().default('127.0.0.1'),
@@ -92,54 +68,56 @@ const activeHealth = z.strictObject({
   fall: z.number().int().min(1).default(3),
 });
 
-const upstream = z.strictObject({
-  servers: z.array(server).min(1),
-  balance: z.enum(['round-robin', 'least-conn', 'hash', 'random-two']).default('round-robin'),
-  /** for `balance: hash`: `ip`, `header:NAME` or `cookie:NAME` */
-  hash_key: z
-    .string()
-    .regex(
-      /^(ip|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[^=;\s]+)$/,
-      'expected ip, header:NAME or cookie:NAME',
-    )
-    .optional(),
-  connections: z.number().int().min(1).max(100_000).default(64),
-  keepalive: duration.default(4000),
-  timeouts: z
-    .strictObject({
-      connect: duration.default(2000),
-      headers: duration.default(30_000),
-      idle: duration.default(60_000),
-    })
-    .prefault({}),
-  retries: z
-    .strictObject({
-      tries: z.number().int().min(1).max(10).default(2),
-      /** retry POST/PATCH too (only while nothing was sent); off by default as in nginx */
-      non_idempotent: z.boolean().default(false),
-    })
-    .prefault({}),
-  health: z
-    .strictObject({
-      max_fails: z.number().int().min(0).default(1),
-      fail_timeout: duration.default(10_000),
-      active: activeHealth.optional(),
-    })
-    .prefault({}),
-  /** send an idempotent request to a second server if the first has not answered in this time */
-  hedge: duration.optional(),
-});
-
-const headerRules = z.strictObject({
-  set: headerMap.optional(),
-  add: headerMap.optional(),
-  remove: z.array(headerName).optional(),
-});
-
-const PROXY_OWNED_FIELDS = [
-  ['request_headers', [...HOP_BY_HOP, 'host', 'content-length', 'expect']],
-  ['response_headers', [...HOP_BY_HOP, 'content-length', 'date']],
-] as const;
+const upstream = z
+  .strictObject({
+    servers: z.array(server).min(1),
+    balance: z.enum(['round-robin', 'least-conn', 'hash', 'random-two']).default('round-robin'),
+    /** for `balance: hash`: `ip`, `header:NAME` or `cookie:NAME` */
+    hash_key: z
+      .string()
+      .regex(
+        /^(ip|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[^=;\s]+)$/,
+        'expected ip, header:NAME or cookie:NAME',
+      )
+      .optional(),
+    connections: z.number().int().min(1).max(100_000).default(64),
+    keepalive: duration.default(4000),
+    timeouts: z
+      .strictObject({
+        connect: duration.default(2000),
+        headers: duration.default(30_000),
+        idle: duration.default(60_000),
+      })
+      .prefault({}),
+    retries: z
+      .strictObject({
+        tries: z.number().int().min(1).max(10).default(2),
+        /** retry POST/PATCH too (only while nothing was sent); off by default as in nginx */
+        non_idempotent: z.boolean().default(false),
+      })
+      .prefault({}),
+    health: z
+      .strictObject({
+        max_fails: z.number().int().min(0).default(1),
+        fail_timeout: duration.default(10_000),
+        active: activeHealth.optional(),
+      })
+      .prefault({}),
+    /** send an idempotent request to a second server if the first has not answered in this time */
+    hedge: duration.optional(),
+  })
+  .superRefine((u, ctx) => {
+    if (u.balance === 'hash' && u.hash_key === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hash_key'],
+        message: 'required when balance is hash (ip, header:NAME or cookie:NAME)',
+      });
+    }
+    if (u.servers.every((s) => s.backup)) {
+      ctx.addIssue({ code: 'custom', path: ['servers'], message: 'every server is a backup' });
+    }
+  });
 
 /** proxy-addr's syntax: an address, a CIDR, or loopback / linklocal / uniquelocal. */
 const trustedProxy = z
@@ -153,103 +131,132 @@ const trustedProxy = z
     }
   });
 
-const route = z
-  .strictObject({
-    path: z.string().startsWith('/', 'a route path starts with /'),
-    methods: z.array(httpMethod).min(1).optional(),
-    host: z.string().min(1).optional(),
-    /** total time for the request; the request scope is cancelled when it passes */
-    timeout: duration.optional(),
-    /** request body cap for this route (overrides limits.body) */
-    body: size.optional(),
+/** The keys every route has, whatever its track. */
+const commonRoute = {
+  path: z.string().startsWith('/', 'a route path starts with /'),
+  methods: z.array(httpMethod).min(1).optional(),
+  host: z.string().min(1).optional(),
+  /** total time for the request; the request scope is cancelled when it passes */
+  timeout: duration.optional(),
+  /** request body cap for this route (overrides limits.body) */
+  body: size.optional(),
+  /** at most this many requests in flight on this route; more get 503 at once */
+  queue: z.number().int().min(1).optional(),
+};
 
-    handler: name.optional(),
-    proxy: name.optional(),
-    respond: z
-      .strictObject({
-        status: z.number().int().min(200).max(599).default(200),
-        headers: headerMap.optional(),
-        body: z.string().default(''),
-      })
-      .optional(),
-    redirect: z
-      .strictObject({
-        to: z
-          .string()
-          .min(1)
-          .regex(/^[^\r\n\0]*$/, 'must not contain CR, LF or NUL'),
-        status: z
-          .union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)])
-          .default(302),
-      })
-      .optional(),
+type Tracks = (typeof tracks)[number];
+type RouteOf<T> =
+  T extends Track<infer N, infer S>
+    ? { track: N } & z.output<z.ZodObject<typeof commonRoute & S, z.core.$strict>>
+    : never;
+/** A validated route: the common keys, its track's keys, and `track` naming the track. */
+export type RouteConfig = RouteOf<Tracks>;
 
-    // handler options
-    /** run ctx.run() jobs on the event loop instead of the pool (for measuring only) */
-    inline: z.boolean().optional(),
+const routeSchemas = new Map<string, z.ZodType>(
+  tracks.map((t) => [t.name, z.strictObject({ ...commonRoute, ...t.shape })]),
+);
+/** route key → the track it belongs to, for "only applies to proxy routes" */
+const keyOwner = new Map<string, string>();
+for (const t of tracks) for (const k of Object.keys(t.shape)) if (k !== t.name) keyOwner.set(k, t.name);
+const TRACK_NAMES = tracks.map((t) => t.name).join(', ');
 
-    // proxy options
-    strip_prefix: z.string().startsWith('/').optional(),
-    /** prefix the upstream path with this (after strip_prefix) */
-    add_prefix: z.string().startsWith('/').optional(),
-    /** `pass` the client's Host, `upstream` (the server's host:port), or a fixed value */
-    host_header: z
-      .string()
-      .regex(/^[\x21-\x7e]+$/, 'expected pass, upstream, or a host[:port]')
-      .default('pass'),
-    request_headers: headerRules.optional(),
-    response_headers: headerRules.optional(),
-    /** at most this many requests in flight on this route; more get 503 at once */
-    queue: z.number().int().min(1).optional(),
-  })
-  .superRefine((r, ctx) => {
-    const tracks = (['handler', 'proxy', 'respond', 'redirect'] as const).filter((k) => r[k] !== undefined);
-    if (tracks.length !== 1) {
+function route(refs: CheckRefs) {
+  return z.unknown().transform((input, ctx): RouteConfig => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      ctx.addIssue({ code: 'custom', message: 'expected a mapping' });
+      return z.NEVER;
+    }
+    const r = input as Record<string, unknown>;
+    const named = tracks.filter((t) => r[t.name] !== undefined);
+    if (named.length !== 1) {
       ctx.addIssue({
         code: 'custom',
         message:
-          tracks.length === 0
-            ? 'a route needs one of handler, proxy, respond, redirect'
-            : `a route takes one of handler, proxy, respond, redirect (got ${tracks.join(' and ')})`,
+          named.length === 0
+            ? `a route needs one of ${TRACK_NAMES}`
+            : `a route takes one of ${TRACK_NAMES} (got ${named.map((t) => t.name).join(' and ')})`,
       });
+      return z.NEVER;
     }
-  })
-  .superRefine((r, ctx) => {
-    // The proxy writes framing and hop-by-hop fields itself (src/proxy/header-rules.ts): a rule
-    // naming one would be silently overridden or break the message, so it is a config error.
-    for (const [key, owned] of PROXY_OWNED_FIELDS) {
-      const rules = r[key];
-      if (rules === undefined) continue;
-      for (const kind of ['set', 'add', 'remove'] as const) {
-        const v = rules[kind];
-        const names = v === undefined ? [] : Array.isArray(v) ? v : Object.keys(v);
-        for (const n of names) {
-          if (owned.includes(n.toLowerCase()))
-            ctx.addIssue({ code: 'custom', path: [key, kind], message: `"${n}" is managed by the proxy` });
-        }
+    const track = named[0]! as unknown as Track;
+    const own: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) {
+      const owner = keyOwner.get(k);
+      if (owner === undefined || owner === track.name || track.shape[k] !== undefined) own[k] = v;
+      else ctx.addIssue({ code: 'custom', path: [k], message: `only applies to ${owner} routes` });
+    }
+    const parsed = routeSchemas.get(track.name)!.safeParse(own);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
+      return z.NEVER;
+    }
+    const data = parsed.data as RouteConfig;
+    for (const p of track.check?.(data as never, refs) ?? []) {
+      ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
+    }
+    return { ...data, track: track.name } as RouteConfig;
+  });
+}
+
+/** Listener checks that need more than one key, or the modules on disk. */
+function listener(refs: CheckRefs) {
+  return listen.superRefine((l, ctx) => {
+    if (l.kind === 'tcp' && l.job === undefined)
+      ctx.addIssue({ code: 'custom', path: ['job'], message: 'a tcp listener needs a job' });
+    if (l.kind === 'http') {
+      for (const k of ['job', 'idle', 'max_connections'] as const) {
+        if (l[k] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: `only tcp listeners take ${k === 'job' ? 'a job' : k}`,
+          });
       }
     }
+    if (l.job !== undefined) {
+      const file = join(refs.routesDir, 'jobs', `${l.job}.js`);
+      if (!existsSync(file))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['job'],
+          message: `unknown job "${l.job}" (looked for ${file})`,
+        });
+    }
   });
+}
 
-export const configSchema = z.strictObject({
-  listen: z
-    .array(listen)
-    .min(1)
-    .default([{ host: '127.0.0.1', port: 8080, kind: 'http' }]),
-  log: log.prefault({}),
-  limits: limits.prefault({}),
-  shutdown: z.strictObject({ grace: duration.default(10_000) }).prefault({}),
-  pool: pool.prefault({}),
-  /** CIDRs or names (loopback, linklocal, uniquelocal) whose X-Forwarded-* headers are trusted */
-  trusted_proxies: z.array(trustedProxy).default([]),
-  /** where handler modules are found; default: the built routes/ of this package */
-  routes_dir: z.string().min(1).optional(),
-  upstreams: z.record(name, upstream).default({}),
-  routes: z.array(route).default([]),
-});
+/** The whole config schema for one file (`refs`: what its cross-references may point at). */
+export function configSchema(refs: CheckRefs) {
+  return z.strictObject({
+    listen: z
+      .array(listener(refs))
+      .min(1)
+      .default([{ host: '127.0.0.1', port: 8080, kind: 'http' }])
+      .superRefine((ls, ctx) => {
+        const seen = new Map<string, number>();
+        ls.forEach((l, i) => {
+          if (l.port === 0) return;
+          const key = `${l.host}:${l.port}`;
+          const prev = seen.get(key);
+          if (prev !== undefined)
+            ctx.addIssue({ code: 'custom', path: [i], message: `${key} is already used by listen[${prev}]` });
+          else seen.set(key, i);
+        });
+      }),
+    log: log.prefault({}),
+    limits: limits.prefault({}),
+    shutdown: z.strictObject({ grace: duration.default(10_000) }).prefault({}),
+    pool: pool.prefault({}),
+    /** CIDRs or names (loopback, linklocal, uniquelocal) whose X-Forwarded-* headers are trusted */
+    trusted_proxies: z.array(trustedProxy).default([]),
+    /** where handler modules are found, relative to the config file; default: this package's built routes/ */
+    routes_dir: z.string().min(1).optional(),
+    upstreams: z.record(name, upstream).default({}),
+    routes: z.array(route(refs)).default([]),
+  });
+}
 
-export type ConfigInput = z.input<typeof configSchema>;
-export type Config = z.output<typeof configSchema>;
-export type RouteConfig = Config['routes'][number];
+export type ConfigInput = z.input<ReturnType<typeof configSchema>>;
+export type Config = z.output<ReturnType<typeof configSchema>>;
 export type UpstreamConfig = Config['upstreams'][string];
 export type ListenConfig = Config['listen'][number];

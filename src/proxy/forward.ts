@@ -11,10 +11,10 @@
  * answered as one buffer: the engine writes it with a single `end()`, no iteration.
  */
 import type { Dispatcher } from 'undici';
-import type { RouteConfig } from '../config/schema.js';
 import { syError } from '../errors.js';
 import type { Exchange, Reply } from '../exchange.js';
 import type { Params } from '../router/router.js';
+import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import { type Attempt, State } from './attempt.js';
 import { hedged } from './hedge.js';
 import { UpstreamPath } from './path.js';
@@ -37,7 +37,7 @@ export class ProxyRoute {
   private readonly hedge: number;
 
   /** `where`: the route's config path (`routes[2]`) for start-up errors. */
-  constructor(route: RouteConfig, where: string, upstream: Upstream, trust: Trust) {
+  constructor(route: ProxyRouteConfig, where: string, upstream: Upstream, trust: Trust) {
     this.upstream = upstream;
     this.path = new UpstreamPath(route);
     this.requestHeaders = new RequestHeaders(route, where, trust);

@@ -13,11 +13,12 @@
  *   request-headers.ts / response-headers.ts / header-rules.ts / trust.ts    header rules
  *   path.ts, request-body.ts
  */
-import type { Config, RouteConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import type { Exchange, Reply } from '../exchange.js';
-import type { UpstreamHandle } from '../handlers/context.js';
 import type { Logs } from '../observe/log.js';
 import type { Params } from '../router/router.js';
+import type { UpstreamHandle } from '../services.js';
+import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import { ProxyRoute } from './forward.js';
 import { ActiveHealth } from './health.js';
 import type { Peer, PeerEvents } from './peer.js';
@@ -55,11 +56,11 @@ export class Upstreams {
   }
 
   /** The track function for a `proxy:` route. */
-  route(route: RouteConfig, index: number): (ex: Exchange, params: Params) => Promise<Reply> {
-    const up = this.upstreams.get(route.proxy!);
+  route(route: ProxyRouteConfig, where: string): (ex: Exchange, params: Params) => Promise<Reply> {
+    const up = this.upstreams.get(route.proxy);
     // The config loader checks this reference; a hand-built config might not have.
-    if (up === undefined) throw new TypeError(`routes[${index}].proxy: unknown upstream "${route.proxy}"`);
-    return new ProxyRoute(route, `routes[${index}]`, up, this.trust).run;
+    if (up === undefined) throw new TypeError(`${where}.proxy: unknown upstream "${route.proxy}"`);
+    return new ProxyRoute(route, where, up, this.trust).run;
   }
 
   /** An upstream for handlers (routes/first.ts): the origin and pool of its first server. */

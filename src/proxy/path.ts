@@ -6,9 +6,10 @@
  * The query is passed as the client sent it, but only if every byte is a visible ASCII character
  * other than `#` (undici refuses controls and spaces; a fragment never belongs in a request).
  */
-import type { RouteConfig } from '../config/schema.js';
+
 import { syError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
+import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 
 const BAD_QUERY = /[^\x21-\x22\x24-\x7e]/;
 
@@ -16,7 +17,7 @@ export class UpstreamPath {
   private readonly strip: string;
   private readonly add: string;
 
-  constructor(route: RouteConfig) {
+  constructor(route: ProxyRouteConfig) {
     this.strip = route.strip_prefix ?? '';
     // `/v1/` + `/x` would give `/v1//x`
     const add = route.add_prefix ?? '';

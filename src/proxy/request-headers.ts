@@ -21,9 +21,10 @@
  * Output: a flat [name, value, …] array for undici (its cheapest form). Per request: one pass over
  * the client's fields, one Map lookup each.
  */
-import type { RouteConfig } from '../config/schema.js';
+
 import { syError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
+import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import {
   type CompiledRules,
   compileRules,
@@ -59,7 +60,7 @@ export class RequestHeaders {
   private readonly emitXfh: boolean;
   private readonly emitId: boolean;
 
-  constructor(route: RouteConfig, where: string, trust: Trust) {
+  constructor(route: ProxyRouteConfig, where: string, trust: Trust) {
     this.trust = trust;
     this.rules = compileRules(route.request_headers, `${where}.request_headers`, FORBIDDEN);
     for (const n of [...FORBIDDEN, 'proxy-authorization', 'x-request-id']) this.actions.set(n, Field.Drop);

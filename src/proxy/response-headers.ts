@@ -8,7 +8,7 @@
  * header", 502) rather than being passed to uWS, which does not check what it writes.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RouteConfig } from '../config/schema.js';
+import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import {
   type CompiledRules,
   compileRules,
@@ -24,7 +24,7 @@ export class ResponseHeaders {
   private readonly drop: ReadonlySet<string>;
   private readonly rules: CompiledRules;
 
-  constructor(route: RouteConfig, where: string) {
+  constructor(route: ProxyRouteConfig, where: string) {
     this.rules = compileRules(route.response_headers, `${where}.response_headers`, FORBIDDEN);
     this.drop = new Set([...FORBIDDEN, 'proxy-authenticate', '__proto__', ...this.rules.drop]);
   }

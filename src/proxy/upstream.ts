@@ -10,7 +10,7 @@
  */
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Exchange } from '../exchange.js';
-import type { UpstreamHandle } from '../handlers/context.js';
+import type { UpstreamHandle } from '../services.js';
 import { type Balancer, createBalancer } from './balancer.js';
 import { Peer, type PeerEvents } from './peer.js';
 import type { Trust } from './trust.js';

@@ -4,20 +4,11 @@
  * synchronously. Routing is ours (the router), not uWS's.
  */
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import type { SwitchyardError } from '../../errors.js';
-import { type Exchange, Phase } from '../../exchange.js';
+import { errorReply, syError } from '../../errors.js';
+import { Phase } from '../../exchange.js';
+import { type Address, type Engine, type EngineOptions, ListenError } from '../engine.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
-import type { HeaderLimits } from './request.js';
-
-export interface EngineOptions {
-  limits: HeaderLimits;
-  /** the access log is on: read every peer address while the response object is still valid */
-  eagerAddress: boolean;
-  /** the pipeline: called synchronously for every request */
-  handle(ex: Exchange): void;
-  onWriteError(ex: Exchange, err: SwitchyardError | Error): void;
-}
 
 /** The binary accepts (host, port, options, cb); the bundled typings only know (port, options, cb). */
 type ListenFn = (
@@ -36,14 +27,11 @@ function listenExclusive(
   (app.listen as unknown as ListenFn).call(app, host, port, options, cb);
 }
 
-export class ListenError extends Error {
-  override readonly name = 'ListenError';
-}
-
-export class UwsEngine {
+export class UwsEngine implements Engine {
+  readonly name = 'uws';
   private readonly uws: Uws;
   private readonly app: TemplatedApp;
-  private readonly sockets: us_listen_socket[] = [];
+  private readonly sockets: { socket: us_listen_socket; host: string; port: number }[] = [];
   private draining = false;
 
   constructor(opts: EngineOptions) {
@@ -63,8 +51,7 @@ export class UwsEngine {
       } catch (err) {
         // A bug in the pipeline must cost one request, never the process.
         opts.onWriteError(ex, err as Error);
-        if (ex.phase === Phase.Open)
-          void ex.send({ status: 500, body: 'internal server error (SY_ERR_HANDLER)\n' });
+        if (ex.phase === Phase.Open) void ex.send(errorReply(syError('SY_ERR_HANDLER'), false));
       }
       if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) ex.watchAbort();
     });
@@ -78,11 +65,12 @@ export class UwsEngine {
           reject(new ListenError(`cannot listen on ${host}:${port} (address in use, or not available)`));
           return;
         }
-        this.sockets.push(socket);
-        resolve(this.uws.us_socket_local_port(socket));
+        const bound = this.uws.us_socket_local_port(socket);
+        this.sockets.push({ socket, host, port: bound });
+        resolve(bound);
       };
       if (isNative(this.uws)) {
-        // LIBUS_LISTEN_EXCLUSIVE_PORT: without it a second process silently shares the port (platform.md).
+        // LIBUS_LISTEN_EXCLUSIVE_PORT: without it a second process silently shares the port (docs/uws.md).
         const exclusive = (this.uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number })
           .LIBUS_LISTEN_EXCLUSIVE_PORT;
         listenExclusive(this.app, host, port, exclusive, done);
@@ -95,6 +83,10 @@ export class UwsEngine {
   /** Stop accepting new connections; requests on open connections are answered with Connection: close. */
   stopAccepting(): void {
     this.draining = true;
-    for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s);
+    for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s.socket);
+  }
+
+  addresses(): Address[] {
+    return this.sockets.map((s) => ({ host: s.host, port: s.port }));
   }
 }

@@ -3,7 +3,7 @@
  * only valid until it returns), it copies the request, attaches `onAborted` (before any await, or
  * uWS kills the process) and `onData` (when there is a body), and implements `send`/`close`.
  *
- * Writing (platform.md): every write is corked; small bodies go out with one `end()`; large
+ * Writing (docs/uws.md): every write is corked; small bodies go out with one `end()`; large
  * known-length bodies with `tryEnd` + `onWritable` so uWS never holds more than a socket buffer;
  * iterable bodies stream chunked (≤ 16 KiB per write) or with `tryEnd` when the length is known,
  * waiting for `onWritable` whenever uWS reports backpressure. HEAD gets `Content-Length` and no
@@ -13,16 +13,19 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { errorReply, type SwitchyardError, syError } from '../../errors.js';
 import { Exchange, Phase, type Reply, type RequestBody } from '../../exchange.js';
+import { normaliseAddress } from '../../http/address.js';
+import { releaseBody, replyProblem, statusHasBody, wantsClose } from '../../http/reply-rules.js';
+import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
 import { type BodyOwner, EMPTY_BODY, UwsBody } from './body.js';
-import { type CopiedRequest, copyRequest, type HeaderLimits } from './request.js';
+import { copyRequest } from './request.js';
 import {
-  invalidBody,
-  invalidHeader,
-  statusHasBody,
-  statusLine,
-  wantsClose,
-  writeHeaders,
-} from './respond.js';
+  corkFor,
+  endHead,
+  rawPeerAddress,
+  writeClosingHeadCorked,
+  writeHeadCorked,
+  writeWholeCorked,
+} from './write.js';
 
 /** Bodies up to this size are written with one `end()`; larger ones with tryEnd/onWritable. */
 const END_AT_ONCE = 64 * 1024;
@@ -62,110 +65,8 @@ export interface EngineHooks {
   onWriteError(ex: UwsExchange, err: SwitchyardError | Error): void;
 }
 
-// --- normalising peer addresses (uWS gives uncompressed IPv4-mapped IPv6) ---
-const addressCache = new Map<string, string>();
-const decoder = new TextDecoder('latin1');
-
-function normaliseAddress(raw: string): string {
-  let a = addressCache.get(raw);
-  if (a !== undefined) return a;
-  a = raw;
-  if (raw.startsWith('0000:0000:0000:0000:0000:ffff:') && raw.length === 39) {
-    const hi = Number.parseInt(raw.slice(30, 34), 16);
-    const lo = Number.parseInt(raw.slice(35, 39), 16);
-    a = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  } else if (raw.includes(':')) {
-    a = raw
-      .split(':')
-      .map((p) => p.replace(/^0+(?=.)/, ''))
-      .join(':')
-      .toLowerCase();
-  }
-  if (addressCache.size > 4096) addressCache.clear();
-  addressCache.set(raw, a);
-  return a;
-}
-
-function peerAddress(res: HttpResponse): string {
-  return normaliseAddress(decoder.decode(res.getRemoteAddressAsText()));
-}
-
-/**
- * A reply body we will not write (HEAD, 204/304, a refused reply): let its source go — an
- * undici body holds a pooled upstream connection, a generator its `finally` cleanup.
- */
-function releaseBody(body: unknown): void {
-  if (body === null || typeof body !== 'object' || !(Symbol.asyncIterator in body)) return;
-  const it = (body as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-  it.return?.()?.catch(NOOP);
-}
-
 // One reused record for copyRequest (the copy is synchronous and never nested).
 const copied: CopiedRequest = { headers: [], host: '', close: false, declared: 0, problem: undefined };
-
-// Module-level state for corked writes, so `cork` needs no closure per request.
-let corkEx: UwsExchange;
-let corkReply: Reply;
-let corkBody: string | Uint8Array;
-let corkClose = false;
-
-function writeWholeCorked(): void {
-  const ex = corkEx;
-  const reply = corkReply;
-  const res = ex.res;
-  const status = reply.status;
-  // uWS writes "200 OK" itself when no status was set: one native call less on the common path.
-  if (status !== 200) res.writeStatus(statusLine(status)!);
-  writeHeaders(res, reply.headers);
-  const body = corkBody;
-  if (!statusHasBody(status)) {
-    endHead(res, undefined, corkClose);
-  } else if (ex.method === 'HEAD') {
-    endHead(res, typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength, corkClose);
-  } else {
-    res.end(body, corkClose);
-    ex.bytesOut = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-  }
-}
-
-/**
- * End a response that has no body (HEAD, 204, 304). Only the argument-less `endWithoutBody()` is
- * safe in this build: any argument makes uWS add its own Content-Length (2^63 for `undefined`,
- * which hangs the client). So Content-Length is written by hand, and for 204/304 `close` can only
- * be asked for with the header (the response object is gone once ended, so we cannot close the
- * socket; a Content-Length is forbidden there). A HEAD answer that must close is ended with
- * `endWithoutBody(0, true)` instead: `Content-Length: 0`, but uWS closes the connection. With the
- * header alone it stayed open, and after a refused HEAD with conflicting lengths the next read was
- * parsed as a request (found by conformance "HEAD with differing Content-Length, then …").
- */
-function endHead(res: HttpResponse, length: number | undefined, close: boolean): void {
-  if (close && length !== undefined) {
-    res.endWithoutBody(0, true);
-    return;
-  }
-  if (length !== undefined) res.writeHeader('content-length', String(length));
-  if (close) res.writeHeader('connection', 'close');
-  res.endWithoutBody();
-}
-
-function writeHeadCorked(): void {
-  const ex = corkEx;
-  const res = ex.res;
-  if (corkReply.status !== 200) res.writeStatus(statusLine(corkReply.status)!);
-  writeHeaders(res, corkReply.headers);
-}
-
-/**
- * The head of a streamed reply that must close (drain, an unread request body, the reply asks).
- * In this build the close cannot be left to the end: `end(…, true)` after `write()` puts a
- * `Connection: close` line into the chunked body (the client sees a broken chunk), and once
- * `tryEnd` has completed a response `res.close()` throws. So the head says it, and the client
- * closes (or uWS's idle timer does). Found by the fuzzer (test/fuzz).
- */
-function writeClosingHeadCorked(): void {
-  writeHeadCorked();
-  corkEx.res.writeHeader('connection', 'close');
-}
 
 export class UwsExchange extends Exchange implements BodyOwner {
   readonly res: HttpResponse;
@@ -184,7 +85,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
     const url = req.getUrl();
     const query = req.getQuery() ?? '';
     copyRequest(req, url.length + query.length, hooks.limits, copied);
-    const address = hooks.eagerAddress ? peerAddress(res) : undefined;
+    const address = hooks.eagerAddress ? normaliseAddress(rawPeerAddress(res)) : undefined;
     return new UwsExchange(res, method, url, query, address, hooks);
   }
 
@@ -213,7 +114,9 @@ export class UwsExchange extends Exchange implements BodyOwner {
 
   protected readAddress(): string {
     // `res` may only be touched until the response ends or the client goes away.
-    return this.phase === Phase.Open || this.phase === Phase.Streaming ? peerAddress(this.res) : '';
+    return this.phase === Phase.Open || this.phase === Phase.Streaming
+      ? normaliseAddress(rawPeerAddress(this.res))
+      : '';
   }
 
   /**
@@ -269,32 +172,12 @@ export class UwsExchange extends Exchange implements BodyOwner {
   send(reply: Reply): Promise<void> {
     if (this.later !== undefined) return this.later;
     if (this.phase !== Phase.Open) return RESOLVED;
-    // Not an object at all (a handler returned undefined, a string …): an invalid reply.
-    if (typeof reply !== 'object' || reply === null) reply = { status: Number.NaN, body: undefined };
-    // A length that is not a byte count (-1, NaN, 1.5) wrote a head without its Content-Length and
-    // left the response hanging (found by the fuzzer: `GET /stream?bytes=-1&known=1`).
-    const invalid =
-      statusLine(reply.status) === undefined
-        ? `invalid status ${String(reply.status)}`
-        : reply.length !== undefined && !(Number.isSafeInteger(reply.length) && reply.length >= 0)
-          ? `invalid length ${String(reply.length)}`
-          : invalidBody(reply.body)
-            ? `invalid body of type ${typeof reply.body}`
-            : undefined;
-    const bad = invalid === undefined ? invalidHeader(reply.headers) : undefined;
-    if (invalid !== undefined || bad !== undefined) {
-      const err =
-        invalid !== undefined
-          ? syError('SY_ERR_BAD_REPLY', invalid)
-          : syError('SY_ERR_BAD_RESPONSE_HEADER', `invalid value or name in response header "${bad}"`);
-      this.hooks.onWriteError(this, err);
-      this.errorCode = err.code;
-      releaseBody(reply.body);
-      reply = {
-        status: err.status,
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
-        body: `${err.reason} (${err.code})\n`,
-      };
+    const problem = replyProblem(reply);
+    if (problem !== undefined) {
+      this.hooks.onWriteError(this, problem);
+      this.errorCode = problem.code;
+      releaseBody((reply as Reply | null)?.body);
+      reply = errorReply(problem, false);
     }
     this.status = reply.status;
     const close = this.closeAfter || this.bodyUnread() || wantsClose(reply.headers);
@@ -342,10 +225,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
         const buf = Buffer.from(whole);
         return this.streamKnown(reply, [buf], buf.byteLength, close);
       }
-      corkEx = this;
-      corkReply = reply;
-      corkBody = whole;
-      corkClose = close;
+      corkFor(this, reply, whole, close);
       this.res.cork(writeWholeCorked);
       this.phase = close ? Phase.Closed : Phase.Done;
       return RESOLVED;
@@ -361,8 +241,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
     length: number | undefined,
     close: boolean,
   ): void {
-    corkEx = this;
-    corkReply = reply;
+    corkFor(this, reply);
     this.res.cork(() => {
       writeHeadCorked();
       endHead(this.res, statusHasBody(reply.status) ? length : undefined, close);
@@ -407,8 +286,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
   ): Promise<void> {
     if (this.method === 'HEAD' || !statusHasBody(reply.status))
       return this.endWithoutBody(reply, body, total, close);
-    corkEx = this;
-    corkReply = reply;
+    corkFor(this, reply);
     // an empty body ends with `end('', close)`, which closes properly: no header of ours then
     this.res.cork(close && total > 0 ? writeClosingHeadCorked : writeHeadCorked);
     this.phase = Phase.Streaming;
@@ -463,8 +341,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
   ): Promise<void> {
     if (this.method === 'HEAD' || !statusHasBody(reply.status))
       return this.endWithoutBody(reply, body, undefined, close);
-    corkEx = this;
-    corkReply = reply;
+    corkFor(this, reply);
     this.res.cork(close ? writeClosingHeadCorked : writeHeadCorked);
     this.phase = Phase.Streaming;
     this.res.onWritable(this.onWritable);

@@ -4,35 +4,13 @@
  * scope, the child logger) is computed on first use.
  */
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
-import { syError } from '../errors.js';
-import type { Exchange, RequestBody } from '../exchange.js';
-import type { Params } from '../router/router.js';
-import { openScope, type RequestScope } from '../runtime/index.js';
+import { syError } from '../../errors.js';
+import type { Exchange, RequestBody } from '../../exchange.js';
+import type { Params } from '../../router/router.js';
+import { openScope, type RequestScope } from '../../runtime/index.js';
+import type { TableServices, UpstreamHandle } from '../../services.js';
 
-/** The worker pool as handlers reach it (implemented by src/pool). */
-export interface JobRunner {
-  run<T = unknown>(
-    name: string,
-    input: unknown,
-    opts: { signal: AbortSignal; inline: boolean; ex: Exchange },
-  ): Promise<T>;
-}
-
-/** An upstream as handlers reach it: its undici dispatcher and the origin of its first server. */
-export interface UpstreamHandle {
-  readonly origin: string;
-  readonly dispatcher: Dispatcher;
-}
-
-/** Shared, per-server things handed to every context. */
-export interface Services {
-  log: Logger;
-  jobs: JobRunner | undefined;
-  upstream(name: string): UpstreamHandle | undefined;
-  /** shared application state (one object per server) */
-  state: Record<string, unknown>;
-}
+export type { UpstreamHandle } from '../../services.js';
 
 export interface RouteOptions {
   inline: boolean;
@@ -49,14 +27,14 @@ export class Context {
   readonly deadline: number;
   readonly state: Record<string, unknown>;
   private readonly ex: Exchange;
-  private readonly services: Services;
+  private readonly services: TableServices;
   private readonly route: RouteOptions;
   private _query: URLSearchParams | undefined = undefined;
   private _headers: Record<string, string> | undefined = undefined;
   private _log: Logger | undefined = undefined;
   private _scope: RequestScope | undefined = undefined;
 
-  constructor(ex: Exchange, params: Params, services: Services, route: RouteOptions) {
+  constructor(ex: Exchange, params: Params, services: TableServices, route: RouteOptions) {
     this.method = ex.method;
     this.path = ex.path;
     this.params = params;
@@ -138,7 +116,7 @@ export class Context {
   }
 
   get log(): Logger {
-    return (this._log ??= this.services.log.child({ id: this.id }));
+    return (this._log ??= this.services.logs.error.child({ id: this.id }));
   }
 
   /** The request body, as chunks (read once). */
@@ -156,7 +134,7 @@ export class Context {
 
   /** An upstream from the config, for handlers that talk to it themselves (see routes/first.ts). */
   upstream(name: string): UpstreamHandle {
-    const u = this.services.upstream(name);
+    const u = this.services.upstreams.handle(name);
     if (u === undefined) throw syError('SY_ERR_UPSTREAM_UNAVAILABLE', `unknown upstream "${name}"`);
     return u;
   }

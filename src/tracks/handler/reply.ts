@@ -2,8 +2,8 @@
  * Reply helpers for handlers: `text`, `json`, `html`, `bytes`, `stream`, `empty`, and `HttpError`
  * for answering a 4xx/5xx with a reason of your own by throwing.
  */
-import { type ErrorCode, SwitchyardError } from '../errors.js';
-import type { Reply, ReplyHeaders } from '../exchange.js';
+import { type ErrorCode, SwitchyardError } from '../../errors.js';
+import type { Reply, ReplyHeaders } from '../../exchange.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json';

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Reply } from '../exchange.js';
+import type { Reply } from '../../exchange.js';
 import type { Context } from './context.js';
 
 export type Handler = (ctx: Context) => Reply | Promise<Reply>;

@@ -1,0 +1,39 @@
+/**
+ * The field types every part of the config schema is built from: sizes and durations with units,
+ * ports, names, header names and values. Track schemas (src/tracks/*) import these too.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+export const size = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const r = parseSize(v);
+    if (typeof r === 'string') {
+      ctx.addIssue({ code: 'custom', message: r });
+      return z.NEVER;
+    }
+    return r;
+  })
+  .meta({ description: 'bytes, or a size such as 64KiB, 1MiB' });
+
+export const duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const r = parseDuration(v);
+    if (typeof r === 'string') {
+      ctx.addIssue({ code: 'custom', message: r });
+      return z.NEVER;
+    }
+    return r;
+  })
+  .meta({ description: 'a duration such as 250ms, 30s, 5m' });
+
+export const port = z.number().int().min(0).max(65535);
+export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'invalid header name');
+export const headerValue = z.string().regex(/^[^\r\n\0]*$/, 'header value must not contain CR, LF or NUL');
+export const headerMap = z.record(headerName, headerValue);
+export const name = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, _ . -');
+export const httpMethod = z.string().regex(/^[A-Z]+$/, 'methods are upper-case tokens such as GET');

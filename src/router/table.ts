@@ -1,0 +1,123 @@
+/**
+ * The route table: one config generation's routes, compiled. It is a value: the pipeline reads
+ * the table it was given (`pipeline.use(table)`), a request keeps the route it matched, and a
+ * reload builds a new table beside the old one, swaps it in, and retires the old one, which closes
+ * what it owns (upstream pools, health checkers) once its last request has finished.
+ */
+import type { LoadedConfig } from '../config/load.js';
+import type { RouteConfig } from '../config/schema.js';
+import { Upstreams } from '../proxy/index.js';
+import type { ProcessServices, TableServices } from '../services.js';
+import { tracks } from '../tracks/index.js';
+import type { RunFn, Track } from '../tracks/track.js';
+import { Router } from './router.js';
+
+/** A route as the pipeline runs it: everything precomputed from its config. */
+export interface CompiledRoute {
+  /** the route's path pattern, for logs */
+  readonly name: string;
+  /** the track's name, for logs */
+  readonly track: string;
+  readonly bodyLimit: number;
+  /** ms; 0 = no timeout */
+  readonly timeout: number;
+  /** max requests in flight on this route; 0 = unlimited */
+  readonly maxActive: number;
+  /** requests in flight on this route */
+  active: number;
+  readonly run: RunFn;
+  readonly table: RouteTable;
+}
+
+const byName = new Map<string, Track>(tracks.map((t) => [t.name, t as unknown as Track]));
+
+export class RouteTable {
+  readonly router: Router<CompiledRoute>;
+  readonly services: TableServices;
+  private readonly routes: CompiledRoute[] = [];
+  private retired: (() => void) | undefined = undefined;
+  private closing: Promise<void> | undefined = undefined;
+
+  private constructor(
+    services: TableServices,
+    specs: (table: RouteTable) => CompiledRoute[],
+    config: RouteConfig[],
+  ) {
+    this.services = services;
+    this.routes = specs(this);
+    this.router = new Router(
+      this.routes.map((data, i) => ({
+        path: config[i]!.path,
+        methods: config[i]!.methods,
+        host: config[i]!.host,
+        data,
+      })),
+    );
+  }
+
+  /**
+   * Compile every route of `loaded` (handler modules are imported, upstream pools created).
+   * Throws, naming the route's config path, on what the schema cannot check; nothing is left open.
+   */
+  static async compile(loaded: LoadedConfig, process: ProcessServices): Promise<RouteTable> {
+    const { config, routesDir } = loaded;
+    const services: TableServices = { ...process, upstreams: new Upstreams(config, { logs: process.logs }) };
+    try {
+      const runs = await Promise.all(
+        config.routes.map((r, i) =>
+          byName.get(r.track)!.compile(r as never, { where: `routes[${i}]`, routesDir, services }),
+        ),
+      );
+      return new RouteTable(
+        services,
+        (table) =>
+          config.routes.map((r, i) => ({
+            name: r.path,
+            track: r.track,
+            bodyLimit: r.body ?? config.limits.body,
+            timeout: r.timeout ?? 0,
+            maxActive: r.queue ?? 0,
+            active: 0,
+            run: runs[i]!,
+            table,
+          })),
+        config.routes,
+      );
+    } catch (err) {
+      await services.upstreams.close();
+      throw err;
+    }
+  }
+
+  /** True when no request that matched this table is still in flight. */
+  get idle(): boolean {
+    for (const r of this.routes) if (r.active !== 0) return false;
+    return true;
+  }
+
+  /**
+   * This table is no longer used for new requests: close what it owns once the requests that
+   * matched it have finished (the pipeline calls `finished()` as each one does).
+   */
+  retire(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.retired = resolve;
+      this.finished();
+    }).then(() => this.services.upstreams.close());
+    return this.closing;
+  }
+
+  /** The pipeline: a request on a retired table has finished. */
+  finished(): void {
+    const done = this.retired;
+    if (done !== undefined && this.idle) {
+      this.retired = undefined;
+      done();
+    }
+  }
+
+  /** Close now, whatever is in flight (process exit). */
+  close(): Promise<void> {
+    return (this.closing ??= this.services.upstreams.close());
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The Engine interface: what turns connections into Exchanges and writes Replies. The pipeline,
+ * the tracks and the logs never know which engine carried a request. An engine owns its
+ * listeners; everything engine-neutral (request checks in src/http/request-checks.ts, reply
+ * rules in src/http/reply-rules.ts, the one error reply in src/errors.ts) lives outside its folder.
+ *
+ * Engines are listed in ./engines.ts and loaded on demand, so a platform where one cannot load
+ * (the uWS binary on a Node it was not built for) can still run another.
+ */
+import type { SwitchyardError } from '../errors.js';
+import type { Exchange } from '../exchange.js';
+import type { HeaderLimits } from '../http/request-checks.js';
+
+export interface EngineOptions {
+  limits: HeaderLimits;
+  /** read every peer address while the transport still knows it (the access log needs it later) */
+  eagerAddress: boolean;
+  /** the pipeline: called synchronously for every request */
+  handle(ex: Exchange): void;
+  /** a response could not be written as asked (bad reply, stream failure): log it */
+  onWriteError(ex: Exchange, err: SwitchyardError | Error): void;
+}
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export interface Engine {
+  /** `uws`, `node` …, for logs */
+  readonly name: string;
+  /** Listen on host:port (0 = any free port). Resolves with the port bound; rejects with ListenError. */
+  listen(host: string, port: number): Promise<number>;
+  /** Stop accepting new connections at once; requests on open connections are answered with Connection: close. */
+  stopAccepting(): void;
+  /** What this engine listens on now. */
+  addresses(): Address[];
+}
+
+/** A listener could not be opened (address in use, not available). */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+}

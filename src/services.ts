@@ -1,0 +1,46 @@
+/**
+ * What a compiled route can reach, declared once. Two lifetimes:
+ *
+ * - **process services** live as long as the process and are shared by every acceptor and every
+ *   route table: the job pool, the log destinations. Nothing here is rebuilt on reload.
+ * - **table services** belong to one route table (one config generation): the upstream pools and
+ *   their health checkers. A reload builds new ones beside the old; the old are closed once the
+ *   requests that matched the old table have finished.
+ *
+ * This module declares interfaces only (no code), so tracks, the pool and the proxy depend on it
+ * rather than on each other.
+ */
+import type { Dispatcher } from 'undici';
+import type { Exchange } from './exchange.js';
+import type { Logs } from './observe/log.js';
+import type { Upstreams } from './proxy/index.js';
+
+/** The worker pool as routes reach it (implemented by src/pool). */
+export interface JobRunner {
+  run<T = unknown>(
+    name: string,
+    input: unknown,
+    opts: { signal: AbortSignal; inline: boolean; ex: Exchange },
+  ): Promise<T>;
+}
+
+/** An upstream as handlers reach it: its undici dispatcher and the origin of its first server. */
+export interface UpstreamHandle {
+  readonly origin: string;
+  readonly dispatcher: Dispatcher;
+}
+
+/** Per process: shared by every acceptor and every route table. */
+export interface ProcessServices {
+  logs: Logs;
+  /** the job pool; undefined where a process runs without one (tests) */
+  jobs: JobRunner | undefined;
+  /** application state shared by every handler of the process (`ctx.state`) */
+  state: Record<string, unknown>;
+}
+
+/** Per route table: what one config generation owns, plus the process services. */
+export interface TableServices extends ProcessServices {
+  /** the upstream pools of this table's `upstreams:` */
+  upstreams: Upstreams;
+}
