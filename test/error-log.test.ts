@@ -4,7 +4,8 @@
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseResponse, raw, startServer, type TestServer } from './helpers/server.js';
+import { parseResponse, raw } from './helpers/raw-client.js';
+import { startServer, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
 

@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
-import { parseResponse, raw, startServer, type TestServer, until } from './helpers/server.js';
+import { parseResponse, raw } from './helpers/raw-client.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/wait.js';
 
 let s: TestServer;
 const g = globalThis as { __forkOutcomes?: string[] };

@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
-import { parseResponse, raw, startServer, type TestServer } from './helpers/server.js';
+import { parseResponse, raw } from './helpers/raw-client.js';
+import { startServer, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
 

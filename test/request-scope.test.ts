@@ -6,7 +6,9 @@
 import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseResponse, raw, startServer, type TestServer, until } from './helpers/server.js';
+import { parseResponse, raw } from './helpers/raw-client.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/wait.js';
 
 let s: TestServer;
 let upstream: HttpServer;

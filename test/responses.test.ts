@@ -7,8 +7,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
-import { RawClient, values, type WireResponse } from './helpers/raw-client.js';
-import { parseResponse, raw, startServer, type TestServer, until } from './helpers/server.js';
+import { parseResponse, RawClient, raw, values, type WireResponse } from './helpers/raw-client.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/wait.js';
 
 let s: TestServer;
 

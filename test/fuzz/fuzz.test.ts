@@ -21,8 +21,11 @@
  */
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HANDLERS, percentile, sleep } from '../hardening/helpers.js';
-import { type CliProxy, httpUpstream, startCli, type Upstream, until } from '../helpers/proxy-fixtures.js';
+import { type StartedCli, startCli } from '../helpers/cli.js';
+import { HANDLERS } from '../helpers/paths.js';
+import { percentile } from '../helpers/traffic.js';
+import { httpUpstream, type Upstream } from '../helpers/upstreams.js';
+import { sleep, until } from '../helpers/wait.js';
 import { send } from './client.js';
 import { CORPUS } from './corpus.js';
 import { Rand } from './prng.js';
@@ -67,7 +70,7 @@ function emptyPieces(bytes: string): boolean {
 
 describe(`fuzz: ${COUNT} mutated requests, seed ${SEED.toString(16)}`, () => {
   let up: Upstream & { server: http.Server };
-  let sy: CliProxy;
+  let sy: StartedCli;
   const upstreamErrors: { code: string; raw: string }[] = [];
   let upstreamAborted = 0;
 

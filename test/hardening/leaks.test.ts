@@ -15,17 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rand } from '../fuzz/prng.js';
-import { type CliProxy, httpUpstream, startCli, type Upstream, until } from '../helpers/proxy-fixtures.js';
-import {
-  getJson,
-  HANDLERS,
-  mib,
-  ROUTES,
-  type ServerMemory,
-  serverMemory,
-  sleep,
-  withExposedGc,
-} from './helpers.js';
+import { type StartedCli, startCli } from '../helpers/cli.js';
+import { getJson } from '../helpers/http.js';
+import { HANDLERS, ROUTES } from '../helpers/paths.js';
+import { mib, type ServerMemory, serverMemory, withExposedGc } from '../helpers/traffic.js';
+import { httpUpstream, type Upstream } from '../helpers/upstreams.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const CHUNK = Buffer.alloc(16 * 1024, 'z');
 const SEED = 0x5eed1eaf;
@@ -187,7 +182,7 @@ async function run(port: number, n: number, seed: number): Promise<Record<string
 
 describe('1,000 random client aborts across all tracks (built CLI)', () => {
   let up: Upstream & { server: http.Server };
-  let sy: CliProxy;
+  let sy: StartedCli;
   let dir: string;
 
   beforeAll(async () => {

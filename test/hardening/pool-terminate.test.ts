@@ -11,8 +11,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRequest, startServer, type TestServer, until } from '../pool/helpers.js';
-import { ROUTES, sleep } from './helpers.js';
+import { ROUTES } from '../helpers/paths.js';
+import { openRequest } from '../helpers/raw-client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const HOLD = `import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';

@@ -5,9 +5,12 @@
 import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli } from '../helpers/proxy-fixtures.js';
-import { raw, startServer, type TestServer, until } from '../helpers/server.js';
-import { getJson, HANDLERS, sleep } from './helpers.js';
+import { startCli } from '../helpers/cli.js';
+import { getJson } from '../helpers/http.js';
+import { HANDLERS } from '../helpers/paths.js';
+import { raw } from '../helpers/raw-client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { sleep, until } from '../helpers/wait.js';
 
 describe('engine regressions', () => {
   let s: TestServer;

@@ -6,8 +6,10 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseResponse, startServer, type TestServer, until } from '../helpers/server.js';
-import { HANDLERS, sleep } from './helpers.js';
+import { HANDLERS } from '../helpers/paths.js';
+import { parseResponse } from '../helpers/raw-client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { sleep, until } from '../helpers/wait.js';
 
 declare global {
   var __syStubborn: { started: number; finished: number; abortedSeen: number } | undefined;

@@ -13,17 +13,12 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProxy, httpUpstream, startCli, type Upstream, until } from '../helpers/proxy-fixtures.js';
-import {
-  getJson,
-  HANDLERS,
-  mib,
-  normalTraffic,
-  percentile,
-  serverMemory,
-  sleep,
-  withExposedGc,
-} from './helpers.js';
+import { type StartedCli, startCli } from '../helpers/cli.js';
+import { getJson } from '../helpers/http.js';
+import { HANDLERS } from '../helpers/paths.js';
+import { mib, normalTraffic, percentile, serverMemory, withExposedGc } from '../helpers/traffic.js';
+import { httpUpstream, type Upstream } from '../helpers/upstreams.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const BIG = 10 * 1024 * 1024;
 const PIECE = Buffer.alloc(64 * 1024, 'b');
@@ -51,7 +46,7 @@ function bigUpstream() {
 
 describe('slow and idle clients (built CLI)', () => {
   let up: Upstream & { server: http.Server };
-  let sy: CliProxy;
+  let sy: StartedCli;
 
   beforeAll(async () => {
     up = await bigUpstream();

@@ -1,8 +1,10 @@
 /**
- * Running the built CLI (dist/src/cli.js) as a child process, as users do.
+ * The built CLI (dist/src/cli.js) as a child process, as users run it: one-off commands
+ * (`runCliToEnd`), and a server started on a YAML config (`startCli`) with its ports, output,
+ * descriptors and memory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,19 +99,77 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Start the CLI on a config; resolve once every listener is up, with the ports in order. */
-export async function startCli(
-  yaml: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<Cli & { ports: number[] }> {
-  const file = tempFile('switchyard.yaml', yaml);
+export interface StartedCli extends Cli {
+  /** the bound ports, in the order the listeners were configured */
+  ports: number[];
+  /** the first listener's port, and its URL */
+  port: number;
+  url: string;
+  pid: number;
+  /** the temporary directory holding the config (`@DIR@` in the YAML is replaced by it) */
+  dir: string;
+  /** resident set size now, bytes (from /proc) */
+  rss(): number;
+  /** open file descriptors now */
+  fds(): number;
+  /** access-log lines so far (JSON lines with a `track`, from stdout and stderr) */
+  accessLog(): Record<string, unknown>[];
+  /** SIGTERM, SIGKILL after 5 s, and remove the temporary directory */
+  stop(): Promise<void>;
+}
+
+/**
+ * `node dist/src/cli.js start -c FILE` with this YAML (after `npm run build`); `listen:` is added
+ * (one listener on 127.0.0.1:0) unless given. Resolves once every listener is up (one "listening
+ * on" line each, in config order), with the bound ports read from those lines.
+ */
+export async function startCli(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<StartedCli> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-'));
+  yaml = yaml.replaceAll('@DIR@', dir);
+  const text = /^listen:/m.test(yaml) ? yaml : `listen: [{ host: 127.0.0.1, port: 0 }]\n${yaml}`;
+  const file = join(dir, 'switchyard.yaml');
+  writeFileSync(file, text);
   const c = runCli(['start', '-c', file], env);
-  const count = (yaml.match(/port:/g) ?? []).length;
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const re = /"msg":"listening on [^:]+:(\d+)"/g;
-    await c.waitFor(new RegExp(`(listening on [^"]+"[\\s\\S]*){${i + 1}}`));
-    ports.splice(0, ports.length, ...[...(c.stdout() + c.stderr()).matchAll(re)].map((m) => Number(m[1])));
+  const count = Math.max(1, (text.match(/port:/g) ?? []).length);
+  const listening = /"msg":"listening on [^"]*:(\d+)"/g;
+  const ports = () => [...(c.stdout() + c.stderr()).matchAll(listening)].map((m) => Number(m[1]));
+  try {
+    await c.waitFor(new RegExp(`(listening on [^"]+"[\\s\\S]*){${count}}`), 15_000);
+  } catch (err) {
+    c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
-  return Object.assign(c, { ports });
+  const pid = c.child.pid!;
+  const bound = ports();
+  return Object.assign(c, {
+    ports: bound,
+    port: bound[0]!,
+    url: `http://127.0.0.1:${bound[0]}`,
+    pid,
+    dir,
+    rss() {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return Number(m![1]) * 1024;
+    },
+    fds: () => readdirSync(`/proc/${pid}/fd`).length,
+    accessLog() {
+      const out: Record<string, unknown>[] = [];
+      for (const line of (c.stdout() + c.stderr()).split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const rec = JSON.parse(line) as Record<string, unknown>;
+        if ('track' in rec) out.push(rec);
+      }
+      return out;
+    },
+    async stop() {
+      if (c.child.exitCode === null && c.child.signalCode === null) {
+        c.kill('SIGTERM');
+        const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+        await c.exited;
+        clearTimeout(t);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
 }

@@ -1,8 +1,9 @@
 /**
- * A raw-socket HTTP/1.1 client for protocol tests: writes exact bytes, and reads responses with a
- * strict parser of its own (RFC 9112), so a malformed response is reported rather than smoothed
- * over the way Node's parser would. One socket, many requests: it tells a response from the
- * connection closing, and both from silence.
+ * The raw-socket client for every test that needs exact bytes on the wire: writes what it is
+ * given, and reads responses with a strict parser of its own (RFC 9112), so a malformed response is
+ * reported rather than smoothed over the way Node's parser would. One socket, many requests: it
+ * tells a response from the connection closing, and both from silence. The one-shot helpers below
+ * (`raw`, `rawGet`, `openRequest`, `lineClient`) are built on it.
  */
 import net from 'node:net';
 
@@ -125,19 +126,20 @@ export class RawClient {
   closed = false;
   /** every byte received */
   received = '';
-  private wake: (() => void) | undefined;
+  /** woken on every byte received and on the close */
+  private readonly wakers = new Set<() => void>();
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on('data', (d: Buffer) => {
       this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
       this.received += d.toString('latin1');
-      this.wake?.();
+      for (const w of this.wakers) w();
     });
     socket.on('error', () => {});
     socket.on('close', () => {
       this.closed = true;
-      this.wake?.();
+      for (const w of this.wakers) w();
     });
   }
 
@@ -171,36 +173,169 @@ export class RawClient {
       if (this.closed) return { closed: true };
       const left = deadline - performance.now();
       if (left <= 0) return { timeout: true, partial: this.pending };
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.nap(left);
     }
   }
 
   /** Resolves true once the server closed the connection, false after `ms` of it staying open. */
-  async closedWithin(ms: number): Promise<boolean> {
+  closedWithin(ms: number): Promise<boolean> {
+    return this.waitFor(() => this.closed, ms);
+  }
+
+  /**
+   * Resolves true once `ready()` holds (checked on every byte received and on the close), false
+   * after `ms` without it.
+   */
+  async waitFor(ready: () => boolean, ms: number): Promise<boolean> {
     const deadline = performance.now() + ms;
-    while (!this.closed) {
+    for (;;) {
+      if (ready()) return true;
+      if (this.closed) return ready();
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.nap(left);
     }
-    return true;
   }
 
   destroy(): void {
     this.socket.destroy();
   }
+
+  /** Resolves on the next byte, the close, or after `ms` (never, when `ms` is infinite). */
+  private nap(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = Number.isFinite(ms) ? setTimeout(wake, ms) : undefined;
+      const wakers = this.wakers;
+      function wake(): void {
+        clearTimeout(t);
+        wakers.delete(wake);
+        resolve();
+      }
+      wakers.add(wake);
+    });
+  }
+}
+
+// --- one-shot helpers on the raw client -----------------------------------------------------------
+
+export interface RawResult {
+  /** everything received, as latin1 text */
+  text: string;
+  /** the server closed the connection (before our timeout) */
+  closed: boolean;
+  /** ms from sending to the first byte received (-1 if none) */
+  firstByteMs: number;
+}
+
+/**
+ * Send exact bytes over a fresh connection; collect what comes back until the server closes, or
+ * `waitMs` of silence after the last byte (or `firstMs` without any byte). `closed` tells whether
+ * the server closed.
+ */
+export async function raw(
+  port: number,
+  bytes: string | Buffer,
+  waitMs = 100,
+  firstMs = 3000,
+): Promise<RawResult> {
+  const c = await RawClient.connect(port);
+  const sentAt = performance.now();
+  let firstByteMs = -1;
+  c.socket.once('data', () => {
+    firstByteMs = performance.now() - sentAt;
+  });
+  c.write(bytes);
+  try {
+    let seen = 0;
+    let wait = firstMs;
+    // each round ends on the close, on new bytes, or on silence
+    while (await c.waitFor(() => c.received.length > seen, wait)) {
+      if (c.closed) break;
+      seen = c.received.length;
+      wait = waitMs;
+    }
+    return { text: c.received, closed: c.closed, firstByteMs };
+  } finally {
+    c.destroy();
+  }
+}
+
+/** Parse the first response in `text` leniently: status, headers (lower-case, arrays for repeats), body. */
+export function parseResponse(text: string): {
+  status: number;
+  headers: Record<string, string[]>;
+  body: string;
+  rest: string;
+} {
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) throw new Error(`no complete response head in ${JSON.stringify(text.slice(0, 200))}`);
+  const lines = text.slice(0, end).split('\r\n');
+  const status = Number(lines[0]!.split(' ')[1]);
+  const headers: Record<string, string[]> = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    const k = l.slice(0, i).toLowerCase();
+    (headers[k] ??= []).push(l.slice(i + 1).trim());
+  }
+  let body = text.slice(end + 4);
+  let rest = '';
+  const cl = headers['content-length'];
+  if (cl) {
+    rest = body.slice(Number(cl[0]));
+    body = body.slice(0, Number(cl[0]));
+  }
+  return { status, headers, body, rest };
+}
+
+export interface HttpResult {
+  status: number;
+  /** the last value of each field, by lower-case name */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** GET over a fresh connection (Connection: close); resolves with the response once the server closes. */
+export async function rawGet(port: number, path: string, extra = ''): Promise<HttpResult> {
+  const c = await RawClient.connect(port);
+  c.write(`GET ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n${extra}\r\n`);
+  await c.waitFor(() => c.closed, Number.POSITIVE_INFINITY);
+  const r = parseResponse(c.received);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) headers[k] = v[v.length - 1]!;
+  return { status: r.status, headers, body: r.body };
+}
+
+/** Send a GET and keep the socket: the test destroys it to abort the request. */
+export async function openRequest(port: number, path: string): Promise<net.Socket> {
+  const c = await RawClient.connect(port);
+  c.write(`GET ${path} HTTP/1.1\r\nHost: test\r\n\r\n`);
+  return c.socket;
+}
+
+/** A line-protocol client (the tcp track): what it received, and waiting for lines or the close. */
+export interface LineClient {
+  socket: net.Socket;
+  received(): string;
+  /** resolves with the first `n` lines received (waits for them) */
+  lines(n: number, ms?: number): Promise<string[]>;
+  /** resolves with everything received once the server has closed the connection */
+  closed: Promise<string>;
+  send(text: string): void;
+}
+
+export async function lineClient(port: number): Promise<LineClient> {
+  const c = await RawClient.connect(port);
+  const closed = new Promise<string>((r) => c.socket.on('close', () => r(c.received)));
+  return {
+    socket: c.socket,
+    received: () => c.received,
+    closed,
+    send: (t) => c.write(t),
+    async lines(n, ms = 10_000) {
+      const enough = () => c.received.split('\n').length > n;
+      if (!(await c.waitFor(enough, ms)))
+        throw new Error(`timed out waiting for ${n} lines; got ${JSON.stringify(c.received)}`);
+      return c.received.split('\n').slice(0, n);
+    },
+  };
 }

@@ -4,7 +4,10 @@
  * memory), removes a queued job, and a full pool answers 503 with Retry-After at once.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FIXTURES, get, openRequest, startServer, type TestServer, until } from './helpers.js';
+import { ROUTES } from '../helpers/paths.js';
+import { openRequest, rawGet } from '../helpers/raw-client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 declare global {
   // the heartbeat fixture handler test/fixtures/routes/burn.js hands to the burn job
@@ -61,7 +64,7 @@ describe('abort a running job', () => {
   beforeAll(async () => {
     s = await startServer(`
 pool: { threads: 1, queue: 4 }
-routes_dir: ${FIXTURES}
+routes_dir: ${ROUTES}
 routes:
   - { path: /burn, handler: burn }
   - { path: /burn-timeout, handler: burn, timeout: 150ms }
@@ -83,7 +86,7 @@ routes:
     expect(stopMs).toBeLessThan(50);
     await until(() => !threadIds(s).includes(victim), 1000, 'the worker to be removed');
 
-    const next = await get(s.port, '/job/where');
+    const next = await rawGet(s.port, '/job/where');
     expect(next.status).toBe(200);
     const { result } = JSON.parse(next.body) as { result: number };
     expect(result).not.toBe(victim);
@@ -100,7 +103,7 @@ routes:
 
   it("the route's timeout answers 504 and terminates the worker", async () => {
     const t0 = clock();
-    const r = await get(s.port, '/burn-timeout');
+    const r = await rawGet(s.port, '/burn-timeout');
     const tResponse = clock();
     expect(r.status).toBe(504);
     expect(tResponse - t0).toBeGreaterThanOrEqual(140);
@@ -108,12 +111,12 @@ routes:
     expect(starts()).toBe(1);
     const stopMs = await stoppedAfter(tResponse);
     expect(stopMs).toBeLessThan(50);
-    const next = await get(s.port, '/job/where');
+    const next = await rawGet(s.port, '/job/where');
     expect(next.status).toBe(200);
   });
 
   it('a job that finishes is not disturbed (burn for 30 ms)', async () => {
-    const r = await get(s.port, '/burn?ms=30');
+    const r = await rawGet(s.port, '/burn?ms=30');
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).thread).toBe(Atomics.load(hb, 1));
   });
@@ -124,7 +127,7 @@ describe('queued jobs and a full pool', () => {
   beforeAll(async () => {
     s = await startServer(`
 pool: { threads: 1, queue: 1 }
-routes_dir: ${FIXTURES}
+routes_dir: ${ROUTES}
 routes:
   - { path: /burn, handler: burn }
   - { path: "/job/:name", handler: job }
@@ -146,7 +149,7 @@ routes:
     }
     await stoppedAfter(clock(), 50);
     expect(starts()).toBe(1);
-    expect((await get(s.port, '/job/where')).status).toBe(200);
+    expect((await rawGet(s.port, '/job/where')).status).toBe(200);
     expect(starts()).toBe(1);
   });
 
@@ -159,7 +162,7 @@ routes:
 
       const rejectedBefore = s.pool.stats().rejected;
       const t0 = performance.now();
-      const c = await get(s.port, '/job/where');
+      const c = await rawGet(s.port, '/job/where');
       const ms = performance.now() - t0;
       expect(c.status).toBe(503);
       expect(c.headers['retry-after']).toBe('1');
@@ -176,7 +179,7 @@ routes:
       a.destroy();
     }
     await until(() => s.pool.stats().running + s.pool.stats().queued === 0, 1000, 'the pool to empty');
-    expect((await get(s.port, '/job/where')).status).toBe(200);
+    expect((await rawGet(s.port, '/job/where')).status).toBe(200);
   });
 
   it("a queued job waits no longer than the route's timeout, then leaves the queue", async () => {
@@ -184,7 +187,7 @@ routes:
     try {
       await until(() => beats() > 0, 5000, 'job A to run');
       const t0 = performance.now();
-      const r = await get(s.port, '/timed/job/where');
+      const r = await rawGet(s.port, '/timed/job/where');
       const ms = performance.now() - t0;
       expect(r.status).toBe(504);
       expect(ms).toBeGreaterThanOrEqual(190);
@@ -202,7 +205,7 @@ describe('jobs that fail', () => {
   beforeAll(async () => {
     s = await startServer(`
 pool: { threads: 1, queue: 4 }
-routes_dir: ${FIXTURES}
+routes_dir: ${ROUTES}
 routes:
   - { path: "/job/:name", handler: job }
 `);
@@ -210,7 +213,7 @@ routes:
   afterAll(() => s.close());
 
   it('a job that throws → 500 SY_ERR_JOB_FAILED, its error in the error log', async () => {
-    const r = await get(s.port, '/job/fail?input=7');
+    const r = await rawGet(s.port, '/job/fail?input=7');
     expect(r.status).toBe(500);
     expect(r.body).toBe('job failed (SY_ERR_JOB_FAILED)\n');
     const logged = await until(() => s.errors.find((l) => l.code === 'SY_ERR_JOB_FAILED'), 1000);
@@ -219,15 +222,15 @@ routes:
   });
 
   it('a job that kills its worker → 500, and the pool recovers', async () => {
-    const r = await get(s.port, '/job/exit');
+    const r = await rawGet(s.port, '/job/exit');
     expect(r.status).toBe(500);
     expect(r.body).toContain('SY_ERR_JOB_FAILED');
-    const next = await get(s.port, '/job/where');
+    const next = await rawGet(s.port, '/job/where');
     expect(next.status).toBe(200);
   });
 
   it('an unknown job → 500 SY_ERR_UNKNOWN_JOB', async () => {
-    const r = await get(s.port, '/job/nope');
+    const r = await rawGet(s.port, '/job/nope');
     expect(r.status).toBe(500);
     expect(r.body).toBe('unknown job (SY_ERR_UNKNOWN_JOB)\n');
   });

@@ -4,11 +4,21 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILT_ROUTES, get, refFib, startServer, type TestServer } from './helpers.js';
+import { BUILT_ROUTES } from '../helpers/paths.js';
+import { rawGet } from '../helpers/raw-client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
 
 const { default: fib } = (await import(join(BUILT_ROUTES, 'jobs', 'fib.js'))) as {
   default: (n: number) => number | string;
 };
+
+/** fib(n) by iteration in BigInt: the reference the job is checked against. */
+function refFib(n: number): bigint {
+  let a = 0n;
+  let b = 1n;
+  for (let i = 0; i < n; i++) [a, b] = [b, a + b];
+  return a;
+}
 
 describe('the fib job', () => {
   it('is exact for every n in 0..90: a number up to 2^53, a string above', () => {
@@ -57,21 +67,21 @@ routes:
       [90, '2880067194370816120'],
     ];
     for (const [n, result] of cases) {
-      const r = await get(s.port, `/fib/${n}`);
+      const r = await rawGet(s.port, `/fib/${n}`);
       expect(r.status, `n=${n}`).toBe(200);
       expect(r.headers['content-type']).toBe('application/json');
       expect(JSON.parse(r.body)).toEqual({ n, result });
     }
-    expect((await get(s.port, '/fib/30')).body).toBe('{"n":30,"result":832040}');
+    expect((await rawGet(s.port, '/fib/30')).body).toBe('{"n":30,"result":832040}');
   });
 
   it('answers 400 with a reason for n that is not an integer in 0..90', async () => {
     for (const bad of ['91', '-1', 'abc', '1.5', '1e1', '0x10', '%2B5', '1000000000000']) {
-      const r = await get(s.port, `/fib/${bad}`);
+      const r = await rawGet(s.port, `/fib/${bad}`);
       expect(r.status, bad).toBe(400);
       expect(r.body).toBe('n must be an integer in 0..90 (SY_ERR_BAD_REQUEST)\n');
     }
-    const j = await get(s.port, '/fib/91', 'Accept: application/json\r\n');
+    const j = await rawGet(s.port, '/fib/91', 'Accept: application/json\r\n');
     expect(JSON.parse(j.body)).toEqual({
       error: 'n must be an integer in 0..90',
       code: 'SY_ERR_BAD_REQUEST',
@@ -81,16 +91,16 @@ routes:
 
   it('inline: true gives the same answers', async () => {
     for (const n of [0, 25, 79]) {
-      const a = await get(s.port, `/fib/${n}`);
-      const b = await get(s.port, `/inline/fib/${n}`);
+      const a = await rawGet(s.port, `/fib/${n}`);
+      const b = await rawGet(s.port, `/inline/fib/${n}`);
       expect(b.status).toBe(200);
       expect(b.body).toBe(a.body);
     }
   });
 
   it('writes job, queue wait and run time into the access log', async () => {
-    await get(s.port, '/fib/27');
-    await get(s.port, '/inline/fib/27');
+    await rawGet(s.port, '/fib/27');
+    await rawGet(s.port, '/inline/fib/27');
     const pooled = s.access.filter((l) => l.path === '/fib/27').at(-1)!;
     expect(pooled).toMatchObject({ status: 200, job: 'fib' });
     expect(pooled.job_wait_ms).toBeTypeOf('number');

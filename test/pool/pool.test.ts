@@ -5,15 +5,17 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { silentLogs } from '../../src/observe/log.js';
-import { ConfigError, FIXTURES, type JobPool, JobPool as Pool, parseConfig } from './helpers.js';
+import { JobPool as Pool } from '../../src/pool/index.js';
+import { ROUTES } from '../helpers/paths.js';
 
 const config = (yaml: string) => parseConfig(yaml, '/tmp/switchyard-pool-test.yaml').config;
 
 describe('JobPool', () => {
-  let pool: JobPool;
+  let pool: Pool;
   beforeAll(async () => {
-    pool = await Pool.start(config('pool: { threads: 2, queue: 8 }'), FIXTURES, silentLogs());
+    pool = await Pool.start(config('pool: { threads: 2, queue: 8 }'), ROUTES, silentLogs());
   });
   afterAll(() => pool.close());
 
@@ -106,7 +108,7 @@ describe('JobPool', () => {
   });
 
   it('refuses more than threads + queue jobs at once, with Retry-After', async () => {
-    const small = await Pool.start(config('pool: { threads: 1, queue: 0 }'), FIXTURES, silentLogs());
+    const small = await Pool.start(config('pool: { threads: 1, queue: 0 }'), ROUTES, silentLogs());
     try {
       const first = small.run('burn', { hb: new Int32Array(new SharedArrayBuffer(16)), ms: 100 });
       const err = (await small.run('where', null).catch((e: unknown) => e)) as {
@@ -125,7 +127,7 @@ describe('JobPool', () => {
   });
 
   it('after close, threads are gone and jobs are refused', async () => {
-    const p = await Pool.start(config('pool: { threads: 1 }'), FIXTURES, silentLogs());
+    const p = await Pool.start(config('pool: { threads: 1 }'), ROUTES, silentLogs());
     await p.run('where', null);
     await p.close();
     expect(p.stats().threads).toBe(0);
@@ -133,7 +135,7 @@ describe('JobPool', () => {
   });
 
   it('threads: auto is cores − 1, at least 1; idle defaults to 30 s', async () => {
-    const p = await Pool.start(config(''), FIXTURES, silentLogs());
+    const p = await Pool.start(config(''), ROUTES, silentLogs());
     expect(p.maxThreads).toBe(Math.max(1, availableParallelism() - 1));
     expect(p.idleMs).toBe(30_000);
     expect(p.queueLimit).toBe(256);
@@ -146,20 +148,20 @@ describe('job configuration errors', () => {
     const yaml = `
 listen:
   - { host: 127.0.0.1, port: 0, kind: tcp, job: nope }
-routes_dir: ${FIXTURES}
+routes_dir: ${ROUTES}
 `;
     expect(() => parseConfig(yaml, '/tmp/x.yaml')).toThrow(ConfigError);
     expect(() => parseConfig(yaml, '/tmp/x.yaml')).toThrow(/listen\[0\]\.job: unknown job "nope"/);
   });
 
   it('a job module without a default-exported function stops start-up, naming the file', async () => {
-    await expect(Pool.start(config(''), join(FIXTURES, 'badjob'), silentLogs())).rejects.toThrow(
+    await expect(Pool.start(config(''), join(ROUTES, 'badjob'), silentLogs())).rejects.toThrow(
       /nodefault\.js: a job module must default-export a function/,
     );
   });
 
   it('a routes dir without jobs/ registers none', async () => {
-    const p = await Pool.start(config(''), join(FIXTURES, 'jobs'), silentLogs());
+    const p = await Pool.start(config(''), join(ROUTES, 'jobs'), silentLogs());
     expect(p.jobs.size).toBe(0);
     await expect(p.run('fib', 1)).rejects.toMatchObject({ code: 'SY_ERR_UNKNOWN_JOB' });
     await p.close();

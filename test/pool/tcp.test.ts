@@ -4,7 +4,10 @@
  * limit, and a disconnect that cancels the client's jobs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILT_ROUTES, lineClient, startServer, type TestServer, until } from './helpers.js';
+import { BUILT_ROUTES } from '../helpers/paths.js';
+import { lineClient } from '../helpers/raw-client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 let s: TestServer;
 beforeAll(async () => {

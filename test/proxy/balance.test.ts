@@ -5,15 +5,10 @@
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HashRing, hashKey } from '../../src/proxy/ring.js';
-import {
-  get,
-  httpUpstream,
-  namedUpstream,
-  type ProxyServer,
-  startProxy,
-  type Upstream,
-  until,
-} from '../helpers/proxy-fixtures.js';
+import { get } from '../helpers/http.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { httpUpstream, namedUpstream, type Upstream } from '../helpers/upstreams.js';
+import { until } from '../helpers/wait.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -26,8 +21,8 @@ async function upstreams(names: string[]): Promise<Upstream[]> {
   return ups;
 }
 
-async function proxy(yaml: string): Promise<ProxyServer> {
-  const p = await startProxy(yaml);
+async function proxy(yaml: string): Promise<TestServer> {
+  const p = await startServer(yaml);
   cleanup.push(() => p.close());
   return p;
 }

@@ -6,7 +6,9 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProxy, httpUpstream, startCli, until } from '../helpers/proxy-fixtures.js';
+import { type StartedCli, startCli } from '../helpers/cli.js';
+import { httpUpstream } from '../helpers/upstreams.js';
+import { until } from '../helpers/wait.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 'z');
 
@@ -75,7 +77,7 @@ async function abortUpload(url: string, bytes: number, ready: () => boolean): Pr
 
 describe('a client that leaves', () => {
   let up: Awaited<ReturnType<typeof endlessUpstream>>;
-  let proxy: CliProxy;
+  let proxy: StartedCli;
   const open = new Set<net.Socket>();
 
   beforeAll(async () => {

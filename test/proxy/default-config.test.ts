@@ -6,9 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type CliProxy, get, refusedPort, startCli, until } from '../helpers/proxy-fixtures.js';
+import { type StartedCli, startCli } from '../helpers/cli.js';
+import { get } from '../helpers/http.js';
+import { refusedPort } from '../helpers/upstreams.js';
+import { until } from '../helpers/wait.js';
 
-let proxy: CliProxy;
+let proxy: StartedCli;
 
 beforeAll(async () => {
   let text = readFileSync(join(process.cwd(), 'conf/switchyard.yaml'), 'utf8');

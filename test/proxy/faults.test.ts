@@ -4,24 +4,18 @@
  * status mapping (502 / 504 / 503 / 499), passive and active health, panic.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  closeAfterEach,
-  get,
-  httpUpstream,
-  namedUpstream,
-  type ProxyServer,
-  rawUpstream,
-  refusedPort,
-  startProxy,
-  until,
-} from '../helpers/proxy-fixtures.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { get } from '../helpers/http.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { httpUpstream, namedUpstream, rawUpstream, refusedPort } from '../helpers/upstreams.js';
+import { until } from '../helpers/wait.js';
 
 const later = closeAfterEach();
 
-async function proxyTo(urls: string[], extra = '', route = ''): Promise<ProxyServer> {
+async function proxyTo(urls: string[], extra = '', route = ''): Promise<TestServer> {
   const servers = urls.map((u) => `{ url: "${u}" }`).join(', ');
   return later(
-    await startProxy(`
+    await startServer(`
 upstreams:
   u:
     servers: [${servers}]

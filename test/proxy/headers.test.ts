@@ -5,17 +5,11 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  get,
-  httpUpstream,
-  type ProxyServer,
-  rawRequest,
-  rawUpstream,
-  sleep,
-  startProxy,
-  type Upstream,
-  until,
-} from '../helpers/proxy-fixtures.js';
+import { get } from '../helpers/http.js';
+import { raw } from '../helpers/raw-client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { httpUpstream, rawUpstream, type Upstream } from '../helpers/upstreams.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /** What the upstream received: method, url, raw header lines (in order). */
 interface Seen {
@@ -27,9 +21,9 @@ interface Seen {
 
 let echo: Upstream & { server: http.Server };
 let last: Seen | undefined;
-let proxy: ProxyServer;
-let trustedProxy: ProxyServer;
-let hostProxy: ProxyServer;
+let proxy: TestServer;
+let trustedProxy: TestServer;
+let hostProxy: TestServer;
 
 beforeAll(async () => {
   echo = await httpUpstream((req, res) => {
@@ -59,8 +53,8 @@ routes:
   - { path: "/up/*", proxy: echo, host_header: upstream }
   - { path: "/fixed/*", proxy: echo, host_header: backend.example }
 `;
-  proxy = await startProxy(routes);
-  trustedProxy = await startProxy(`trusted_proxies: [loopback]\n${routes}`);
+  proxy = await startServer(routes);
+  trustedProxy = await startServer(`trusted_proxies: [loopback]\n${routes}`);
   hostProxy = proxy;
 });
 
@@ -76,14 +70,16 @@ function rawNames(s: Seen): string[] {
 
 describe('request headers', () => {
   it('drops hop-by-hop fields and every name listed in Connection', async () => {
-    const res = await rawRequest(
-      proxy.port,
-      'GET /api/h HTTP/1.1\r\nHost: front.example\r\n' +
-        'Connection: keep-alive, X-Hop, x-other\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n' +
-        'Trailer: x-t\r\nUpgrade: websocket\r\nProxy-Connection: keep-alive\r\n' +
-        'ProxyServer-Authorization: Basic Zm9vOmJhcg==\r\nX-Hop: 1\r\nX-Other: 2\r\nX-Keep: 3\r\n\r\n',
-      300,
-    );
+    const res = (
+      await raw(
+        proxy.port,
+        'GET /api/h HTTP/1.1\r\nHost: front.example\r\n' +
+          'Connection: keep-alive, X-Hop, x-other\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n' +
+          'Trailer: x-t\r\nUpgrade: websocket\r\nProxy-Connection: keep-alive\r\n' +
+          'ProxyServer-Authorization: Basic Zm9vOmJhcg==\r\nX-Hop: 1\r\nX-Other: 2\r\nX-Keep: 3\r\n\r\n',
+        300,
+      )
+    ).text;
     expect(res).toMatch(/^HTTP\/1\.1 200/);
     const names = rawNames(last!);
     for (const n of [
@@ -114,11 +110,13 @@ describe('request headers', () => {
     expect(last!.headers['content-length']).toBe('5');
     expect(rawNames(last!).filter((n) => n === 'host')).toHaveLength(1);
     // chunked from the client: chunked upstream too, no Content-Length invented
-    const res = await rawRequest(
-      proxy.port,
-      'POST /api/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
-      300,
-    );
+    const res = (
+      await raw(
+        proxy.port,
+        'POST /api/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+        300,
+      )
+    ).text;
     expect(res).toMatch(/^HTTP\/1\.1 200/);
     expect(last!.headers['transfer-encoding']).toBe('chunked');
     expect(last!.headers['content-length']).toBeUndefined();
@@ -197,7 +195,7 @@ describe('request headers', () => {
       value,
       Buffer.from('\r\n\r\n', 'latin1'),
     ]);
-    const res = await rawRequest(proxy.port, head.toString('latin1'), 300);
+    const res = (await raw(proxy.port, head.toString('latin1'), 300)).text;
     expect(res).toMatch(/^HTTP\/1\.1 200/);
     const i = last!.raw.findIndex((n) => n.toLowerCase() === 'x-name');
     expect(Buffer.from(last!.raw[i + 1]!, 'latin1')).toEqual(value);
@@ -213,12 +211,12 @@ describe('response headers', () => {
           'Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nX-Public: 1\r\n\r\nok',
       );
     });
-    const p = await startProxy(`
+    const p = await startServer(`
 upstreams: { r: { servers: [{ url: "${up.url}" }] } }
 routes: [{ path: "/*", proxy: r }]
 `);
     try {
-      const res = await rawRequest(p.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 500);
+      const res = (await raw(p.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 500)).text;
       const head = res.slice(0, res.indexOf('\r\n\r\n')).toLowerCase();
       const names = head
         .split('\r\n')
@@ -258,12 +256,12 @@ routes: [{ path: "/*", proxy: r }]
         ]),
       );
     });
-    const p = await startProxy(`
+    const p = await startServer(`
 upstreams: { r: { servers: [{ url: "${up.url}" }] } }
 routes: [{ path: "/*", proxy: r }]
 `);
     try {
-      const res = await rawRequest(p.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 500);
+      const res = (await raw(p.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 500)).text;
       const buf = Buffer.from(res, 'latin1');
       expect(buf.includes(Buffer.from('naïve.txt', 'utf8'))).toBe(true);
     } finally {
@@ -294,29 +292,22 @@ describe('paths', () => {
     '/public/./../admin',
   ])('%s is routed as /admin, never proxied under /public', async (path) => {
     last = undefined;
-    const res = await rawRequest(
-      proxy.port,
-      `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
-      500,
-    );
+    const res = (await raw(proxy.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 500))
+      .text;
     expect(res).toMatch(/^HTTP\/1\.1 403/);
     expect(res).toContain('admin\n');
     expect(last).toBeUndefined();
   });
 
   it('refuses traversal above the root and a query with control bytes', async () => {
-    const up = await rawRequest(
-      proxy.port,
-      'GET /public/../../etc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-      500,
-    );
+    const up = (
+      await raw(proxy.port, 'GET /public/../../etc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 500)
+    ).text;
     expect(up).toMatch(/^HTTP\/1\.1 400/);
     last = undefined;
-    const q = await rawRequest(
-      proxy.port,
-      'GET /public/x?a=\x01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-      500,
-    );
+    const q = (
+      await raw(proxy.port, 'GET /public/x?a=\x01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 500)
+    ).text;
     if (q !== '') expect(q).toMatch(/^HTTP\/1\.1 400/); // uWS may refuse it before we see it
     expect(last).toBeUndefined();
   });
@@ -324,7 +315,7 @@ describe('paths', () => {
 
 describe('framing of proxied responses', () => {
   let up: Upstream;
-  let p: ProxyServer;
+  let p: TestServer;
   beforeAll(async () => {
     up = await httpUpstream((req, res) => {
       req.resume();
@@ -346,7 +337,7 @@ describe('framing of proxied responses', () => {
         res.end(req.method === 'HEAD' ? undefined : 'hello');
       }
     });
-    p = await startProxy(`
+    p = await startServer(`
 upstreams: { f: { servers: [{ url: "${up.url}" }] } }
 routes: [{ path: "/*", proxy: f }]
 `);

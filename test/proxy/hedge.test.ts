@@ -4,24 +4,18 @@
  */
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import {
-  closeAfterEach,
-  get,
-  httpUpstream,
-  namedUpstream,
-  type ProxyServer,
-  rawUpstream,
-  refusedPort,
-  startProxy,
-  until,
-} from '../helpers/proxy-fixtures.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { get } from '../helpers/http.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { httpUpstream, namedUpstream, rawUpstream, refusedPort } from '../helpers/upstreams.js';
+import { until } from '../helpers/wait.js';
 
 const later = closeAfterEach();
 
-async function proxyTo(urls: string[], hedge: string | undefined): Promise<ProxyServer> {
+async function proxyTo(urls: string[], hedge: string | undefined): Promise<TestServer> {
   const servers = urls.map((u) => `{ url: "${u}" }`).join(', ');
   return later(
-    await startProxy(`
+    await startServer(`
 upstreams:
   u:
     servers: [${servers}]

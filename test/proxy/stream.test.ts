@@ -4,9 +4,12 @@
  * arrive exactly (SHA-256 on both sides), and the proxy's RSS may grow by less than 64 MiB: nothing
  * is buffered whole. `PROXY_STREAM_MIB` sets the size (default 1024).
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProxy, httpUpstream, sha256, sleep, startCli } from '../helpers/proxy-fixtures.js';
+import { type StartedCli, startCli } from '../helpers/cli.js';
+import { httpUpstream } from '../helpers/upstreams.js';
+import { sleep } from '../helpers/wait.js';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.PROXY_STREAM_MIB ?? 1024) * MIB;
@@ -26,7 +29,7 @@ function block(i: number): Buffer {
 
 /** Write SIZE bytes to `out` with backpressure; resolves with their hash. */
 async function produce(out: NodeJS.WritableStream & { writableNeedDrain?: boolean }): Promise<string> {
-  const h = sha256();
+  const h = createHash('sha256');
   for (let i = 0; i < SIZE / MIB; i++) {
     const b = block(i);
     h.update(b);
@@ -38,7 +41,7 @@ async function produce(out: NodeJS.WritableStream & { writableNeedDrain?: boolea
 /** Read a stream slowly (pausing PAUSE_MS every SLOW_EVERY bytes); resolves with hash and size. */
 function consumeSlowly(stream: NodeJS.ReadableStream): Promise<{ hash: string; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const h = sha256();
+    const h = createHash('sha256');
     let bytes = 0;
     let nextPause = SLOW_EVERY;
     stream.on('data', (d: Buffer) => {
@@ -56,7 +59,7 @@ function consumeSlowly(stream: NodeJS.ReadableStream): Promise<{ hash: string; b
 }
 
 /** Sample the proxy's RSS every 50 ms until stopped; returns the peak. */
-function sampleRss(proxy: CliProxy): { stop(): number } {
+function sampleRss(proxy: StartedCli): { stop(): number } {
   let peak = proxy.rss();
   let n = 0;
   const t = setInterval(() => {
@@ -72,7 +75,7 @@ function sampleRss(proxy: CliProxy): { stop(): number } {
   };
 }
 
-let proxy: CliProxy;
+let proxy: StartedCli;
 let upstream: Awaited<ReturnType<typeof httpUpstream>>;
 let downHash: Promise<string> | undefined;
 let upResult: Promise<{ hash: string; bytes: number }> | undefined;

@@ -1,13 +1,10 @@
 /**
- * Helpers for the hardening tests: background "normal" traffic with its latencies, percentiles,
- * and the paths of the fixture folders.
+ * Background "normal" traffic and its latencies, percentiles, and the memory of a server started
+ * with --expose-gc: what the hardening and fuzz tests measure a server by.
  */
 import http from 'node:http';
-import { join } from 'node:path';
-import { packageRoot } from '../../src/config/load.js';
-
-export const HANDLERS = join(packageRoot, 'test', 'fixtures', 'handlers');
-export const ROUTES = join(packageRoot, 'test', 'fixtures', 'routes');
+import { getJson } from './http.js';
+import { sleep } from './wait.js';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -67,29 +64,6 @@ export function normalTraffic(url: string, workers = 4): Traffic {
   };
 }
 
-/** GET a URL over a fresh connection; resolves with the status and the body parsed as JSON (or text). */
-export function getJson<T = unknown>(url: string): Promise<{ status: number; body: T; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    http
-      .get(url, { agent: false }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          text += d;
-        });
-        res.on('end', () => {
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {}
-          resolve({ status: res.statusCode!, body: body as T, ms: performance.now() - t0 });
-        });
-      })
-      .on('error', reject);
-  });
-}
-
 export interface ServerMemory {
   heapUsed: number;
   arrayBuffers: number;
@@ -121,5 +95,3 @@ export async function withExposedGc<T>(start: () => Promise<T>): Promise<T> {
 }
 
 export const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 /**
- * Upstream faults beyond test/proxy/faults.test.ts: an upstream that frames its response badly,
- * sends a head too large, answers before the request is finished, or writes bytes nobody asked
- * for on an idle keep-alive connection. Scripted on a raw TCP upstream (exact bytes), read by a
+ * Upstream faults in the bytes (retries, timeouts and health are in faults.test.ts): an upstream
+ * that frames its response badly, sends a head too large, answers before the request is finished,
+ * or writes bytes nobody asked for on an idle keep-alive connection. Scripted on a raw TCP upstream (exact bytes), read by a
  * strict raw client.
  *
  * The rule for every case: nothing the upstream got wrong reaches the client as a valid-looking
@@ -11,15 +11,16 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProxyServer, sleep, startProxy } from './helpers/proxy-fixtures.js';
-import { RawClient, values, type WireResponse } from './helpers/raw-client.js';
-import { type RecordingUpstream, recordingUpstream } from './helpers/recording-upstream.js';
+import { RawClient, values, type WireResponse } from '../helpers/raw-client.js';
+import { type RecordingUpstream, recordingUpstream } from '../helpers/recording-upstream.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { sleep } from '../helpers/wait.js';
 
 /** What the scripted upstream answers for a path; other paths get `200 <path>`. */
 const script = new Map<string, string | ((socket: net.Socket) => void)>();
 
 let up: RecordingUpstream;
-let p: ProxyServer;
+let p: TestServer;
 
 const normal = (target: string) =>
   `HTTP/1.1 200 OK\r\nContent-Length: ${target.length}\r\nContent-Type: text/plain\r\n\r\n${target}`;
@@ -31,7 +32,7 @@ beforeAll(async () => {
     else if (typeof s === 'string') socket.write(s);
     else s(socket);
   });
-  p = await startProxy(`
+  p = await startServer(`
 upstreams:
   u:
     servers: [{ url: "${up.url}" }]
@@ -276,7 +277,7 @@ describe('an upstream that answers before the request is finished', () => {
       });
     });
     await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
-    const q = await startProxy(`
+    const q = await startServer(`
 upstreams: { e: { servers: [{ url: "http://127.0.0.1:${(early.address() as net.AddressInfo).port}" }], retries: { tries: 1 } } }
 routes: [{ path: "/*", proxy: e }]
 `);
@@ -305,7 +306,7 @@ routes: [{ path: "/*", proxy: e }]
       socket.once('data', () => socket.write('this is not HTTP\r\n\r\n'));
     });
     await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
-    const q = await startProxy(`
+    const q = await startServer(`
 upstreams: { e: { servers: [{ url: "http://127.0.0.1:${(early.address() as net.AddressInfo).port}" }], retries: { tries: 1 } } }
 routes: [{ path: "/*", proxy: e }]
 `);
