@@ -13,10 +13,13 @@
  * client sends after it is read and discarded, so that the close is a FIN, not an RST that
  * could destroy the error line in flight.
  *
- * Cancellation: the connection owns one AbortController, handed to every job it starts. It aborts
- * when the client disconnects — `close`, a socket error, or an end of stream (FIN): a half-closed
- * client cannot be told from a gone one without writing to it, and a gone client must not keep
- * threads busy, so a client must keep its sending side open until it has read its answers.
+ * End of input (the client half-closes, as `nc` does when its stdin ends) means "no more lines":
+ * the lines already received — and a last one without its `\n` — are answered in order, then we
+ * close. Cancellation: the connection owns one AbortController, handed to every job it starts. It
+ * aborts on a real disconnect — a reset, a failed write, or the socket closing before its answers
+ * are out. TCP cannot tell a client that closed both sides from a half-close: the first answer
+ * written to it draws a reset, the next write fails, and its remaining jobs are cancelled then
+ * (tests: tcp.test.ts "half-close answers every line", "closed both sides").
  */
 import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
@@ -55,7 +58,7 @@ export class LineConnection {
   readonly timing = new JobTiming();
   lines = 0;
   invalid = 0;
-  /** why it ended: client-closed, line-too-long, shutdown, aborted, or a socket error code */
+  /** why it ended: client-ended (half-close), client-closed, line-too-long, shutdown, aborted, or a socket error code */
   endReason = '';
   private readonly socket: Socket;
   private readonly job: string;
@@ -63,12 +66,17 @@ export class LineConnection {
   private readonly controller = new AbortController();
   private readonly queue: Slot[] = [];
   private buf = '';
-  /** false once we stop taking lines (too long, shutdown, client end): data is discarded */
+  /** false once we stop taking lines (too long, shutdown, disconnect): data is discarded */
   private reading = true;
+  /** the client half-closed: no more data comes, the lines in `buf` are still taken */
+  private inputEnded = false;
   /** end the connection once every queued answer is written */
   private endWhenFlushed = false;
   private writeBlocked = false;
   private ended = false;
+  /** jobs started and not yet settled, and who waits for that count to reach 0 */
+  private jobsInFlight = 0;
+  private onSettled: (() => void) | undefined;
 
   constructor(socket: Socket, id: number, job: string, pool: JobPool, idleMs: number) {
     this.socket = socket;
@@ -89,11 +97,8 @@ export class LineConnection {
       this.writeBlocked = false;
       this.pump();
     });
-    // allowHalfOpen is off: node ends our side once pending writes are out; we only cancel.
-    socket.on('end', () => {
-      this.endReason ||= 'client-closed';
-      this.cancel(syError('SY_ERR_CLIENT_GONE'));
-    });
+    // The listener sets allowHalfOpen: our side stays writable until pump() ends it.
+    socket.on('end', () => this.endOfInput());
     // An idle client (no line, nothing in flight) must not hold a connection forever.
     if (idleMs > 0) {
       socket.setTimeout(idleMs, () => {
@@ -120,6 +125,12 @@ export class LineConnection {
     return this.queue.length;
   }
 
+  /** Call `fn` once every job this connection started has settled (at once if none is running). */
+  whenSettled(fn: () => void): void {
+    if (this.jobsInFlight === 0) fn();
+    else this.onSettled = fn;
+  }
+
   /** Stop taking lines; end once the answers in flight are written (listener shutdown). */
   shutdown(): void {
     this.endReason ||= 'shutdown';
@@ -136,6 +147,16 @@ export class LineConnection {
     this.socket.destroy();
   }
 
+  /** The client sent FIN: answer what was received (a last unterminated line too), then end. */
+  private endOfInput(): void {
+    if (this.ended) return;
+    this.endReason ||= 'client-ended';
+    this.inputEnded = true;
+    if (this.reading && this.buf !== '') this.buf += '\n';
+    this.endWhenFlushed = true;
+    this.pump();
+  }
+
   private cancel(reason: SwitchyardError): void {
     this.reading = false;
     this.buf = '';
@@ -149,7 +170,8 @@ export class LineConnection {
     while (this.takeLines());
     if (this.ended) return;
     const queue = this.queue;
-    if (this.endWhenFlushed && queue.length === 0) {
+    // After end of input, `buf` may still hold lines beyond the MAX_PENDING window.
+    if (this.endWhenFlushed && queue.length === 0 && (!this.reading || this.buf === '')) {
       this.ended = true;
       this.socket.end();
       // A client that never closes its side: do not hold the socket forever.
@@ -157,6 +179,7 @@ export class LineConnection {
       return;
     }
     // Read on while we take lines and can write, or while we only discard (so the close is a FIN).
+    if (this.inputEnded) return;
     const flowing = this.reading ? queue.length < MAX_PENDING && !this.writeBlocked : true;
     if (flowing) this.socket.resume();
     else this.socket.pause();
@@ -198,17 +221,23 @@ export class LineConnection {
     const slot: Slot = { answer: undefined };
     this.queue.push(slot);
     const signal = this.controller.signal;
-    this.pool.run(this.job, n, { signal, timing: this.timing }).then(
-      (v) => {
-        slot.answer = `Result: ${String(v)}\n`;
-        this.pump();
-      },
-      (err: unknown) => {
-        if (signal.aborted) return; // the client is gone: nobody to answer
-        slot.answer = errorLine(err);
-        this.pump();
-      },
-    );
+    this.jobsInFlight++;
+    this.pool
+      .run(this.job, n, { signal, timing: this.timing })
+      .then(
+        (v) => {
+          slot.answer = `Result: ${String(v)}\n`;
+          this.pump();
+        },
+        (err: unknown) => {
+          if (signal.aborted) return; // the client is gone: nobody to answer
+          slot.answer = errorLine(err);
+          this.pump();
+        },
+      )
+      .finally(() => {
+        if (--this.jobsInFlight === 0) this.onSettled?.();
+      });
   }
 
   private tooLong(): void {

@@ -7,7 +7,8 @@
  * RangeError/TypeError, such as fib(91)). Lines may be pipelined: answers come in line order.
  * A line over 1 KiB answers `Error: Line too long\n` and closes the connection. Other errors:
  * `Error: Server busy\n` (pool full), `Error: Job failed\n`, `Error: Server shutting down\n`.
- * A client that disconnects cancels its jobs (queued: dropped; running: worker terminated).
+ * A client that half-closes (end of input) gets the answers to every line it sent, then the close;
+ * a client that disconnects cancels its jobs (queued: dropped; running: worker terminated).
  * Details, limits and backpressure: connection.ts.
  *
  * An idle connection (no line for `idle`, default 60 s, nothing in flight) is answered
@@ -55,27 +56,31 @@ export async function listenTcp(l: ListenConfig, pool: JobPool, logs: Logs): Pro
   let allClosed: (() => void) | undefined;
   let listenName = `${l.host}:${l.port}`;
 
-  const server = createServer({ allowHalfOpen: false, noDelay: true }, (socket: Socket) => {
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
     const conn = new LineConnection(socket, ++nextId, job, pool, l.idle ?? DEFAULT_IDLE_MS);
     conns.add(conn);
     const client = normaliseAddress(socket.remoteAddress);
     socket.once('close', () => {
       conns.delete(conn);
-      if (logs.access !== null) {
-        logs.access.info({
-          track: 'tcp',
-          listen: listenName,
-          conn: conn.id,
-          client,
-          job,
-          lines: conn.lines,
-          invalid: conn.invalid,
-          ...conn.timing.fields(),
-          bytes_in: socket.bytesRead,
-          bytes_out: socket.bytesWritten,
-          ms: Math.round((performance.now() - conn.started) * 1000) / 1000,
-          end: conn.endReason,
-        });
+      // The line carries the job counts: written once the cancelled jobs have settled.
+      const access = logs.access;
+      if (access !== null) {
+        conn.whenSettled(() =>
+          access.info({
+            track: 'tcp',
+            listen: listenName,
+            conn: conn.id,
+            client,
+            job,
+            lines: conn.lines,
+            invalid: conn.invalid,
+            ...conn.timing.fields(),
+            bytes_in: socket.bytesRead,
+            bytes_out: socket.bytesWritten,
+            ms: Math.round((performance.now() - conn.started) * 1000) / 1000,
+            end: conn.endReason,
+          }),
+        );
       }
       if (conns.size === 0) allClosed?.();
     });

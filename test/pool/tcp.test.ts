@@ -1,7 +1,7 @@
 /**
  * The TCP line protocol, on raw sockets against a real listener running the real fib job:
  * `Result: N\n` / `Error: Invalid number\n`, pipelining in order, many clients, the 1 KiB line
- * limit, and a disconnect that cancels the client's jobs.
+ * limit, a half-close that is answered, and a disconnect that cancels the client's jobs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_ROUTES } from '../helpers/paths.js';
@@ -124,29 +124,66 @@ describe('TCP line protocol', () => {
     expect(await c.closed).toBe('Result: 2178309\nError: Line too long\n');
   });
 
-  it('a client that disconnects cancels its pending jobs: running (worker terminated) and queued', async () => {
+  it('a client that resets cancels its pending jobs: running (worker terminated) and queued', async () => {
     const before = s.pool.stats();
     const c = await lineClient(s.tcpPort);
     c.send('45\n45\n44\n'); // ~10 s of CPU each: one runs, two wait
     await until(() => s.pool.stats().running === 1 && s.pool.stats().queued === 2, 2000, 'the jobs to start');
     const t0 = performance.now();
-    c.socket.destroy();
+    c.socket.resetAndDestroy();
     await until(() => s.pool.stats().running + s.pool.stats().queued === 0, 1000, 'the jobs to be cancelled');
     expect(performance.now() - t0).toBeLessThan(200);
     expect(s.pool.stats().jobs.fib!.cancelled - before.jobs.fib!.cancelled).toBe(3);
     // the pool serves the next client
     expect(await exchange('20\n', 1)).toEqual(['Result: 6765']);
     const line = await until(() => s.access.find((l) => l.track === 'tcp' && l.jobs_cancelled === 3), 1000);
-    expect(line).toMatchObject({ job: 'fib', lines: 3, jobs: 0, end: 'client-closed' });
+    expect(line).toMatchObject({ job: 'fib', lines: 3, jobs: 0, end: 'ECONNRESET' });
   });
 
-  it('a client that closes its sending side (FIN) counts as gone: its jobs are cancelled', async () => {
+  it('a client that closed both sides is noticed when an answer cannot be written: the rest is cancelled', async () => {
+    const before = s.pool.stats().jobs.fib!.cancelled;
     const c = await lineClient(s.tcpPort);
-    c.send('45\n');
+    c.send('32\n32\n45\n45\n');
+    await until(() => s.pool.stats().running === 1, 2000, 'the jobs to start');
+    c.socket.destroy(); // a FIN, like a half-close: the first answer draws a reset, the second fails
+    await until(() => s.pool.stats().running + s.pool.stats().queued === 0, 5000, 'the jobs to be cancelled');
+    expect(s.pool.stats().jobs.fib!.cancelled - before).toBe(2);
+  });
+
+  it('half-close answers every line received, in order, then closes (printf ... | nc -q 1)', async () => {
+    const c = await lineClient(s.tcpPort);
+    c.send('30\nabc\n');
+    c.socket.end();
+    expect(await c.closed).toBe('Result: 832040\nError: Invalid number\n');
+    const line = await until(
+      () => s.access.find((l) => l.lines === 2 && l.invalid === 1 && l.bytes_in === 7),
+      1000,
+    );
+    expect(line).toMatchObject({ lines: 2, jobs: 1, jobs_cancelled: 0, end: 'client-ended' });
+  });
+
+  it('half-close answers lines beyond the per-connection window and a last line without its newline', async () => {
+    const c = await lineClient(s.tcpPort);
+    const n = 100;
+    let text = '';
+    let want = '';
+    const fib = [0, 1];
+    for (let i = 2; i < 20; i++) fib.push(fib[i - 1]! + fib[i - 2]!);
+    for (let i = 0; i < n; i++) {
+      text += `${i % 20}\n`;
+      want += `Result: ${fib[i % 20]}\n`;
+    }
+    c.send(`${text}12`);
+    c.socket.end();
+    expect(await c.closed).toBe(`${want}Result: 144\n`);
+  });
+
+  it('a client that half-closes while a slow job runs still gets its answer', async () => {
+    const c = await lineClient(s.tcpPort);
+    c.send('32\n');
     await until(() => s.pool.stats().running === 1, 2000, 'the job to start');
     c.socket.end();
-    await until(() => s.pool.stats().running === 0, 1000, 'the job to be cancelled');
-    expect(await c.closed).toBe('');
+    expect(await c.closed).toBe('Result: 2178309\n');
   });
 
   it('logs one line per connection with job counts and timings', async () => {
