@@ -5,10 +5,12 @@
  * `routes[2].proxy: unknown upstream "api"`, so `switchyard check` prints them all at once.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { coerceEnv, type Expansion, expandEnv, newExpansion } from './env.js';
+import { parseText } from './parse.js';
+import { formatPath } from './path.js';
 import { type Config, configSchema } from './schema.js';
 
 export class ConfigError extends Error {
@@ -40,48 +42,18 @@ export interface LoadedConfig {
   routesDir: string;
 }
 
-/** `routes[2].proxy` from ['routes', 2, 'proxy']. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out === '' ? '(top level)' : out;
-}
+export { formatPath } from './path.js';
 
-/** Replace `${VAR}` and `${VAR:-default}` in every string of the tree; record missing variables. */
-export function expandEnv(
-  value: unknown,
-  env: NodeJS.ProcessEnv,
-  problems: string[],
-  path: PropertyKey[] = [],
-): unknown {
-  if (typeof value === 'string') {
-    if (!value.includes('${')) return value;
-    return value.replace(
-      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
-      (_m, key: string, dflt: string | undefined) => {
-        const v = env[key];
-        if (v !== undefined && v !== '') return v;
-        if (dflt !== undefined) return dflt;
-        problems.push(`${formatPath(path)}: environment variable ${key} is not set`);
-        return '';
-      },
-    );
-  }
-  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, problems, [...path, i]));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, problems, [...path, k]);
-    return out;
-  }
-  return value;
-}
-
-function zodProblems(error: z.ZodError): string[] {
+function zodProblems(error: z.ZodError, x: Expansion): string[] {
   const out: string[] = [];
   for (const issue of error.issues) {
+    const at = formatPath(issue.path);
+    if (x.missing.has(at)) continue; // already reported: a missing variable
+    const from = x.whole.get(at);
+    if (from !== undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
+      out.push(`${at}: ${issue.message} (from \${${from}})`);
+      continue;
+    }
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push(`${formatPath([...issue.path, key])}: unknown key`);
     } else if (issue.code === 'invalid_union' && 'errors' in issue) {
@@ -101,35 +73,26 @@ const obj = (v: unknown): Record<string, unknown> =>
 /** Parse, expand and validate config text. Throws ConfigError with every problem found. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const problems: string[] = [];
-  let raw: unknown;
-  if (extname(file).toLowerCase() === '.json') {
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(file, [`(parse): ${(err as Error).message}`]);
-    }
-  } else {
-    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-    if (doc.errors.length > 0) {
-      throw new ConfigError(
-        file,
-        doc.errors.map((e) => `(parse): ${e.message.split('\n')[0]}`),
-      );
-    }
-    raw = doc.toJS();
-  }
+  const parsed = parseText(text, file);
+  if (!parsed.ok) throw new ConfigError(file, parsed.problems);
+  let raw = parsed.raw;
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError(file, ['(top level): expected a mapping']);
-  const expanded = expandEnv(raw, env, problems);
+  const x = newExpansion();
+  const expanded = expandEnv(raw, env, x);
+  problems.push(...x.problems);
   // What cross-references may point at is read from the input before it is validated, so that a
   // route naming an upstream is checked even when that upstream has problems of its own.
   const root = obj(expanded);
   const routesValue = typeof root.routes_dir === 'string' ? root.routes_dir : '';
   const routesDir = routesValue ? resolve(dirname(file), routesValue) : join(packageRoot, 'dist', 'routes');
   const refs = { upstreams: new Set(Object.keys(obj(root.upstreams))), routesDir };
-  const result = configSchema(refs).safeParse(expanded);
-  if (!result.success) problems.push(...zodProblems(result.error));
+  const schema = configSchema(refs);
+  let result = schema.safeParse(expanded);
+  // A whole `${VAR}` arrives as a string: typed where the schema asked for a number or boolean.
+  if (!result.success && coerceEnv(expanded, result.error.issues, x)) result = schema.safeParse(expanded);
+  if (!result.success) problems.push(...zodProblems(result.error, x));
   if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
   return { config: result.data, file, routesDir };
 }

@@ -1,0 +1,36 @@
+/**
+ * Config text to a plain tree: YAML, or JSON by extension. Syntax errors keep the parser's
+ * context (the line and a caret under the spot), not just the first line of the message.
+ */
+import { extname } from 'node:path';
+import { parseDocument, type YAMLError } from 'yaml';
+import { shield, unshield } from './env.js';
+
+export type Parsed = { ok: true; raw: unknown } | { ok: false; problems: string[] };
+
+/** At most this many syntax errors are shown: after the first few they are echoes of it. */
+const MAX_SYNTAX_ERRORS = 3;
+
+/** `(parse) line 3, column 7: message` and the context lines below it, indented. */
+function yamlProblem(e: YAMLError): string {
+  const [head = '', ...context] = unshield(e.message).split('\n');
+  const pos = e.linePos?.[0];
+  const message = head.replace(/ at line \d+, column \d+:?$/, '');
+  const where = pos === undefined ? '(parse)' : `(parse) line ${pos.line}, column ${pos.col}`;
+  const lines = context.filter((l) => l.trim() !== '');
+  return [`${where}: ${message}`, ...lines.map((l) => `    | ${l}`)].join('\n  ');
+}
+
+export function parseText(text: string, file: string): Parsed {
+  if (extname(file).toLowerCase() === '.json') {
+    try {
+      return { ok: true, raw: JSON.parse(text) };
+    } catch (err) {
+      return { ok: false, problems: [`(parse): ${(err as Error).message}`] };
+    }
+  }
+  const doc = parseDocument(shield(text), { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0)
+    return { ok: false, problems: doc.errors.slice(0, MAX_SYNTAX_ERRORS).map(yamlProblem) };
+  return { ok: true, raw: doc.toJS() };
+}
