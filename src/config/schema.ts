@@ -51,10 +51,15 @@ const pool = z.strictObject({
 });
 
 const server = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).refine((u) => {
-    const url = new URL(u);
-    return url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
-  }, 'expected scheme://host:port only (for a path, use add_prefix on the route)'),
+  url: z
+    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as http://127.0.0.1:8081' })
+    .refine((u) => {
+      // zod runs refinements after a failed format check: a URL refused above is not judged again.
+      if (!URL.canParse(u)) return true;
+      const url = new URL(u);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return true;
+      return url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
+    }, 'expected scheme://host:port only (for a path, use add_prefix on the route)'),
   weight: z.number().int().min(1).max(1000).default(1),
   backup: z.boolean().default(false),
 });
