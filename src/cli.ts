@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, packageRoot } from './config/load.js';
+import { ConfigError, packageRoot } from './config/load.js';
 
 const USAGE = `usage: switchyard <command> [options]
 
@@ -56,8 +56,10 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`switchyard ${version()} (node ${process.version})\n`);
       return;
     case 'check': {
+      const { configWarnings, loadChecked } = await import('./check.js');
       try {
-        loadConfig(file);
+        const loaded = await loadChecked(file);
+        for (const w of configWarnings(loaded)) process.stderr.write(`${file}: warning: ${w}\n`);
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stderr.write(`${err.message}\n`);

@@ -1,7 +1,7 @@
 /**
  * Boot: load config → build → listen; SIGTERM/SIGINT drain (a second signal exits at once).
  */
-import { loadConfig } from './config/load.js';
+import { configWarnings, loadChecked } from './check.js';
 import { Server } from './server.js';
 
 export interface Started {
@@ -10,7 +10,7 @@ export interface Started {
 }
 
 export async function start(file: string): Promise<Started> {
-  const loaded = loadConfig(file);
+  const loaded = await loadChecked(file); // as `switchyard check`: modules imported, problems named
   const server = await Server.build(loaded);
   try {
     await server.listen();
@@ -22,6 +22,7 @@ export async function start(file: string): Promise<Started> {
   process.on('warning', (w) => {
     server.logs.error.warn({ code: (w as { code?: string }).code, err: w }, `process warning: ${w.name}`);
   });
+  for (const w of configWarnings(loaded)) server.logs.error.warn(`${loaded.file}: ${w}`);
   for (const l of server.listening) {
     server.logs.error.info(
       { listen: `${l.host}:${l.port}`, kind: l.kind },

@@ -2,8 +2,33 @@
  * `switchyard check` through the built CLI: what a newcomer's first mistakes print. Each problem
  * names its config path (or file and line), never a bare engine message.
  */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCliToEnd, tempFile } from './helpers/cli.js';
+import { runCliToEnd, startCli, tempFile } from './helpers/cli.js';
+
+/** A routes folder with these files (relative path → source). */
+function routesDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-routes-'));
+  for (const [name, src] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), src);
+  }
+  return dir;
+}
+
+function status(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 async function check(yaml: string, env: NodeJS.ProcessEnv = {}) {
   const file = tempFile('switchyard.yaml', yaml);
@@ -41,5 +66,65 @@ describe('switchyard check: first-hour mistakes', () => {
     expect(missing.stderr).toBe(
       `${missing.file}: 1 configuration problem\n  listen[0].port: environment variable PORT is not set\n`,
     );
+  });
+
+  it('loads every handler and job module: a syntax error or a throwing top level names config path, file and line', async () => {
+    const dir = routesDir({
+      'ok.js': 'export default () => ({ status: 200, body: "ok" });\n',
+      'broken.js': 'export default async function (ctx) {\n  return { status: 200,\n',
+      'jobs/bad.js': 'const x = 1;\nthrow new Error("boom at the top");\nexport default (n) => n;\n',
+      'jobs/good.js': 'export default (n) => n;\n',
+    });
+    const yaml = `routes_dir: ${dir}\nroutes:\n  - { path: /ok, handler: ok }\n  - { path: /b, handler: broken }\n`;
+    const r = await check(yaml);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `routes[1].handler: ${join(dir, 'broken.js')}:3: SyntaxError: Unexpected end of input`,
+    );
+    expect(r.stderr).toContain(
+      `routes_dir: job module ${join(dir, 'jobs', 'bad.js')}:2: Error: boom at the top`,
+    );
+    expect(r.stderr).toMatch(/2 configuration problems/);
+    // start refuses the same way, before it listens
+    const file = tempFile('switchyard.yaml', `listen:\n  - { host: 127.0.0.1, port: 0 }\n${yaml}`);
+    const s = await runCliToEnd(['start', '-c', file]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain(`routes[1].handler: ${join(dir, 'broken.js')}:3: SyntaxError`);
+  });
+
+  it('an empty config passes with a warning: no routes', async () => {
+    const r = await check('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('configuration ok');
+    expect(r.stderr).toContain('warning: routes: no routes: every HTTP request will be answered 404');
+  });
+
+  it('a "*" that could never match is refused with the pattern that works', async () => {
+    const r = await check(
+      'routes:\n  - { path: "/a/*/b", respond: { body: a } }\n  - { path: "/fib/:n*", respond: { body: a } }\n  - { path: "/s?x=1", respond: { body: a } }\n',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('routes[0].path: "*" is a wildcard only at the end of a pattern (try "/a/*")');
+    expect(r.stderr).toContain(
+      'routes[1].path: after a :parameter, a wildcard is a whole segment: "/fib/:n/*"',
+    );
+    expect(r.stderr).toContain('routes[2].path: a route pattern is a path');
+  });
+
+  it('"/stall*" matches every path that starts with /stall (as in Caddy)', async () => {
+    const yaml =
+      'listen:\n  - { host: 127.0.0.1, port: 0 }\nlog: { access: off }\nroutes:\n  - { path: "/stall*", respond: { body: s } }\n';
+    expect((await check(yaml)).code).toBe(0);
+    const c = await startCli(yaml);
+    try {
+      const port = c.ports[0]!;
+      expect(await status(port, '/stall')).toBe(200);
+      expect(await status(port, '/stalled')).toBe(200);
+      expect(await status(port, '/stall/x')).toBe(200);
+      expect(await status(port, '/stal')).toBe(404);
+    } finally {
+      c.kill();
+      await c.exited;
+    }
   });
 });

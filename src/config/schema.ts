@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import { patternProblem } from '../router/router.js';
 import { tracks } from '../tracks/index.js';
 import type { CheckRefs, Track } from '../tracks/track.js';
 import { duration, httpMethod, name, port, size } from './fields.js';
@@ -138,7 +139,13 @@ const trustedProxy = z
 
 /** The keys every route has, whatever its track. */
 const commonRoute = {
-  path: z.string().startsWith('/', 'a route path starts with /'),
+  path: z
+    .string()
+    .startsWith('/', 'a route path starts with /')
+    .superRefine((p, ctx) => {
+      const why = patternProblem(p);
+      if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+    }),
   methods: z.array(httpMethod).min(1).optional(),
   host: z.string().min(1).optional(),
   /** total time for the request; the request scope is cancelled when it passes */

@@ -9,6 +9,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importModule } from '../import-module.js';
 
 /** A job: structured-cloneable input → output, possibly async. Runs in a worker thread. */
 export type JobFn = (input: any) => unknown;
@@ -25,7 +26,7 @@ const JOB_FILE = /^([A-Za-z0-9_][A-Za-z0-9_.-]*)\.js$/;
 
 /** Import a job module and return its default export, or throw naming the file. */
 export async function loadJob(url: string): Promise<JobFn> {
-  const mod = (await import(url)) as { default?: unknown };
+  const mod = await importModule(url); // a failure names the file and line
   if (typeof mod.default !== 'function') {
     throw new Error(`${url}: a job module must default-export a function (input) => output`);
   }

@@ -1,8 +1,10 @@
 /**
  * The router: compiled once from `routes:` at start-up, read per request.
  *
- * Patterns: exact (`/hello`), named parameters (`/fib/:n`), and a trailing wildcard (`/api/*`,
- * which also matches `/api` itself; the rest is `params['*']`). Routes may restrict `methods:`
+ * Patterns: exact (`/hello`), named parameters (`/fib/:n`), and a trailing wildcard: `/api/*`
+ * matches `/api` and every path under it, `/stall*` every path that starts with `/stall` (as in
+ * Caddy); the rest is `params['*']`. Patterns that could never match are refused by the config
+ * (`patternProblem`). Routes may restrict `methods:`
  * (GET implies HEAD) and `host:` (exact, or `*.example.com`). The first route in file order that
  * matches path, host and method wins. A path that some route matches but not with this method
  * answers 405 with `Allow` listing the methods those routes accept.
@@ -45,7 +47,31 @@ function decodeParam(v: string): string {
   }
 }
 
+/**
+ * Why a route pattern could never match as its author meant, or undefined if it is fine. A `*` is
+ * a wildcard only at the end; `?` and `#` never reach routing (the query is not part of the path).
+ */
+export function patternProblem(pattern: string): string | undefined {
+  const star = pattern.indexOf('*');
+  if (star !== -1 && star !== pattern.length - 1) {
+    const fix = `${pattern.slice(0, star).replace(/\/$/, '')}/*`;
+    return `"*" is a wildcard only at the end of a pattern (try "${fix}")`;
+  }
+  if (star !== -1 && !pattern.endsWith('/*') && pattern.includes('/:')) {
+    return `after a :parameter, a wildcard is a whole segment: "${pattern.slice(0, -1).replace(/\/$/, '')}/*"`;
+  }
+  if (/[?#]/.test(pattern))
+    return 'a route pattern is a path: "?" and "#" never match (the query is not routed on)';
+  if (/\/:(\/|$)/.test(pattern)) return 'a :parameter needs a name, as in "/users/:id"';
+  return undefined;
+}
+
 export function compilePattern(pattern: string): Matcher {
+  // `/stall*` (no parameters): every path that starts with `/stall`, the rest in params['*'].
+  if (pattern.endsWith('*') && !pattern.endsWith('/*') && !pattern.includes('/:')) {
+    const prefix = pattern.slice(0, -1);
+    return (path) => (path.startsWith(prefix) ? { '*': decodeParam(path.slice(prefix.length)) } : null);
+  }
   const wildcard = pattern.endsWith('/*');
   const base = wildcard ? pattern.slice(0, -2) : pattern;
   const segs = base.split('/').slice(1);
