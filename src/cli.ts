@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, packageRoot } from './config/load.js';
+import { nodeVersionProblem } from './node-version.js';
 
 const USAGE = `usage: switchyard <command> [options]
 
@@ -16,10 +16,11 @@ commands:
 
 options:
   -c, --config FILE   configuration file (YAML or JSON)
+  -v, --version       print the version
   -h, --help          this help
 `;
 
-function version(): string {
+function version(packageRoot: string): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
@@ -29,22 +30,36 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
+/** parseArgs' own message for an unknown option is long and its quotes do not pair. */
+function usageError(err: Error & { code?: string }): string {
+  const m = /^Unknown option '([^']+)'/.exec(err.message);
+  return err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && m !== null ? `unknown option ${m[1]}` : err.message;
+}
+
 async function main(argv: string[]): Promise<void> {
+  // Before anything else is imported: on an older Node, undici would fail in a less clear way.
+  const tooOld = nodeVersionProblem();
+  if (tooOld !== undefined) fail(tooOld);
+  const { ConfigError, packageRoot } = await import('./config/load.js');
   let parsed: ReturnType<typeof parse>;
   function parse() {
     return parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
     });
   }
   try {
     parsed = parse();
   } catch (err) {
-    fail(`${(err as Error).message}\n\n${USAGE}`, 2);
+    fail(`${usageError(err as Error)}\n\n${USAGE}`, 2);
   }
   const { values, positionals } = parsed;
-  const command = positionals[0];
+  const command = values.version ? 'version' : positionals[0];
   if (values.help || command === 'help') {
     process.stdout.write(USAGE);
     return;
@@ -53,7 +68,7 @@ async function main(argv: string[]): Promise<void> {
   const file = values.config ?? join(packageRoot, 'conf', 'switchyard.yaml');
   switch (command) {
     case 'version':
-      process.stdout.write(`switchyard ${version()} (node ${process.version})\n`);
+      process.stdout.write(`switchyard ${version(packageRoot)} (node ${process.version})\n`);
       return;
     case 'check': {
       const { configWarnings, loadChecked } = await import('./check.js');

@@ -38,7 +38,7 @@ export function loadUws(env: NodeJS.ProcessEnv = process.env): Uws {
       `uWebSockets.js native binary did not load for Node ${process.version} (ABI ${process.versions.modules}) ` +
       `on ${process.platform}-${process.arch}; only its JavaScript fallback is available`;
     const todo =
-      'Use Node 16, 18 or 20 on Linux/macOS with glibc >= 2.27 (the binaries shipped by ' +
+      'Use Node 20 (20.18.1 or later; the native build also exists for 16 and 18, which undici 7 does not support) on Linux/macOS with glibc >= 2.27 (the binaries shipped by ' +
       '@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0), make sure UWS_USE_FALLBACK is not set, and reinstall with npm ci.';
     const why =
       env.SWITCHYARD_ALLOW_UWS_FALLBACK === '1'
