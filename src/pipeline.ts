@@ -167,12 +167,16 @@ export class Pipeline {
   }
 
   /**
-   * Drain: let in-flight requests finish for up to `graceMs`, then cancel what remains (503 if
+   * Drain: let in-flight requests finish for up to `graceMs` (their responses say `Connection:
+   * close`, as every later one does), then cancel what remains (503 if
    * nothing was sent yet, else close) and give them a moment to unwind. Resolves when none is left
    * or after that moment.
    */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
+    // Requests already in flight close their connection too: their head is not written yet (or
+    // it is too late anyway). Test: drain-close.test.ts.
+    for (const ex of this.inflight) ex.closeAfter = true;
     const allDone = (ms: number) =>
       new Promise<boolean>((resolve) => {
         if (this.inflight.size === 0) return resolve(true);
