@@ -7,6 +7,11 @@
  * does not exist fails here and not on a user's machine. Nothing is sent anywhere.
  *
  *   node --experimental-vm-modules --no-warnings loadtest/k6/check.mjs [file.js …]
+ *
+ * Live mode: `--live BASE_URL [-e NAME=value …] file.js …` sends each VU function's requests to a
+ * real server (one at a time, synchronously, as k6's http does) and evaluates its `check()`s; the
+ * script fails when a check fails or a response has a status >= 400 (k6's http_req_failed). The
+ * test suite runs `proxy.js` this way against the default config.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,10 +28,89 @@ if (typeof vm.SourceTextModule !== 'function') {
 const dir = path.dirname(fileURLToPath(import.meta.url));
 /** Scripts users run (lib.js is imported by them, not run on its own). */
 const ENTRY = ['smoke.js', 'proxy.js', 'handlers.js', 'mixed.js'];
+
+/** `--live BASE_URL` and `-e NAME=value` options; the rest are script files. */
+const args = process.argv.slice(2);
+/** @type {Record<string, string>} */
+const liveEnv = {};
+let live = false;
+const positional = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--live') {
+    live = true;
+    liveEnv.BASE_URL = args[++i] ?? '';
+  } else if (args[i] === '-e') {
+    const [k, ...v] = (args[++i] ?? '').split('=');
+    liveEnv[k] = v.join('=');
+  } else positional.push(args[i]);
+}
 const files =
-  process.argv.length > 2
-    ? process.argv.slice(2).map((f) => path.resolve(f))
-    : ENTRY.map((f) => path.join(dir, f));
+  positional.length > 0 ? positional.map((f) => path.resolve(f)) : ENTRY.map((f) => path.join(dir, f));
+
+/** Live mode: what went wrong in the requests and checks of one script. */
+let liveProblems = [];
+
+/** One HTTP request, synchronously (k6's http API is synchronous), through a child process. */
+const FETCH = `let input = '';
+for await (const c of process.stdin) input += c;
+const r = JSON.parse(input);
+try {
+  const res = await fetch(r.url, { method: r.method, body: r.body ?? undefined, headers: r.headers ?? {}, redirect: 'manual' });
+  const body = await res.text();
+  process.stdout.write(JSON.stringify({ status: res.status, headers: Object.fromEntries(res.headers), body }));
+} catch (err) {
+  process.stdout.write(JSON.stringify({ status: 0, headers: {}, body: '', error: String(err?.cause?.code ?? err) }));
+}`;
+
+function liveRequest(method, url, body, params) {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', FETCH], {
+    input: JSON.stringify({
+      method,
+      url: String(url),
+      body: typeof body === 'string' ? body : undefined,
+      headers: params?.headers,
+    }),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const res = JSON.parse(r.stdout || '{"status":0,"headers":{},"body":"","error":"no answer"}');
+  if (res.status === 0 || res.status >= 400)
+    liveProblems.push(`${method} ${url}: ${res.error ? `failed (${res.error})` : `status ${res.status}`}`);
+  // k6 hands headers over with canonical names (Content-Type), fetch lower-cases them
+  const headers = Object.fromEntries(
+    Object.entries(res.headers).map(([k, v]) => [
+      k.replace(/(^|-)([a-z])/g, (_m, d, c) => d + c.toUpperCase()),
+      v,
+    ]),
+  );
+  return { ...res, headers, timings: {}, json: () => JSON.parse(res.body) };
+}
+
+/** The k6 modules in live mode: real requests, real checks; everything else stays a stub. */
+const LIVE = {
+  k6: {
+    check(res, sets) {
+      let ok = true;
+      for (const [name, fn] of Object.entries(sets ?? {})) {
+        if (!fn(res)) {
+          ok = false;
+          liveProblems.push(`check "${name}" failed (status ${res?.status})`);
+        }
+      }
+      return ok;
+    },
+    sleep() {},
+  },
+  'k6/http': {
+    get: (url, params) => liveRequest('GET', url, null, params),
+    head: (url, params) => liveRequest('HEAD', url, null, params),
+    del: (url, body, params) => liveRequest('DELETE', url, body, params),
+    post: (url, body, params) => liveRequest('POST', url, body, params),
+    put: (url, body, params) => liveRequest('PUT', url, body, params),
+    patch: (url, body, params) => liveRequest('PATCH', url, body, params),
+    request: (method, url, body, params) => liveRequest(method, url, body, params),
+  },
+};
 
 /** Names k6's built-in modules export, as far as our scripts may use them. */
 const K6 = {
@@ -86,7 +170,8 @@ process.stdout.write(`k6 check: ${files.length - failures} of ${files.length} sc
 process.exit(failures === 0 ? 0 : 1);
 
 async function checkScript(file) {
-  const context = vm.createContext({ __ENV: {}, __VU: 1, __ITER: 0, console });
+  const context = vm.createContext({ __ENV: live ? { ...liveEnv } : {}, __VU: 1, __ITER: 0, console });
+  liveProblems = [];
   const cache = new Map();
   const load = (f) => {
     let mod = cache.get(f);
@@ -104,7 +189,10 @@ async function checkScript(file) {
       return new vm.SyntheticModule(
         names,
         function () {
-          for (const n of names) this.setExport(n, stubFn());
+          const real = live ? (LIVE[specifier] ?? {}) : {};
+          for (const n of names) this.setExport(n, real[n] ?? stubFn());
+          if (live && names.includes('default'))
+            this.setExport('default', new Proxy(real, { get: (t, p) => t[p] ?? stubFn() }));
         },
         { context, identifier: specifier },
       );
@@ -128,6 +216,8 @@ async function checkScript(file) {
       throw new Error(`scenario ${sc}: exec "${exec}" is not an exported function`);
   }
   for (const exec of new Set(execs.map(([, e]) => e))) ns[exec]();
+  if (live && liveProblems.length > 0)
+    throw new Error(`against ${liveEnv.BASE_URL}: ${liveProblems.join('; ')}`);
   return `${execs.length} scenario(s), ${Object.keys(options.thresholds).length} threshold(s)`;
 }
 

@@ -4,22 +4,25 @@
  * finished, so a slow server shows up as latency and dropped iterations rather than being hidden
  * by the load generator waiting for it (coordinated omission).
  *
- *   k6 run -e BASE_URL=http://127.0.0.1:8080 -e SMALL_PATH=/small -e RATE=2000 loadtest/k6/proxy.js
+ *   k6 run loadtest/k6/proxy.js                      # against `npm start` (the default config)
+ *   k6 run -e ORIGIN=bench loadtest/k6/proxy.js      # against the bench's origin, below
  *
- * The paths must be proxy routes of your config. To reproduce the bench's setup, run the bench's
- * origin (`node dist/loadtest/origin.js --port 8081`) behind a `{ path: "/*", proxy: origin }` route:
- * it answers GET /small (12 bytes), GET /64k and POST /upload.
+ * By default it loads `/api/hello`, the default config's proxy route (to the server's second
+ * listener), with no large-response scenario. `ORIGIN=bench` uses the bench's origin instead
+ * (`node dist/loadtest/origin.js --port 8081` behind a `{ path: "/*", proxy: origin }` route): it
+ * answers GET /small (12 bytes) and /64k, so SMALL_PATH=/small and LARGE_PATH=/64k.
  *
- *   SMALL_PATH  small response (default /small)       RATE       its requests per second (500)
- *   LARGE_PATH  large response (default /64k; "" off) LARGE_RATE its requests per second (100)
+ *   SMALL_PATH  small response (see above)           RATE       its requests per second (500)
+ *   LARGE_PATH  large response ("" off)              LARGE_RATE its requests per second (100)
  *   DURATION    each scenario (1m)                   P95_MS     latency threshold (50)
  */
 import { check } from 'k6';
 import http from 'k6/http';
 import { BASE_URL, DURATION, envNumber } from './lib.js';
 
-const SMALL_PATH = __ENV.SMALL_PATH || '/small';
-const LARGE_PATH = __ENV.LARGE_PATH === undefined ? '/64k' : __ENV.LARGE_PATH;
+const BENCH_ORIGIN = __ENV.ORIGIN === 'bench';
+const SMALL_PATH = __ENV.SMALL_PATH || (BENCH_ORIGIN ? '/small' : '/api/hello');
+const LARGE_PATH = __ENV.LARGE_PATH ?? (BENCH_ORIGIN ? '/64k' : '');
 const RATE = envNumber('RATE', 500);
 const LARGE_RATE = envNumber('LARGE_RATE', 100);
 const P95_MS = envNumber('P95_MS', 50);
