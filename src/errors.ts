@@ -23,6 +23,7 @@ export const catalogue = {
   SY_ERR_BAD_BODY: { status: 400, reason: 'invalid request body' },
   SY_ERR_NOT_FOUND: { status: 404, reason: 'not found' },
   SY_ERR_METHOD_NOT_ALLOWED: { status: 405, reason: 'method not allowed' },
+  SY_ERR_RATE_LIMITED: { status: 429, reason: 'too many requests' },
   SY_ERR_SHUTTING_DOWN: { status: 503, reason: 'server is shutting down' },
   // time and cancellation
   SY_ERR_TIMEOUT: { status: 504, reason: 'request timed out' },

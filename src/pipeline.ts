@@ -85,8 +85,9 @@ export class Pipeline {
       );
     }
     body.limit = route.bodyLimit;
-    if (route.maxActive !== 0 && route.active >= route.maxActive) {
-      const err = syError('SY_ERR_UPSTREAM_QUEUE_FULL', `route ${route.name}: ${route.active} in flight`);
+    // The cap is process-wide: the in-flight count lives in shared memory (src/shared/cells.ts).
+    if (route.queue !== null && !route.queue.tryAcquire(route.maxActive)) {
+      const err = syError('SY_ERR_UPSTREAM_QUEUE_FULL', `route ${route.name}: ${route.maxActive} in flight`);
       err.headers = { 'retry-after': '1' };
       return this.refuse(ex, err);
     }
@@ -133,6 +134,7 @@ export class Pipeline {
 
   private release(route: CompiledRoute): void {
     route.active--;
+    route.queue?.add(-1);
     if (route.table !== this.table) route.table.finished();
   }
 

@@ -12,12 +12,21 @@ import { JobPool } from './pool/index.js';
 import { RouteTable } from './router/table.js';
 import type { Engine, EngineOptions } from './server/engine.js';
 import { engines } from './server/engines.js';
-import type { ProcessServices } from './services.js';
+import type { JobRunner, ProcessServices } from './services.js';
+import { processLayout } from './shared/plan.js';
+import { SharedRegion } from './shared/region.js';
 
 export interface Listening {
   kind: 'http' | 'tcp';
   host: string;
   port: number;
+}
+
+/** What an acceptor thread is given instead of building it (see Server.build). */
+export interface AcceptorParts {
+  jobs?: JobRunner;
+  shared?: SharedRegion;
+  table?: { region: SharedRegion; share: { index: number; of: number } };
 }
 
 export interface TcpListener {
@@ -30,11 +39,16 @@ export class Server {
   readonly services: ProcessServices;
   readonly listening: Listening[] = [];
   private engine: Engine | undefined = undefined;
-  private readonly pool: JobPool;
+  private readonly pool: JobPool | undefined;
   private readonly tcp: TcpListener[] = [];
   private readonly loaded: LoadedConfig;
 
-  private constructor(loaded: LoadedConfig, services: ProcessServices, pipeline: Pipeline, pool: JobPool) {
+  private constructor(
+    loaded: LoadedConfig,
+    services: ProcessServices,
+    pipeline: Pipeline,
+    pool: JobPool | undefined,
+  ) {
     this.loaded = loaded;
     this.logs = services.logs;
     this.services = services;
@@ -42,17 +56,22 @@ export class Server {
     this.pool = pool;
   }
 
-  /** Build everything from a loaded config (no sockets yet). */
-  static async build(loaded: LoadedConfig, opts: { logs?: Logs } = {}): Promise<Server> {
+  /**
+   * Build everything from a loaded config (no sockets yet). An acceptor thread passes what the
+   * supervisor owns (src/threads/acceptor.ts): `jobs` (the one pool, over a port), `shared` (the
+   * process region), `table` (the route table's shared region and this thread's share).
+   */
+  static async build(loaded: LoadedConfig, opts: AcceptorParts & { logs?: Logs } = {}): Promise<Server> {
     const { config, routesDir } = loaded;
     const logs = opts.logs ?? createLogs(config.log);
-    const pool = await JobPool.start(config, routesDir, logs);
-    const services: ProcessServices = { logs, jobs: pool, state: {} };
+    const pool = opts.jobs === undefined ? await JobPool.start(config, routesDir, logs) : undefined;
+    const shared = opts.shared ?? SharedRegion.create(processLayout(config));
+    const services: ProcessServices = { logs, jobs: opts.jobs ?? pool, state: {}, shared };
     let table: RouteTable;
     try {
-      table = await RouteTable.compile(loaded, services);
+      table = await RouteTable.compile(loaded, services, opts.table);
     } catch (err) {
-      await pool.close();
+      await pool?.close();
       throw err;
     }
     return new Server(loaded, services, new Pipeline(table, logs), pool);
@@ -83,6 +102,7 @@ export class Server {
         this.listening.push({ kind: 'http', host: l.host, port });
       } else {
         const { listenTcp } = await import('./pool/tcp.js');
+        if (this.pool === undefined) continue; // acceptor threads: the supervisor serves tcp listeners
         const t = await listenTcp(l, this.pool, this.logs);
         this.tcp.push(t);
         this.listening.push({ kind: 'tcp', host: l.host, port: t.port });
@@ -98,7 +118,7 @@ export class Server {
   async drain(graceMs = this.loaded.config.shutdown.grace): Promise<void> {
     this.engine?.stopAccepting();
     await Promise.all([this.pipeline.drain(graceMs), ...this.tcp.map((t) => t.close(graceMs))]);
-    await Promise.allSettled([this.pipeline.routes.close(), this.pool.close()]);
+    await Promise.allSettled([this.pipeline.routes.close(), this.pool?.close()]);
     this.logs.flush();
   }
 }

@@ -2,7 +2,9 @@
  * What a compiled route can reach, declared once. Two lifetimes:
  *
  * - **process services** live as long as the process and are shared by every acceptor and every
- *   route table: the job pool, the log destinations. Nothing here is rebuilt on reload.
+ *   route table: the job pool, the log destinations, the `shared:` region. Nothing here is rebuilt
+ *   on reload. With acceptor threads, each thread holds its own handles to the same things (the
+ *   pool over a MessagePort, the region's memory, the log lines relayed to the supervisor).
  * - **table services** belong to one route table (one config generation): the upstream pools and
  *   their health checkers. A reload builds new ones beside the old; the old are closed once the
  *   requests that matched the old table have finished.
@@ -14,6 +16,7 @@ import type { Dispatcher } from 'undici';
 import type { Exchange } from './exchange.js';
 import type { Logs } from './observe/log.js';
 import type { Upstreams } from './proxy/index.js';
+import type { Shared, SharedRegion } from './shared/index.js';
 
 /** The worker pool as routes reach it (implemented by src/pool). */
 export interface JobRunner {
@@ -35,12 +38,16 @@ export interface ProcessServices {
   logs: Logs;
   /** the job pool; undefined where a process runs without one (tests) */
   jobs: JobRunner | undefined;
-  /** application state shared by every handler of the process (`ctx.state`) */
+  /** application state shared by every handler of this thread (`ctx.state`); plain objects, not across threads */
   state: Record<string, unknown>;
+  /** the `shared:` structures, the same memory in every acceptor thread (`ctx.shared`) */
+  shared: Shared;
 }
 
 /** Per route table: what one config generation owns, plus the process services. */
 export interface TableServices extends ProcessServices {
   /** the upstream pools of this table's `upstreams:` */
   upstreams: Upstreams;
+  /** this table's shared words (route caps, rate limits, passive health), the same in every acceptor */
+  region: SharedRegion;
 }

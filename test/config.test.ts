@@ -158,3 +158,32 @@ describe('config', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/\(file\): cannot read: ENOENT/);
   });
 });
+
+describe('config: threads, shared, rate', () => {
+  it('reads threads (default 1), shared structures and a route rate', () => {
+    const { config } = parseConfig(
+      `threads: 2\nshared: { counters: [hits], buckets: { api: { limit: 600/m, burst: 5 } }, tables: { s: { size: 100 } } }\nroutes:\n  - { path: /a, respond: { body: ok }, rate: { limit: 100/s, burst: 50, key: "header:x-key" } }\n`,
+      FILE,
+      {},
+    );
+    expect(config.threads).toBe(2);
+    expect(config.shared.buckets.api).toEqual({ limit: 10, burst: 5 });
+    expect(config.shared.tables.s).toEqual({ size: 100, key: 64, value: 256 });
+    expect(config.routes[0]!.rate).toEqual({ limit: 100, burst: 50, key: 'header:x-key', keys: 65_536 });
+    expect(parseConfig('', FILE, {}).config.threads).toBe(1);
+  });
+
+  it('names the path of a bad threads, shared or rate key', () => {
+    expect(problems('threads: 0\n')[0]).toMatch(/^threads:/);
+    expect(problems('threads: many\n')[0]).toMatch(/^threads:/);
+    expect(problems('routes:\n  - { path: /a, respond: { body: ok }, rate: { limit: 100 } }\n')).toEqual([
+      'routes[0].rate.limit: rate 100 needs a unit: write 100/s or 100/m',
+    ]);
+    expect(
+      problems('routes:\n  - { path: /a, respond: { body: ok }, rate: { limit: 5/s, key: "query:x" } }\n'),
+    ).toEqual(['routes[0].rate.key: expected ip, header:NAME or cookie:NAME']);
+    expect(problems('shared: { tables: { t: { size: 10, value: 1MiB } } }\n')).toEqual([
+      'shared.tables.t.value: value: at most 64KiB',
+    ]);
+  });
+});

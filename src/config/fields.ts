@@ -3,7 +3,7 @@
  * ports, names, header names and values. Track schemas (src/tracks/*) import these too.
  */
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
+import { parseDuration, parseRate, parseSize } from './units.js';
 
 export const size = z
   .union([z.string(), z.number()])
@@ -28,6 +28,26 @@ export const duration = z
     return r;
   })
   .meta({ description: 'a duration such as 250ms, 30s, 5m' });
+
+export const rate = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const r = parseRate(v);
+    if (typeof r === 'string') {
+      ctx.addIssue({ code: 'custom', message: r });
+      return z.NEVER;
+    }
+    return r;
+  })
+  .meta({ description: 'a rate such as 100/s, 600/m, 1000/h (stored as per second)' });
+
+/** Where a per-request key comes from: the client address, a header, or a cookie. */
+export const requestKey = z
+  .string()
+  .regex(
+    /^(ip|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[^=;\s]+)$/,
+    'expected ip, header:NAME or cookie:NAME',
+  );
 
 export const port = z.number().int().min(0).max(65535);
 export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'invalid header name');

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { patternProblem } from '../router/router.js';
 import { tracks } from '../tracks/index.js';
 import type { CheckRefs, Track } from '../tracks/track.js';
-import { duration, httpMethod, name, port, size } from './fields.js';
+import { duration, httpMethod, name, port, rate, requestKey, size } from './fields.js';
 
 const listen = z.strictObject({
   host: z.string().default('127.0.0.1'),
@@ -125,6 +125,46 @@ const upstream = z
     }
   });
 
+/**
+ * `shared:` — structures in the process's shared-memory region, for handlers (`ctx.shared`).
+ * Fixed at start-up: a reload keeps the region as it is (changing it needs a restart).
+ */
+const shared = z.strictObject({
+  counters: z.array(name).default([]),
+  buckets: z
+    .record(name, z.strictObject({ limit: rate, burst: z.number().int().min(0).max(1_000_000).default(0) }))
+    .default({}),
+  tables: z
+    .record(
+      name,
+      z.strictObject({
+        size: z
+          .number()
+          .int()
+          .min(1)
+          .max(1 << 20),
+        key: size.default(64).refine((n) => n >= 1 && n <= 1024, 'key: 1 to 1024 bytes'),
+        value: size.default(256).refine((n) => n <= 64 * 1024, 'value: at most 64KiB'),
+      }),
+    )
+    .default({}),
+});
+
+/** `rate:` on a route: a token bucket per key, shared by every acceptor thread. */
+const routeRate = z.strictObject({
+  limit: rate,
+  /** requests allowed at once beyond the steady rate (nginx's burst, without queueing) */
+  burst: z.number().int().min(0).max(1_000_000).default(0),
+  key: requestKey.default('ip'),
+  /** distinct keys remembered at once; the least recently used of a full window is forgotten */
+  keys: z
+    .number()
+    .int()
+    .min(16)
+    .max(1 << 20)
+    .default(65_536),
+});
+
 /** proxy-addr's syntax: an address, a CIDR, or loopback / linklocal / uniquelocal. */
 const trustedProxy = z
   .string()
@@ -154,6 +194,8 @@ const commonRoute = {
   body: size.optional(),
   /** at most this many requests in flight on this route; more get 503 at once */
   queue: z.number().int().min(1).optional(),
+  /** rate limit: `{ limit: 100/s, burst: 50, key: ip | header:NAME | cookie:NAME }` → 429 beyond it */
+  rate: routeRate.optional(),
 };
 
 type Tracks = (typeof tracks)[number];
@@ -255,6 +297,10 @@ export function configSchema(refs: CheckRefs) {
           else seen.set(key, i);
         });
       }),
+    /** acceptor threads: `auto` = one per core; 1 = the main thread serves (no thread hop) */
+    threads: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
+    /** the shared-memory region handlers reach as ctx.shared */
+    shared: shared.prefault({}),
     log: log.prefault({}),
     limits: limits.prefault({}),
     shutdown: z.strictObject({ grace: duration.default(10_000) }).prefault({}),

@@ -46,3 +46,17 @@ export function parseDuration(input: string | number): number | string {
   if (ms > 2_147_483_647) return `duration "${input}" is too long (max 24d)`;
   return Math.round(ms);
 }
+
+const RATE = /^(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)$/;
+const RATE_PER: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+/** A rate such as `100/s`, `600/m`, `1000/h`, as requests per second; or an error message. */
+export function parseRate(input: string | number): number | string {
+  if (typeof input === 'number') return `rate ${input} needs a unit: write ${input}/s or ${input}/m`;
+  const m = RATE.exec(input.trim());
+  if (!m) return `invalid rate "${input}": expected e.g. 100/s, 600/m, 1000/h`;
+  const perSec = Number(m[1]) / RATE_PER[m[2]!]!;
+  if (!(perSec > 0)) return `rate "${input}" must be above zero`;
+  if (perSec > 1e7) return `rate "${input}" is too high (max 10000000/s)`;
+  return perSec;
+}

@@ -18,6 +18,8 @@ import type { Exchange, Reply } from '../exchange.js';
 import type { Logs } from '../observe/log.js';
 import type { Params } from '../router/router.js';
 import type { UpstreamHandle } from '../services.js';
+import { names } from '../shared/plan.js';
+import type { SharedRegion } from '../shared/region.js';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import { ProxyRoute } from './forward.js';
 import { ActiveHealth } from './health.js';
@@ -27,6 +29,21 @@ import { Upstream } from './upstream.js';
 
 export interface UpstreamsOptions {
   logs: Logs;
+  /** the route table's shared region: passive health (see plan.ts for the names) */
+  region: SharedRegion;
+  /**
+   * With acceptor threads: this thread's index and the thread count. `connections` is a total
+   * per server, so each thread's pool gets its share (the remainder to the first threads, at
+   * least one each: with fewer connections than threads the total is the thread count).
+   */
+  share?: { index: number; of: number } | undefined;
+}
+
+/** This thread's share of `total` connections. */
+export function connectionShare(total: number, share: { index: number; of: number } | undefined): number {
+  if (share === undefined || share.of <= 1) return total;
+  const base = Math.floor(total / share.of);
+  return Math.max(1, base + (share.index < total % share.of ? 1 : 0));
 }
 
 export class Upstreams {
@@ -46,7 +63,20 @@ export class Upstreams {
           else log.info(fields, `upstream ${name}: server ${peer.address} back up`);
         },
       };
-      const up = new Upstream(name, cfg, this.trust, events);
+      const r = opts.region;
+      const health = (i: number) => ({
+        fails: r.gauge(names.fails(name, i)),
+        firstFail: r.stamp(names.firstFail(name, i)),
+        downUntil: r.stamp(names.downUntil(name, i)),
+      });
+      const up = new Upstream(
+        name,
+        cfg,
+        this.trust,
+        events,
+        health,
+        connectionShare(cfg.connections, opts.share),
+      );
       this.upstreams.set(name, up);
       if (cfg.health.active !== undefined) {
         this.checks.set(name, new ActiveHealth(up.peers, cfg.health.active, events));

@@ -10,13 +10,28 @@
  * - active (health.ts): `fall` failed probes in a row mark it down, `rise` good ones bring it back.
  *
  * When every peer of an upstream is down the balancer tries them anyway (panic, see upstream.ts).
+ *
+ * Passive health is shared by every acceptor thread: the failure count, the first failure's time
+ * and "down until" live in the route table's shared region (`PeerHealth`), so a server marked
+ * down by one thread is skipped by all from their next request. Races: the thread whose failure
+ * reaches `max_fails` and wins the CAS that resets the count marks the peer down (and logs it,
+ * once); two threads resetting the window at once may each lose the other's one count.
  */
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
+import type { Gauge, Stamp } from '../shared/cells.js';
+import { toShared } from '../shared/clock.js';
 
 export interface PeerEvents {
   /** a peer changed state (for the error log) */
   onStateChange(peer: Peer, down: boolean, why: string): void;
+}
+
+/** A peer's passive-health words in shared memory (times on the shared clock, src/shared/clock.ts). */
+export interface PeerHealth {
+  fails: Gauge;
+  firstFail: Stamp;
+  downUntil: Stamp;
 }
 
 export class Peer {
@@ -35,10 +50,7 @@ export class Peer {
   // passive health
   private readonly maxFails: number;
   private readonly failTimeout: number;
-  private fails = 0;
-  private firstFailAt = 0;
-  /** performance.now() until which the peer is down (passive) */
-  private downUntil = 0;
+  private readonly health: PeerHealth;
   /** marked down by active health checks */
   activeDown = false;
   private readonly events: PeerEvents;
@@ -48,7 +60,11 @@ export class Peer {
     index: number,
     up: UpstreamConfig,
     events: PeerEvents,
+    health: PeerHealth,
+    /** this thread's connection cap to the server (its share of `connections`) */
+    connections: number = up.connections,
   ) {
+    this.health = health;
     const url = new URL(server.url);
     this.origin = url.origin;
     this.address = url.port === '' ? `${url.hostname}:${url.protocol === 'https:' ? 443 : 80}` : url.host;
@@ -59,7 +75,7 @@ export class Peer {
     this.failTimeout = up.health.fail_timeout;
     this.events = events;
     this.pool = new Pool(this.origin, {
-      connections: up.connections,
+      connections,
       pipelining: 1,
       // Our idle keep-alive must end before the upstream's own, or a request meets a socket the
       // upstream is closing ("other side closed"; platform.md). A `Keep-Alive: timeout=N` hint from
@@ -78,33 +94,36 @@ export class Peer {
     });
   }
 
-  /** Usable now, as far as health goes. */
+  /** Usable now, as far as health goes. `now`: performance.now(). */
   available(now: number): boolean {
-    return !this.activeDown && this.downUntil <= now;
+    return !this.activeDown && this.health.downUntil.value <= toShared(now);
   }
 
   /** A failed attempt (failure.ts decides what counts). */
   failed(now: number, why: string): void {
     if (this.maxFails === 0) return;
-    if (now - this.firstFailAt > this.failTimeout) {
-      this.fails = 0;
-      this.firstFailAt = now;
+    const t = toShared(now);
+    const h = this.health;
+    if (t - h.firstFail.value > this.failTimeout) {
+      h.fails.set(0);
+      h.firstFail.value = t;
     }
-    if (++this.fails >= this.maxFails && this.downUntil <= now) {
-      this.downUntil = now + this.failTimeout;
-      this.fails = 0;
+    const n = h.fails.add(1);
+    if (n >= this.maxFails && h.downUntil.value <= t && h.fails.cas(n, 0)) {
+      h.downUntil.value = t + this.failTimeout;
       this.events.onStateChange(this, true, why);
     }
   }
 
-  /** A response arrived: the peer works. */
+  /** A response arrived: the peer works. Writes shared memory only when there is something to clear. */
   succeeded(): void {
-    this.fails = 0;
-    if (this.downUntil !== 0) {
+    const h = this.health;
+    if (h.fails.value !== 0) h.fails.set(0);
+    const until = h.downUntil.value;
+    if (until !== 0) {
       // It answered while marked down (panic mode): take it back now rather than at the deadline.
-      const wasDown = this.downUntil > performance.now();
-      this.downUntil = 0;
-      if (wasDown) this.events.onStateChange(this, false, 'answered');
+      h.downUntil.value = 0;
+      if (until > toShared(performance.now())) this.events.onStateChange(this, false, 'answered');
     }
   }
 }

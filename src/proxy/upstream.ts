@@ -12,7 +12,7 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { Exchange } from '../exchange.js';
 import type { UpstreamHandle } from '../services.js';
 import { type Balancer, createBalancer } from './balancer.js';
-import { Peer, type PeerEvents } from './peer.js';
+import { Peer, type PeerEvents, type PeerHealth } from './peer.js';
 import type { Trust } from './trust.js';
 
 const NONE: readonly Peer[] = [];
@@ -57,9 +57,17 @@ export class Upstream implements UpstreamHandle {
   private readonly backup: Balancer | null;
   private readonly keyOf: KeyOf | null;
 
-  constructor(name: string, cfg: UpstreamConfig, trust: Trust, events: PeerEvents) {
+  /** `health(i)`: server i's shared passive-health words; `connections`: this thread's cap per server */
+  constructor(
+    name: string,
+    cfg: UpstreamConfig,
+    trust: Trust,
+    events: PeerEvents,
+    health: (i: number) => PeerHealth,
+    connections: number = cfg.connections,
+  ) {
     this.name = name;
-    this.peers = cfg.servers.map((s, i) => new Peer(s, i, cfg, events));
+    this.peers = cfg.servers.map((s, i) => new Peer(s, i, cfg, events, health(i), connections));
     const primaries = this.peers.filter((p) => !p.backup);
     const backups = this.peers.filter((p) => p.backup);
     this.primaries = primaries.length;

@@ -7,9 +7,14 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { RouteConfig } from '../config/schema.js';
 import { Upstreams } from '../proxy/index.js';
+import { Trust } from '../proxy/trust.js';
 import type { ProcessServices, TableServices } from '../services.js';
+import type { Gauge } from '../shared/cells.js';
+import { names, tableLayout } from '../shared/plan.js';
+import { SharedRegion } from '../shared/region.js';
 import { tracks } from '../tracks/index.js';
 import type { RunFn, Track } from '../tracks/track.js';
+import { rateLimited } from './rate-limit.js';
 import { Router } from './router.js';
 
 /** A route as the pipeline runs it: everything precomputed from its config. */
@@ -21,9 +26,11 @@ export interface CompiledRoute {
   readonly bodyLimit: number;
   /** ms; 0 = no timeout */
   readonly timeout: number;
-  /** max requests in flight on this route; 0 = unlimited */
+  /** max requests in flight on this route, across every acceptor thread; 0 = unlimited */
   readonly maxActive: number;
-  /** requests in flight on this route */
+  /** the process-wide in-flight count (shared memory) when `maxActive` is set */
+  readonly queue: Gauge | null;
+  /** requests in flight on this route in this thread (for retiring the table) */
   active: number;
   readonly run: RunFn;
   readonly table: RouteTable;
@@ -58,15 +65,28 @@ export class RouteTable {
   /**
    * Compile every route of `loaded` (handler modules are imported, upstream pools created).
    * Throws, naming the route's config path, on what the schema cannot check; nothing is left open.
+   * `opts.region`: the table's shared words, when acceptor threads share them (the supervisor
+   * made it from `tableLayout`); otherwise a region of this thread's own. `opts.share`: this
+   * thread's share of each upstream server's `connections` (index, of count threads).
    */
-  static async compile(loaded: LoadedConfig, process: ProcessServices): Promise<RouteTable> {
+  static async compile(
+    loaded: LoadedConfig,
+    process: ProcessServices,
+    opts: { region?: SharedRegion; share?: { index: number; of: number } } = {},
+  ): Promise<RouteTable> {
     const { config, routesDir } = loaded;
-    const services: TableServices = { ...process, upstreams: new Upstreams(config, { logs: process.logs }) };
+    const region = opts.region ?? SharedRegion.create(tableLayout(config));
+    const upstreams = new Upstreams(config, { logs: process.logs, region, share: opts.share });
+    const services: TableServices = { ...process, upstreams, region };
+    const trust = new Trust(config.trusted_proxies);
     try {
       const runs = await Promise.all(
-        config.routes.map((r, i) =>
-          byName.get(r.track)!.compile(r as never, { where: `routes[${i}]`, routesDir, services }),
-        ),
+        config.routes.map(async (r, i) => {
+          const run = await byName
+            .get(r.track)!
+            .compile(r as never, { where: `routes[${i}]`, routesDir, services });
+          return r.rate === undefined ? run : rateLimited(run, r.rate, region.table(names.rate(i)), trust);
+        }),
       );
       return new RouteTable(
         services,
@@ -77,6 +97,7 @@ export class RouteTable {
             bodyLimit: r.body ?? config.limits.body,
             timeout: r.timeout ?? 0,
             maxActive: r.queue ?? 0,
+            queue: r.queue === undefined ? null : region.gauge(names.queue(i)),
             active: 0,
             run: runs[i]!,
             table,

@@ -10,8 +10,8 @@
  * - `compile`: called once per route when a route table is built; returns the function that runs
  *   per request. Everything that can be computed from the config is computed here.
  *
- * Wrappers that apply to every track (timeout, route queue) are applied by the pipeline around
- * `run`, from the common keys; a track never re-implements them.
+ * Wrappers that apply to every track (timeout, route queue, rate limit) are applied around `run`
+ * from the common keys (the pipeline, src/router/wrappers.ts); a track never re-implements them.
  */
 import type { z } from 'zod';
 import type { Exchange, Reply } from '../exchange.js';
@@ -56,6 +56,7 @@ export interface CommonRoute {
   timeout?: number | undefined;
   body?: number | undefined;
   queue?: number | undefined;
+  rate?: { limit: number; burst: number; key: string; keys: number } | undefined;
 }
 
 /** Declare a track; keeps its name literal and its shape's types for the route union. */

@@ -9,6 +9,7 @@ import type { Exchange, RequestBody } from '../../exchange.js';
 import type { Params } from '../../router/router.js';
 import { openScope, type RequestScope } from '../../runtime/index.js';
 import type { TableServices, UpstreamHandle } from '../../services.js';
+import type { Shared } from '../../shared/index.js';
 
 export type { UpstreamHandle } from '../../services.js';
 
@@ -130,6 +131,15 @@ export class Context {
     if (jobs === undefined)
       return Promise.reject(syError('SY_ERR_UNKNOWN_JOB', `no worker pool for job "${job}"`));
     return jobs.run<T>(job, input, { signal: this.signal, inline: this.route.inline, ex: this.ex });
+  }
+
+  /**
+   * The structures declared under `shared:` in the config, the same memory in every acceptor
+   * thread: `counter(name).add()`, `bucket(name).take()`, `table(name).get/set/update`. Each
+   * method's doc says what is atomic (src/shared/); see routes/visits.ts.
+   */
+  get shared(): Shared {
+    return this.services.shared;
   }
 
   /** An upstream from the config, for handlers that talk to it themselves (see routes/first.ts). */
