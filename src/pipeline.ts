@@ -85,7 +85,7 @@ export class Pipeline {
       );
     }
     body.limit = route.bodyLimit;
-    // The cap is process-wide: the in-flight count lives in shared memory (src/shared/cells.ts).
+    // The cap is process-wide: the in-flight count lives in shared memory (src/shared/cap.ts).
     if (route.queue !== null && !route.queue.tryAcquire(route.maxActive)) {
       const err = syError('SY_ERR_UPSTREAM_QUEUE_FULL', `route ${route.name}: ${route.maxActive} in flight`);
       err.headers = { 'retry-after': '1' };
@@ -134,7 +134,7 @@ export class Pipeline {
 
   private release(route: CompiledRoute): void {
     route.active--;
-    route.queue?.add(-1);
+    route.queue?.release();
     if (route.table !== this.table) route.table.finished();
   }
 

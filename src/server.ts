@@ -13,8 +13,10 @@ import { RouteTable } from './router/table.js';
 import type { Engine, EngineOptions } from './server/engine.js';
 import { engines } from './server/engines.js';
 import type { JobRunner, ProcessServices } from './services.js';
-import { processLayout } from './shared/plan.js';
+import { processLayout, tableLayout } from './shared/plan.js';
 import { SharedRegion } from './shared/region.js';
+import { threadCount } from './threads/count.js';
+import type { Supervisor } from './threads/supervisor.js';
 
 export interface Listening {
   kind: 'http' | 'tcp';
@@ -27,6 +29,8 @@ export interface AcceptorParts {
   jobs?: JobRunner;
   shared?: SharedRegion;
   table?: { region: SharedRegion; share: { index: number; of: number } };
+  /** listen with SO_REUSEPORT (acceptor threads share the ports) */
+  sharedPort?: boolean;
 }
 
 export interface TcpListener {
@@ -39,6 +43,9 @@ export class Server {
   readonly services: ProcessServices;
   readonly listening: Listening[] = [];
   private engine: Engine | undefined = undefined;
+  /** with `threads` > 1 in the main thread: the acceptor threads serve the http listeners */
+  private supervisor: Supervisor | undefined = undefined;
+  private readonly parts: AcceptorParts;
   private readonly pool: JobPool | undefined;
   private readonly tcp: TcpListener[] = [];
   private readonly loaded: LoadedConfig;
@@ -48,7 +55,9 @@ export class Server {
     services: ProcessServices,
     pipeline: Pipeline,
     pool: JobPool | undefined,
+    parts: AcceptorParts,
   ) {
+    this.parts = parts;
     this.loaded = loaded;
     this.logs = services.logs;
     this.services = services;
@@ -67,14 +76,21 @@ export class Server {
     const pool = opts.jobs === undefined ? await JobPool.start(config, routesDir, logs) : undefined;
     const shared = opts.shared ?? SharedRegion.create(processLayout(config));
     const services: ProcessServices = { logs, jobs: opts.jobs ?? pool, state: {}, shared };
+    // The supervisor's own table (reload checks, metrics) uses the region it hands the acceptors.
+    const threads = opts.jobs === undefined ? threadCount(config) : 1;
+    const table0 =
+      opts.table ??
+      (threads > 1
+        ? { region: SharedRegion.create(tableLayout(config, threads)), share: { index: 0, of: 1 } }
+        : undefined);
     let table: RouteTable;
     try {
-      table = await RouteTable.compile(loaded, services, opts.table);
+      table = await RouteTable.compile(loaded, services, table0);
     } catch (err) {
       await pool?.close();
       throw err;
     }
-    return new Server(loaded, services, new Pipeline(table, logs), pool);
+    return new Server(loaded, services, new Pipeline(table, logs), pool, opts);
   }
 
   private engineOptions(): EngineOptions {
@@ -84,6 +100,7 @@ export class Server {
       limits: { headers: limits.headers, headerBytes: limits.header_bytes, uri: limits.uri },
       eagerAddress: logs.access !== null,
       handle: this.pipeline.handle,
+      sharedPort: this.parts.sharedPort === true,
       onWriteError(ex: Exchange, err: SwitchyardError | Error) {
         logs.error.error(
           { id: ex.id, route: ex.route, code: (err as SwitchyardError).code, err },
@@ -95,8 +112,21 @@ export class Server {
 
   /** Open every listener from the config. Rejects (the caller drains what opened) if one fails. */
   async listen(): Promise<Listening[]> {
+    const threads = this.pool === undefined ? 1 : threadCount(this.loaded.config);
+    if (threads > 1) {
+      const { Supervisor } = await import('./threads/supervisor.js');
+      this.supervisor = await Supervisor.start(this.loaded, {
+        threads,
+        logs: this.logs,
+        pool: this.pool!,
+        shared: this.services.shared as SharedRegion,
+        table: this.pipeline.routes.services.region,
+      });
+      for (const l of this.supervisor.listening) this.listening.push({ kind: 'http', ...l });
+    }
     for (const l of this.loaded.config.listen) {
       if (l.kind === 'http') {
+        if (threads > 1) continue;
         this.engine ??= await engines.uws(this.engineOptions());
         const port = await this.engine.listen(l.host, l.port);
         this.listening.push({ kind: 'http', host: l.host, port });
@@ -111,14 +141,24 @@ export class Server {
     return this.listening;
   }
 
+  /** Close every listener and connection now (an acceptor thread that must end at once). */
+  closeNow(): void {
+    this.engine?.close?.();
+  }
+
   /**
    * Graceful stop: stop accepting at once, let in-flight requests finish for up to `graceMs`,
    * cancel what remains, then release the route table's upstreams and the pool.
    */
   async drain(graceMs = this.loaded.config.shutdown.grace): Promise<void> {
     this.engine?.stopAccepting();
-    await Promise.all([this.pipeline.drain(graceMs), ...this.tcp.map((t) => t.close(graceMs))]);
+    await Promise.all([
+      this.pipeline.drain(graceMs),
+      this.supervisor?.drain(graceMs),
+      ...this.tcp.map((t) => t.close(graceMs)),
+    ]);
     await Promise.allSettled([this.pipeline.routes.close(), this.pool?.close()]);
+    this.engine?.close?.(); // idle keep-alive connections (an acceptor thread must end with none)
     this.logs.flush();
   }
 }

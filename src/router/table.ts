@@ -9,7 +9,7 @@ import type { RouteConfig } from '../config/schema.js';
 import { Upstreams } from '../proxy/index.js';
 import { Trust } from '../proxy/trust.js';
 import type { ProcessServices, TableServices } from '../services.js';
-import type { Gauge } from '../shared/cells.js';
+import { Cap } from '../shared/cap.js';
 import { names, tableLayout } from '../shared/plan.js';
 import { SharedRegion } from '../shared/region.js';
 import { tracks } from '../tracks/index.js';
@@ -29,7 +29,7 @@ export interface CompiledRoute {
   /** max requests in flight on this route, across every acceptor thread; 0 = unlimited */
   readonly maxActive: number;
   /** the process-wide in-flight count (shared memory) when `maxActive` is set */
-  readonly queue: Gauge | null;
+  readonly queue: Cap | null;
   /** requests in flight on this route in this thread (for retiring the table) */
   active: number;
   readonly run: RunFn;
@@ -76,6 +76,12 @@ export class RouteTable {
   ): Promise<RouteTable> {
     const { config, routesDir } = loaded;
     const region = opts.region ?? SharedRegion.create(tableLayout(config));
+    const share = opts.share ?? { index: 0, of: 1 };
+    const cap = (i: number) =>
+      new Cap(
+        Array.from({ length: share.of }, (_, t) => region.gauge(names.queue(i, t))),
+        share.index,
+      );
     const upstreams = new Upstreams(config, { logs: process.logs, region, share: opts.share });
     const services: TableServices = { ...process, upstreams, region };
     const trust = new Trust(config.trusted_proxies);
@@ -97,7 +103,7 @@ export class RouteTable {
             bodyLimit: r.body ?? config.limits.body,
             timeout: r.timeout ?? 0,
             maxActive: r.queue ?? 0,
-            queue: r.queue === undefined ? null : region.gauge(names.queue(i)),
+            queue: r.queue === undefined ? null : cap(i),
             active: 0,
             run: runs[i]!,
             table,

@@ -19,6 +19,11 @@ export interface EngineOptions {
   handle(ex: Exchange): void;
   /** a response could not be written as asked (bad reply, stream failure): log it */
   onWriteError(ex: Exchange, err: SwitchyardError | Error): void;
+  /**
+   * Acceptor threads: listen with SO_REUSEPORT so every thread binds the same port (the
+   * supervisor has checked the port is free, src/threads/port-guard.ts). Default: exclusive.
+   */
+  sharedPort?: boolean;
 }
 
 export interface Address {
@@ -35,6 +40,11 @@ export interface Engine {
   stopAccepting(): void;
   /** What this engine listens on now. */
   addresses(): Address[];
+  /**
+   * Close every listener and connection now, without waiting (after a drain, or when an acceptor
+   * thread must end: a uWS app with open sockets aborts the process when its thread exits).
+   */
+  close?(): void;
 }
 
 /** A listener could not be opened (address in use, not available). */

@@ -7,7 +7,7 @@
  *   acceptor thread — each route's in-flight count (`queue`), each rate-limited route's buckets,
  *   each upstream server's passive health. A reload creates a new one with the new table.
  *
- * Names are stable functions of the config (`route:3:queue`), so every thread finds the same word.
+ * Names are stable functions of the config (`route:3:queue:0`), so every thread finds the same word.
  */
 import type { Config } from '../config/schema.js';
 import { emptyLayout, type RegionLayout } from './layout.js';
@@ -31,17 +31,23 @@ export function processLayout(config: Config): RegionLayout {
 export const RATE_KEY_BYTES = 64;
 
 export const names = {
-  queue: (route: number) => `route:${route}:queue`,
+  queue: (route: number, thread: number) => `route:${route}:queue:${thread}`,
   rate: (route: number) => `route:${route}:rate`,
   fails: (upstream: string, server: number) => `peer:${upstream}:${server}:fails`,
   firstFail: (upstream: string, server: number) => `peer:${upstream}:${server}:first`,
   downUntil: (upstream: string, server: number) => `peer:${upstream}:${server}:down`,
 };
 
-export function tableLayout(config: Config): RegionLayout {
+/** `threads`: acceptor threads (each has its own in-flight gauge per capped route, see cap.ts). */
+/** The in-flight gauges of acceptor `thread` (zeroed when that thread has crashed). */
+export function threadGauges(layout: RegionLayout, thread: number): string[] {
+  return layout.gauges.filter((g) => g.startsWith('route:') && g.endsWith(`:queue:${thread}`));
+}
+
+export function tableLayout(config: Config, threads = 1): RegionLayout {
   const l = emptyLayout();
   config.routes.forEach((r, i) => {
-    if (r.queue !== undefined) l.gauges.push(names.queue(i));
+    if (r.queue !== undefined) for (let t = 0; t < threads; t++) l.gauges.push(names.queue(i, t));
     if (r.rate !== undefined)
       l.tables.push({ name: names.rate(i), capacity: r.rate.keys, keyBytes: RATE_KEY_BYTES, valueBytes: 8 });
   });

@@ -33,8 +33,10 @@ export class UwsEngine implements Engine {
   private readonly app: TemplatedApp;
   private readonly sockets: { socket: us_listen_socket; host: string; port: number }[] = [];
   private draining = false;
+  private readonly sharedPort: boolean;
 
   constructor(opts: EngineOptions) {
+    this.sharedPort = opts.sharedPort === true;
     this.uws = loadUws();
     this.app = this.uws.App();
     const hooks: EngineHooks = {
@@ -69,7 +71,9 @@ export class UwsEngine implements Engine {
         this.sockets.push({ socket, host, port: bound });
         resolve(bound);
       };
-      if (isNative(this.uws)) {
+      if (isNative(this.uws) && this.sharedPort) {
+        listenExclusive(this.app, host, port, 0, done); // 0: uSockets' default, SO_REUSEPORT on Linux
+      } else if (isNative(this.uws)) {
         // LIBUS_LISTEN_EXCLUSIVE_PORT: without it a second process silently shares the port (docs/uws.md).
         const exclusive = (this.uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number })
           .LIBUS_LISTEN_EXCLUSIVE_PORT;
@@ -84,6 +88,17 @@ export class UwsEngine implements Engine {
   stopAccepting(): void {
     this.draining = true;
     for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s.socket);
+  }
+
+  /**
+   * Close every listener and connection at once. An acceptor thread must call this before it
+   * ends: a worker thread that exits with uWS sockets open fails Node's loop-close assertion and
+   * aborts the whole process (measured with this build: terminate(), process.exit() and an
+   * uncaught exception alike, with one idle keep-alive connection open).
+   */
+  close(): void {
+    this.stopAccepting();
+    (this.app as unknown as { close(): void }).close(); // in this build, missing from its typings
   }
 
   addresses(): Address[] {
