@@ -58,6 +58,8 @@ export class SharedTable {
   private readonly window: number;
   /** this thread's encoded key (one table object per thread, so one buffer each) */
   private readonly key: Uint8Array;
+  /** this thread's encoded value */
+  private readonly scratch: Uint8Array;
   private keyLen = 0;
   private hash = 0;
 
@@ -76,6 +78,7 @@ export class SharedTable {
     this.valueWords = new BigInt64Array(sab, p.values, (spec.capacity * p.stride) / 8);
     this.wordsPerSlot = p.stride / 8;
     this.key = new Uint8Array(spec.keyBytes + 4);
+    this.scratch = new Uint8Array(spec.valueBytes + 4);
   }
 
   /** The value of `key` as text, or undefined. Lock-free. */
@@ -109,7 +112,7 @@ export class SharedTable {
 
   /** Insert or replace `key`'s value (evicting per the rule above). Throws RangeError on sizes. */
   set(key: string, value: string | Uint8Array): void {
-    const bytes = typeof value === 'string' ? encoder.encode(value) : value;
+    const bytes = typeof value === 'string' ? this.encodeValue(value) : value;
     if (bytes.length > this.valueBytes)
       throw new RangeError(
         `shared table ${this.name}: value of ${bytes.length} bytes over ${this.valueBytes}`,
@@ -140,7 +143,7 @@ export class SharedTable {
         if (s >= 0) this.clear(s);
         return;
       }
-      const bytes = encoder.encode(next);
+      const bytes = this.encodeValue(next);
       if (bytes.length > this.valueBytes)
         throw new RangeError(
           `shared table ${this.name}: value of ${bytes.length} bytes over ${this.valueBytes}`,
@@ -201,6 +204,13 @@ export class SharedTable {
     return true;
   }
 
+  /** `value` as UTF-8 in this thread's scratch buffer (no allocation); longer than the bound: its length. */
+  private encodeValue(value: string): Uint8Array {
+    const r = encoder.encodeInto(value, this.scratch);
+    if (r.read < value.length) return encoder.encode(value); // over the bound: refused by the caller
+    return this.scratch.subarray(0, r.written);
+  }
+
   private mustEncode(key: string): void {
     if (!this.encode(key)) throw new RangeError(`shared table ${this.name}: key over ${this.keyBytes} bytes`);
   }
@@ -227,9 +237,14 @@ export class SharedTable {
     for (let j = 0; j < this.window; j++) {
       const s = (home + j) % this.capacity;
       const b = s * META;
-      for (;;) {
+      for (let spins = 0; ; spins++) {
         const v = Atomics.load(meta, b);
-        if ((v & 1) !== 0) continue; // a writer is in this slot: its write takes microseconds
+        // A writer is in this slot: its write takes microseconds. A writer that never finishes
+        // (its thread terminated mid-write) must not hang every reader: after ~1e5 spins, a miss.
+        if ((v & 1) !== 0) {
+          if (spins > 100_000) break;
+          continue;
+        }
         const hit = this.matches(s);
         if (Atomics.load(meta, b) !== v) continue;
         if (hit) return s;
