@@ -29,7 +29,7 @@ describe('rate:', () => {
   it('admits burst + 1 at once, then answers 429 with Retry-After, RateLimit and RateLimit-Policy', async () => {
     s = await startServer(
       `routes:\n  - { path: /r, respond: { status: 200, body: ok }, rate: { limit: 1/m, burst: 2 } }\n`,
-      FILE,
+      { file: FILE },
     );
     const rs = await statuses(`${s.url}/r`, 5);
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 429, 429]);
@@ -44,7 +44,7 @@ describe('rate:', () => {
   it('keys by header: each value has its own bucket, and no header is one more key', async () => {
     s = await startServer(
       `routes:\n  - { path: /r, respond: { status: 200, body: ok }, rate: { limit: 1/m, key: "header:x-api-key" } }\n`,
-      FILE,
+      { file: FILE },
     );
     const a = await statuses(`${s.url}/r`, 2, { 'x-api-key': 'a' });
     const b = await statuses(`${s.url}/r`, 2, { 'x-api-key': 'b' });
@@ -55,7 +55,7 @@ describe('rate:', () => {
   it('keys by cookie, and a very long key still has a bucket', async () => {
     s = await startServer(
       `routes:\n  - { path: /r, respond: { status: 200, body: ok }, rate: { limit: 1/m, key: "cookie:sid" } }\n`,
-      FILE,
+      { file: FILE },
     );
     const long = 'x'.repeat(500);
     expect((await statuses(`${s.url}/r`, 2, { cookie: `a=1; sid=${long}` })).map((r) => r.status)).toEqual([
@@ -67,7 +67,7 @@ describe('rate:', () => {
   it('applies to every track (a handler here)', async () => {
     s = await startServer(
       `routes_dir: .\nroutes:\n  - { path: /s, handler: sleep, rate: { limit: 1/m } }\n`,
-      FILE,
+      { file: FILE },
     );
     expect((await statuses(`${s.url}/s?ms=1`, 2)).map((r) => r.status)).toEqual([200, 429]);
   });
@@ -75,7 +75,7 @@ describe('rate:', () => {
 
 describe('queue:', () => {
   it('answers 503 beyond the in-flight cap and admits again once one finishes', async () => {
-    s = await startServer(`routes_dir: .\nroutes:\n  - { path: /s, handler: sleep, queue: 2 }\n`, FILE);
+    s = await startServer(`routes_dir: .\nroutes:\n  - { path: /s, handler: sleep, queue: 2 }\n`, { file: FILE });
     const slow = [fetch(`${s.url}/s?ms=400`), fetch(`${s.url}/s?ms=400`)];
     await new Promise((r) => setTimeout(r, 100));
     const over = await fetch(`${s.url}/s?ms=1`);

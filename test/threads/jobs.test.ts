@@ -5,7 +5,10 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURES, openRequest, startServer, type TestServer, until } from '../pool/helpers.js';
+import { ROUTES as FIXTURES } from '../helpers/paths.js';
+import { openRequest } from '../helpers/raw-client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 let s: TestServer | undefined;
 afterEach(async () => {

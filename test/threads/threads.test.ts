@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/load.js';
 import { type Cli, freePort, runCliToEnd, startCli, tempFile } from '../helpers/cli.js';
-import { until } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 const handlers = join(packageRoot, 'test', 'fixtures', 'handlers');
 let cli: (Cli & { ports: number[] }) | undefined;
