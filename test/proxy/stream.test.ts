@@ -117,64 +117,72 @@ afterAll(async () => {
 });
 
 describe(`streaming ${SIZE / MIB} MiB through the proxy`, () => {
-  it(`down, to a slow reader: bytes exact, RSS growth < ${RSS_LIMIT_TEXT}`, async () => {
-    const base = proxy.rss();
-    const rss = sampleRss(proxy);
-    const t0 = performance.now();
-    const got = await new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
-      const req = http.get(`${proxy.url}/down`, { agent: false }, (res) => {
-        expect(res.statusCode).toBe(200);
-        expect(res.headers['content-length']).toBe(String(SIZE));
-        consumeSlowly(res).then(resolve, reject);
+  it(
+    `down, to a slow reader: bytes exact, RSS growth < ${RSS_LIMIT_TEXT}`,
+    async () => {
+      const base = proxy.rss();
+      const rss = sampleRss(proxy);
+      const t0 = performance.now();
+      const got = await new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
+        const req = http.get(`${proxy.url}/down`, { agent: false }, (res) => {
+          expect(res.statusCode).toBe(200);
+          expect(res.headers['content-length']).toBe(String(SIZE));
+          consumeSlowly(res).then(resolve, reject);
+        });
+        req.on('error', reject);
       });
-      req.on('error', reject);
-    });
-    const ms = performance.now() - t0;
-    const peak = rss.stop();
-    expect(got.bytes).toBe(SIZE);
-    expect(got.hash).toBe(await downHash);
-    console.log(
-      `down ${SIZE / MIB} MiB: ${(ms / 1000).toFixed(1)} s (${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s), ` +
-        `proxy RSS ${(base / MIB).toFixed(0)} → peak ${(peak / MIB).toFixed(0)} MiB (+${((peak - base) / MIB).toFixed(1)})`,
-    );
-    expect(peak - base).toBeLessThan(RSS_LIMIT);
-  }, GIVE_UP_MS);
+      const ms = performance.now() - t0;
+      const peak = rss.stop();
+      expect(got.bytes).toBe(SIZE);
+      expect(got.hash).toBe(await downHash);
+      console.log(
+        `down ${SIZE / MIB} MiB: ${(ms / 1000).toFixed(1)} s (${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s), ` +
+          `proxy RSS ${(base / MIB).toFixed(0)} → peak ${(peak / MIB).toFixed(0)} MiB (+${((peak - base) / MIB).toFixed(1)})`,
+      );
+      expect(peak - base).toBeLessThan(RSS_LIMIT);
+    },
+    GIVE_UP_MS,
+  );
 
-  it(`up, to a slow upstream reader: bytes exact, RSS growth < ${RSS_LIMIT_TEXT}`, async () => {
-    const base = proxy.rss();
-    const rss = sampleRss(proxy);
-    const t0 = performance.now();
-    let sentHash = '';
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${proxy.url}/up`, {
-        method: 'PUT',
-        agent: false,
-        // Chunked: uWS 20.30 closes any request whose Content-Length has 10 digits or more
-        // (>= 10^9 bytes) at once, before we see it (known gap, below).
-        headers: { 'content-type': 'application/octet-stream' },
+  it(
+    `up, to a slow upstream reader: bytes exact, RSS growth < ${RSS_LIMIT_TEXT}`,
+    async () => {
+      const base = proxy.rss();
+      const rss = sampleRss(proxy);
+      const t0 = performance.now();
+      let sentHash = '';
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request(`${proxy.url}/up`, {
+          method: 'PUT',
+          agent: false,
+          // Chunked: uWS 20.30 closes any request whose Content-Length has 10 digits or more
+          // (>= 10^9 bytes) at once, before we see it (known gap, below).
+          headers: { 'content-type': 'application/octet-stream' },
+        });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        void produce(req).then((h) => {
+          sentHash = h;
+          req.end();
+        }, reject);
       });
-      req.on('error', reject);
-      req.on('response', (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      });
-      void produce(req).then((h) => {
-        sentHash = h;
-        req.end();
-      }, reject);
-    });
-    const ms = performance.now() - t0;
-    const peak = rss.stop();
-    expect(status).toBe(200);
-    const got = await upResult!;
-    expect(got.bytes).toBe(SIZE);
-    expect(got.hash).toBe(sentHash);
-    console.log(
-      `up ${SIZE / MIB} MiB: ${(ms / 1000).toFixed(1)} s (${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s), ` +
-        `proxy RSS ${(base / MIB).toFixed(0)} → peak ${(peak / MIB).toFixed(0)} MiB (+${((peak - base) / MIB).toFixed(1)})`,
-    );
-    expect(peak - base).toBeLessThan(RSS_LIMIT);
-  }, GIVE_UP_MS);
+      const ms = performance.now() - t0;
+      const peak = rss.stop();
+      expect(status).toBe(200);
+      const got = await upResult!;
+      expect(got.bytes).toBe(SIZE);
+      expect(got.hash).toBe(sentHash);
+      console.log(
+        `up ${SIZE / MIB} MiB: ${(ms / 1000).toFixed(1)} s (${(SIZE / MIB / (ms / 1000)).toFixed(0)} MiB/s), ` +
+          `proxy RSS ${(base / MIB).toFixed(0)} → peak ${(peak / MIB).toFixed(0)} MiB (+${((peak - base) / MIB).toFixed(1)})`,
+      );
+      expect(peak - base).toBeLessThan(RSS_LIMIT);
+    },
+    GIVE_UP_MS,
+  );
 
   it.fails('accepts an upload with a Content-Length of 10^9 bytes or more (known gap: uWS closes it)', async () => {
     const outcome = await new Promise<string>((resolve) => {

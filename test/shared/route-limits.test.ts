@@ -64,6 +64,24 @@ describe('rate:', () => {
     expect((await statuses(`${s.url}/r`, 1, { cookie: 'sid=other' })).map((r) => r.status)).toEqual([200]);
   });
 
+  it('key ip is the real client: X-Forwarded-For only from a trusted proxy', async () => {
+    const route = `routes:\n  - { path: /r, respond: { status: 200, body: ok }, rate: { limit: 1/m } }\n`;
+    s = await startServer(route, { file: FILE });
+    // Not trusted: a forged X-Forwarded-For does not buy a fresh bucket.
+    const forged = [
+      ...(await statuses(`${s.url}/r`, 1, { 'x-forwarded-for': '10.0.0.1' })),
+      ...(await statuses(`${s.url}/r`, 1, { 'x-forwarded-for': '10.0.0.2' })),
+    ];
+    expect(forged.map((r) => r.status)).toEqual([200, 429]);
+    await s.close();
+    s = await startServer(`trusted_proxies: [loopback]\n${route}`, { file: FILE });
+    // Behind a trusted proxy (loopback here): each forwarded client has its own bucket.
+    for (const client of ['10.0.0.1', '10.0.0.2'])
+      expect((await statuses(`${s.url}/r`, 2, { 'x-forwarded-for': client })).map((r) => r.status)).toEqual([
+        200, 429,
+      ]);
+  });
+
   it('applies to every track (a handler here)', async () => {
     s = await startServer(
       `routes_dir: .\nroutes:\n  - { path: /s, handler: sleep, rate: { limit: 1/m } }\n`,
@@ -75,7 +93,9 @@ describe('rate:', () => {
 
 describe('queue:', () => {
   it('answers 503 beyond the in-flight cap and admits again once one finishes', async () => {
-    s = await startServer(`routes_dir: .\nroutes:\n  - { path: /s, handler: sleep, queue: 2 }\n`, { file: FILE });
+    s = await startServer(`routes_dir: .\nroutes:\n  - { path: /s, handler: sleep, queue: 2 }\n`, {
+      file: FILE,
+    });
     const slow = [fetch(`${s.url}/s?ms=400`), fetch(`${s.url}/s?ms=400`)];
     await new Promise((r) => setTimeout(r, 100));
     const over = await fetch(`${s.url}/s?ms=1`);
