@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     } else if (m.type === 'close') {
       s.closeNow();
       l.flush();
-      process.exit(0);
+      setTimeout(() => process.exit(0), 20); // let the last lines leave (see the crash handler)
     }
   });
 }
