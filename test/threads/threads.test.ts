@@ -173,6 +173,29 @@ describe.each([2, 4])('threads: %i', (n) => {
     expect(new Set((await accessLines(c, rs.length)).map((l) => l.thread)).size).toBeGreaterThan(1);
   });
 
+  it('upstream connections stay a per-server total across threads', async () => {
+    let open = 0;
+    let most = 0;
+    const slow = createServer((_q, res) => {
+      setTimeout(() => res.end('ok'), 200);
+    });
+    slow.on('connection', (sock) => {
+      most = Math.max(most, ++open);
+      sock.on('close', () => open--);
+    });
+    origins.push(slow);
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const up = (slow.address() as { port: number }).port;
+    const c = await start(
+      n,
+      `upstreams:\n  app:\n    servers: [{ url: "http://127.0.0.1:${up}" }]\n    connections: 4\nroutes:\n  - { path: "/*", proxy: app }\n`,
+    );
+    const rs = await Promise.all(Array.from({ length: 8 * n }, () => fresh(c.ports[0]!, '/')));
+    for (const r of rs) expect(r.body).toBe('ok');
+    expect(new Set((await accessLines(c, rs.length)).map((l) => l.thread)).size).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(4);
+  });
+
   it('SIGTERM drains every thread: requests in flight all complete, the process exits 0', async () => {
     const c = await start(n, `shutdown: { grace: 10s }\nroutes:\n  - { path: /s, handler: sleep }\n`);
     const port = c.ports[0]!;
