@@ -141,6 +141,18 @@ export class Server {
     return this.listening;
   }
 
+  /**
+   * With acceptor threads: route every acceptor with `loaded` (a reload; listeners unchanged).
+   * Each compiles its own table beside the old and swaps; resolves with their errors ([] = all
+   * done). Without threads: nothing to do (the caller swaps this pipeline's table itself).
+   */
+  async reloadThreads(loaded: LoadedConfig): Promise<string[]> {
+    const sup = this.supervisor;
+    if (sup === undefined) return [];
+    const threads = threadCount(this.loaded.config);
+    return sup.reload(loaded, SharedRegion.create(tableLayout(loaded.config, threads)));
+  }
+
   /** Close every listener and connection now (an acceptor thread that must end at once). */
   closeNow(): void {
     this.engine?.close?.();

@@ -11,6 +11,7 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createLogs } from '../observe/log.js';
 import { JobPool } from '../pool/index.js';
+import { RouteTable } from '../router/table.js';
 import { Server } from '../server.js';
 import { SharedRegion } from '../shared/region.js';
 import { RemoteJobs } from './jobs.js';
@@ -92,6 +93,18 @@ async function main(): Promise<void> {
           l.flush();
           post({ type: 'drained' });
         },
+      );
+    } else if (m.type === 'reload') {
+      // Compile beside the old table, swap, retire the old once its requests finish.
+      RouteTable.compile(m.loaded, s.services, {
+        region: SharedRegion.attach(m.table),
+        share: { index: init.index, of: init.of },
+      }).then(
+        (table) => {
+          void s.pipeline.use(table).retire();
+          post({ type: 'reloaded', seq: m.seq });
+        },
+        (err: unknown) => post({ type: 'reloaded', seq: m.seq, error: (err as Error).message }),
       );
     } else if (m.type === 'close') {
       s.closeNow();

@@ -24,6 +24,8 @@ export type ToAcceptor =
   | { type: 'drain'; grace: number }
   /** close every socket and end the thread now (start-up failed elsewhere) */
   | { type: 'close' }
+  /** route with a new config generation (its table region made by the supervisor) */
+  | { type: 'reload'; seq: number; loaded: LoadedConfig; table: RegionHandoff }
   /** a message another acceptor relayed (WebSocket pub/sub across threads: a later feature) */
   | { type: 'relay'; from: number; data: unknown };
 
@@ -34,6 +36,7 @@ export type FromAcceptor =
   /** whole log lines (one or more, each ending in \n) for the error or access destination */
   | { type: 'log'; kind: 'error' | 'access'; text: string }
   | { type: 'drained' }
+  | { type: 'reloaded'; seq: number; error?: string }
   /** pass `data` to every other acceptor */
   | { type: 'relay'; data: unknown };
 

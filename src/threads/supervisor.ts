@@ -13,6 +13,9 @@
  *   repeat within a minute). The process and the other threads keep serving.
  * - **Drain.** `drain(grace)` asks every acceptor to drain (stop accepting, finish in-flight
  *   requests for up to `grace`) and resolves when all have; no replacement starts after it.
+ * - **Reload.** `reload(loaded)` hands every acceptor the new config and a new table region;
+ *   each compiles its table beside the old one and swaps (RouteTable's retire). Replacements
+ *   started later get the new config. Listeners are not changed by a reload.
  * - **Relay.** A `relay` message from one acceptor is passed to every other (WebSocket pub/sub
  *   across threads will ride on it).
  */
@@ -39,6 +42,7 @@ export interface SupervisorOptions {
   logs: Logs;
   pool: JobPool;
   shared: SharedRegion;
+  /** the current route table's region (replaced by `reload`) */
   table: SharedRegion;
 }
 
@@ -58,13 +62,18 @@ interface Slot {
 
 export class Supervisor {
   readonly listening: Address[] = [];
-  private readonly loaded: LoadedConfig;
+  private loaded: LoadedConfig;
   private readonly opts: SupervisorOptions;
   private readonly slots: Slot[];
   private readonly sink: (kind: 'error' | 'access', text: string) => void;
   private draining = false;
   private readonly drained = new Set<number>();
   private onAllDrained: (() => void) | undefined = undefined;
+  private reloadSeq = 0;
+  private readonly reloads = new Map<
+    number,
+    { left: number; errors: string[]; done: (errors: string[]) => void }
+  >();
 
   private constructor(loaded: LoadedConfig, opts: SupervisorOptions) {
     this.loaded = loaded;
@@ -140,6 +149,16 @@ export class Supervisor {
             this.drained.add(i);
             this.checkDrained();
             break;
+          case 'reloaded': {
+            const r = this.reloads.get(m.seq);
+            if (r === undefined) break;
+            if (m.error !== undefined) r.errors.push(`thread ${i}: ${m.error}`);
+            if (--r.left === 0) {
+              this.reloads.delete(m.seq);
+              r.done(r.errors);
+            }
+            break;
+          }
           case 'relay':
             this.broadcast({ type: 'relay', from: i, data: m.data }, i);
             break;
@@ -151,6 +170,13 @@ export class Supervisor {
       });
       worker.on('exit', (code) => {
         jobs.port1.close();
+        for (const [seq, r] of this.reloads) {
+          r.errors.push(`thread ${i}: exited during the reload (its replacement starts with the new config)`);
+          if (--r.left === 0) {
+            this.reloads.delete(seq);
+            r.done(r.errors);
+          }
+        }
         if (slot.worker !== worker) return;
         slot.worker = undefined;
         if (!ready) {
@@ -186,6 +212,23 @@ export class Supervisor {
           this.opts.logs.error.error({ err, thread: i }, `acceptor thread ${i} failed to restart`),
       );
     }, slot.backoff).unref();
+  }
+
+  /**
+   * Route every acceptor with `loaded` (its listeners must be the current ones). `table`: the new
+   * generation's table region (`tableLayout(config, threads)`). Resolves with the acceptors'
+   * errors, [] when every thread routes with the new table.
+   */
+  reload(loaded: LoadedConfig, table: SharedRegion): Promise<string[]> {
+    this.loaded = { ...loaded, config: { ...loaded.config, listen: this.loaded.config.listen } };
+    this.opts.table = table;
+    const live = this.slots.filter((s) => s.worker !== undefined);
+    if (live.length === 0) return Promise.resolve([]);
+    const seq = ++this.reloadSeq;
+    return new Promise((done) => {
+      this.reloads.set(seq, { left: live.length, errors: [], done });
+      this.broadcast({ type: 'reload', seq, loaded: this.loaded, table: table.handoff() });
+    });
   }
 
   /** Post `m` to every acceptor (but `except`). */

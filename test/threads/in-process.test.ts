@@ -1,10 +1,12 @@
 /**
- * One job pool for the process: with acceptor threads, jobs from every thread run on the
- * supervisor's one piscina pool (one global limit), and a client that goes away still terminates
- * the worker running its job, across the thread hop (src/threads/jobs.ts).
+ * The supervisor in this process (startServer with `threads: 2`): one job pool for the process —
+ * jobs from every acceptor run on the supervisor's piscina pool (one global limit), and a client
+ * that goes away still terminates the worker running its job across the thread hop
+ * (src/threads/jobs.ts); and a reload reaches every acceptor (Server.reloadThreads).
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
 import { ROUTES as FIXTURES } from '../helpers/paths.js';
 import { openRequest } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -60,5 +62,33 @@ describe('threads: 2, one job pool', () => {
     await until(() => !burning.every((id) => threadIds(t).includes(id)), 10_000, 'the burning worker to end');
     await until(() => t.access.length === 1, 10_000, 'the access line');
     expect(t.access[0]).toMatchObject({ status: 499, job: 'burn' });
+  });
+});
+
+describe('threads: 2, reload', () => {
+  it('every acceptor routes with the new config after reloadThreads', async () => {
+    const yaml = (body: string) => `threads: 2\nroutes:\n  - { path: /a, respond: { body: ${body} } }\n`;
+    s = await startServer(yaml('one'));
+    const t = s;
+    const get = async () => {
+      const sock = connect(t.port, '127.0.0.1');
+      sock.write('GET /a HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n');
+      let text = '';
+      sock.on('data', (c) => {
+        text += c;
+      });
+      await new Promise((r) => sock.once('close', r));
+      return text.slice(text.indexOf('\r\n\r\n') + 4);
+    };
+    expect(await get()).toBe('one');
+    const next = parseConfig(
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\n${yaml('two')}`,
+      '/tmp/switchyard-test.yaml',
+    );
+    expect(await t.server.reloadThreads(next)).toEqual([]);
+    const bodies = await Promise.all(Array.from({ length: 12 }, get));
+    expect(new Set(bodies)).toEqual(new Set(['two']));
+    await until(() => t.access.length >= 13, 10_000, 'access lines');
+    expect(new Set(t.access.slice(1).map((l) => l.thread)).size).toBe(2);
   });
 });
