@@ -65,6 +65,22 @@ describe('threads: 2, one job pool', () => {
   });
 });
 
+describe('threads: 2, a crashed acceptor', () => {
+  it('its running jobs are cancelled (their worker terminated), and the pool keeps serving', async () => {
+    s = await startServer(
+      `threads: 2\nroutes_dir: ${FIXTURES}\nroutes:\n  - { path: /bc, handler: burn-then-crash }\n  - { path: /burn, handler: burn }\n`,
+    );
+    const t = s;
+    expect(await status(t.port, '/bc')).toBe(200);
+    await until(() => t.pool.stats().running === 1, 10_000, 'the job to start');
+    const burning = threadIds(t);
+    await until(() => t.errors.some((l) => /crashed/.test(String(l.msg))), 10_000, 'the crash');
+    await until(() => t.pool.stats().cancelled === 1, 10_000, 'the orphaned job to be cancelled');
+    await until(() => !burning.every((id) => threadIds(t).includes(id)), 10_000, 'its worker to end');
+    expect(await status(t.port, '/burn?ms=10')).toBe(200);
+  });
+});
+
 describe('threads: 2, reload', () => {
   it('every acceptor routes with the new config after reloadThreads', async () => {
     const yaml = (body: string) => `threads: 2\nroutes:\n  - { path: /a, respond: { body: ${body} } }\n`;
