@@ -1,5 +1,6 @@
 /**
- * Boot: load config → build → listen; SIGTERM/SIGINT drain (a second signal exits at once).
+ * Boot: load config → build → listen; SIGTERM/SIGINT drain (a second signal exits at once);
+ * SIGUSR1 owned (never Node's inspector).
  */
 import { configWarnings, loadChecked } from './check.js';
 import { Server } from './server.js';
@@ -9,9 +10,31 @@ export interface Started {
   stop(): Promise<void>;
 }
 
+/** The server SIGUSR1 acts on, once built. */
+let usr1Target: Server | undefined;
+
+/**
+ * Own SIGUSR1 before anything else: Node's default for it opens the inspector on 127.0.0.1:9229 —
+ * code execution for every local user — and logrotate's usual `postrotate` sends exactly this
+ * signal. Any JS listener replaces that default (checked on Node 20: test/signals.test.ts).
+ */
+function ownUsr1(): void {
+  if (process.listenerCount('SIGUSR1') > 0) return;
+  process.on('SIGUSR1', () => {
+    if (usr1Target !== undefined) onUsr1(usr1Target);
+  });
+}
+
+/** SIGUSR1, as in nginx: reopen log files. The hook for log reopening; for now it only says so. */
+function onUsr1(server: Server): void {
+  server.logs.error.info({ signal: 'SIGUSR1' }, 'SIGUSR1: log reopening is not implemented yet');
+}
+
 export async function start(file: string): Promise<Started> {
+  ownUsr1();
   const loaded = await loadChecked(file); // as `switchyard check`: modules imported, problems named
   const server = await Server.build(loaded);
+  usr1Target = server;
   try {
     await server.listen();
   } catch (err) {
