@@ -15,6 +15,10 @@ export const catalogue = {
   SY_ERR_BAD_HOST: { status: 400, reason: 'missing, invalid or duplicate host' },
   SY_ERR_BAD_TRANSFER_ENCODING: { status: 400, reason: 'invalid transfer-encoding' },
   SY_ERR_UNSUPPORTED_TRANSFER_ENCODING: { status: 501, reason: 'unsupported transfer-encoding' },
+  SY_ERR_CHUNKED_REFUSED: {
+    status: 411,
+    reason: 'length required: send the body with a Content-Length (chunked request bodies are refused here)',
+  },
   SY_ERR_BAD_HEADER: { status: 400, reason: 'invalid header field' },
   SY_ERR_TOO_MANY_HEADERS: { status: 431, reason: 'too many header fields' },
   SY_ERR_HEADERS_TOO_LARGE: { status: 431, reason: 'request header fields too large' },

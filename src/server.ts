@@ -42,7 +42,8 @@ export class Server {
   readonly pipeline: Pipeline;
   readonly services: ProcessServices;
   readonly listening: Listening[] = [];
-  private engine: Engine | undefined = undefined;
+  /** one uWS engine per `chunked_requests` choice (a request cannot tell which socket it came through) */
+  private readonly engines = new Map<string, Engine>();
   /** with `threads` > 1 in the main thread: the acceptor threads serve the http listeners */
   private supervisor: Supervisor | undefined = undefined;
   private readonly parts: AcceptorParts;
@@ -93,12 +94,13 @@ export class Server {
     return new Server(loaded, services, new Pipeline(table, logs), pool, opts);
   }
 
-  private engineOptions(): EngineOptions {
+  private engineOptions(chunkedRequests: EngineOptions['chunkedRequests']): EngineOptions {
     const { limits } = this.loaded.config;
     const logs = this.logs;
     return {
       limits: { headers: limits.headers, headerBytes: limits.header_bytes, uri: limits.uri },
       eagerAddress: logs.access !== null,
+      chunkedRequests,
       handle: this.pipeline.handle,
       sharedPort: this.parts.sharedPort === true,
       onWriteError(ex: Exchange, err: SwitchyardError | Error) {
@@ -127,8 +129,13 @@ export class Server {
     for (const l of this.loaded.config.listen) {
       if (l.kind === 'http') {
         if (threads > 1) continue;
-        this.engine ??= await engines.uws(this.engineOptions());
-        const port = await this.engine.listen(l.host, l.port);
+        const chunked = l.chunked_requests ?? 'refuse';
+        let engine = this.engines.get(chunked);
+        if (engine === undefined) {
+          engine = await engines.uws(this.engineOptions(chunked));
+          this.engines.set(chunked, engine);
+        }
+        const port = await engine.listen(l.host, l.port);
         this.listening.push({ kind: 'http', host: l.host, port });
       } else {
         const { listenTcp } = await import('./pool/tcp.js');
@@ -155,7 +162,7 @@ export class Server {
 
   /** Close every listener and connection now (an acceptor thread that must end at once). */
   closeNow(): void {
-    this.engine?.close?.();
+    for (const e of this.engines.values()) e.close?.();
   }
 
   /**
@@ -163,14 +170,14 @@ export class Server {
    * cancel what remains, then release the route table's upstreams and the pool.
    */
   async drain(graceMs = this.loaded.config.shutdown.grace): Promise<void> {
-    this.engine?.stopAccepting();
+    for (const e of this.engines.values()) e.stopAccepting();
     await Promise.all([
       this.pipeline.drain(graceMs),
       this.supervisor?.drain(graceMs),
       ...this.tcp.map((t) => t.close(graceMs)),
     ]);
     await Promise.allSettled([this.pipeline.routes.close(), this.pool?.close()]);
-    this.engine?.close?.(); // idle keep-alive connections (an acceptor thread must end with none)
+    for (const e of this.engines.values()) e.close?.(); // idle keep-alive connections (an acceptor thread must end with none)
     this.logs.flush();
   }
 }

@@ -138,6 +138,20 @@ describe('config', () => {
     expect(p).toContain('routes[0].strip_prefix: only applies to proxy routes');
   });
 
+  it('chunked_requests: refuse by default, accept on request, an error on a tcp listener or a bad value', () => {
+    const { listen } = parseConfig(
+      'listen: [{ port: 0 }, { port: 0, chunked_requests: accept }]\n',
+      FILE,
+      {},
+    ).config;
+    expect(listen.map((l) => l.chunked_requests ?? 'refuse')).toEqual(['refuse', 'accept']);
+    const p = problems(
+      'listen: [{ port: 0, chunked_requests: yes }, { port: 0, kind: tcp, job: fib, chunked_requests: accept }]\n',
+    );
+    expect(p.some((x) => x.startsWith('listen[0].chunked_requests:'))).toBe(true);
+    expect(p).toContain('listen[1].chunked_requests: only http listeners take chunked_requests');
+  });
+
   it('refuses header values with CR or LF', () => {
     const p = problems('routes:\n  - { path: /a, respond: { body: a, headers: { x-a: "1\\r\\nx-b: 2" } } }');
     expect(p).toEqual(['routes[0].respond.headers.x-a: header value must not contain CR, LF or NUL']);

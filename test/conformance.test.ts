@@ -19,7 +19,9 @@
  * uWS (or a workaround of ours) is noticed.
  *
  * Routes: /sync answers synchronously (respond), /sleep is a handler that answers after ?ms=, and
- * everything else is proxied to the recording upstream.
+ * everything else is proxied to the recording upstream. Two listeners serve them: the default one
+ * (chunked request bodies refused with 411) and one with `chunked_requests: accept`, where the
+ * cases marked `listener: 'accept'` show what uWS's chunked decoder does.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +73,8 @@ interface Case {
   closeHeader?: boolean;
   /** the SECURITY.md gap this case shows (every `silent`, `reset` and `unusable` case has one) */
   gap?: string;
+  /** sent to the listener with `chunked_requests: accept` (default: the default listener) */
+  listener?: 'accept';
 }
 
 const H = 'Host: a\r\n';
@@ -96,6 +100,10 @@ function ok(
 function refused(name: string, group: Group, send: string | string[], status: number): Case {
   return { name, group, send, want: [status], after: 'closed', upstream: 'none' };
 }
+/** The same case, on the listener that accepts chunked request bodies. */
+function onAccept(c: Case): Case {
+  return { ...c, listener: 'accept', name: `chunked_requests: accept: ${c.name}` };
+}
 /** A uWS parser gap (SECURITY.md names `gap`): no response, nothing upstream. */
 function gap(
   name: string,
@@ -120,8 +128,8 @@ const G_MALFORMED = 'malformed request line / field line';
 const G_LENGTH = 'invalid or huge Content-Length';
 const G_CLTE = 'Content-Length + Transfer-Encoding';
 const G_CHUNK = 'chunk extensions, bad chunk sizes';
-const G_LENIENT_CHUNK = 'lenient chunked framing';
-const G_TRAILERS = 'trailer fields';
+const G_LENIENT_CHUNK = 'with `chunked_requests: accept`: lenient chunked framing';
+const G_TRAILERS = 'with `chunked_requests: accept`: trailer fields';
 const G_LINES = 'more than 48 header lines';
 const G_SPLIT_HEAD = 'a request head over 4 KiB in several reads';
 const G_METHOD = 'methods other than the nine';
@@ -150,40 +158,70 @@ const cases: Case[] = [
     body: '',
     framing: 'length',
   }),
-  ok('chunked, two chunks', 'framing', chunked('POST', '/f', '3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n'), {
-    method: 'POST',
-    target: '/f',
-    body: 'hello',
-    framing: 'chunked',
-  }),
-  ok('chunk size in upper-case hex', 'framing', chunked('POST', '/f', 'A\r\nhelloworld\r\n0\r\n\r\n'), {
-    method: 'POST',
-    target: '/f',
-    body: 'helloworld',
-    framing: 'chunked',
-  }),
-  ok('chunk size with leading zeros', 'framing', chunked('POST', '/f', '0005\r\nhello\r\n0\r\n\r\n'), {
-    method: 'POST',
-    target: '/f',
-    body: 'hello',
-    framing: 'chunked',
-  }),
-  ok(
-    'Transfer-Encoding "Chunked " (case, trailing space)',
+  // chunked request bodies: refused on the default listener (uWS's decoder smuggles; SECURITY.md)
+  refused(
+    'chunked, two chunks → 411 (Content-Length required)',
+    'framing',
+    chunked('POST', '/f', '3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n'),
+    411,
+  ),
+  refused('a GET with a chunked body → 411', 'framing', chunked('GET', '/f', '5\r\nhello\r\n0\r\n\r\n'), 411),
+  refused(
+    'Transfer-Encoding "Chunked " (case, trailing space) → 411',
     'framing',
     `POST /f HTTP/1.1\r\n${H}Transfer-Encoding: Chunked \r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
-    { method: 'POST', target: '/f', body: 'hello', framing: 'chunked' },
+    411,
   ),
-  ok(
-    'a GET with a chunked body is forwarded with it',
+  refused(
+    'chunked, the body not sent yet → 411',
     'framing',
-    chunked('GET', '/f', '5\r\nhello\r\n0\r\n\r\n'),
-    {
-      method: 'GET',
+    `POST /f HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n`,
+    411,
+  ),
+  onAccept(
+    ok('chunked, two chunks', 'framing', chunked('POST', '/f', '3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n'), {
+      method: 'POST',
       target: '/f',
       body: 'hello',
       framing: 'chunked',
-    },
+    }),
+  ),
+  onAccept(
+    ok('chunk size in upper-case hex', 'framing', chunked('POST', '/f', 'A\r\nhelloworld\r\n0\r\n\r\n'), {
+      method: 'POST',
+      target: '/f',
+      body: 'helloworld',
+      framing: 'chunked',
+    }),
+  ),
+  onAccept(
+    ok('chunk size with leading zeros', 'framing', chunked('POST', '/f', '0005\r\nhello\r\n0\r\n\r\n'), {
+      method: 'POST',
+      target: '/f',
+      body: 'hello',
+      framing: 'chunked',
+    }),
+  ),
+  onAccept(
+    ok(
+      'Transfer-Encoding "Chunked " (case, trailing space)',
+      'framing',
+      `POST /f HTTP/1.1\r\n${H}Transfer-Encoding: Chunked \r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+      { method: 'POST', target: '/f', body: 'hello', framing: 'chunked' },
+    ),
+  ),
+  onAccept(
+    ok(
+      'a GET with a chunked body is forwarded with it',
+      'framing',
+      chunked('GET', '/f', '5\r\nhello\r\n0\r\n\r\n'),
+      {
+        method: 'GET',
+        target: '/f',
+        body: 'hello',
+        framing: 'chunked',
+      },
+    ),
   ),
   ok(
     'a GET with a Content-Length body is forwarded with it',
@@ -309,48 +347,84 @@ const cases: Case[] = [
   ),
   gap('negative chunk size', 'framing', chunked('POST', '/f', '-5\r\nhello\r\n0\r\n\r\n'), 'reset', G_CHUNK),
   gap('chunk size 0x5', 'framing', chunked('POST', '/f', '0x5\r\nhello\r\n0\r\n\r\n'), 'reset', G_CHUNK),
-  gap('non-hex chunk size', 'framing', chunked('POST', '/f', 'g\r\nhello\r\n0\r\n\r\n'), 'silent', G_CHUNK),
-  // uWS accepts these; what reaches the upstream is still re-framed and well-formed
-  ok(
-    'chunk size followed by a space (no BWS allowed there)',
+  // uWS reads `g` as 16 and waits for the data: our 411 is out first
+  refused('non-hex chunk size → 411', 'framing', chunked('POST', '/f', 'g\r\nhello\r\n0\r\n\r\n'), 411),
+  onAccept(
+    gap('non-hex chunk size', 'framing', chunked('POST', '/f', 'g\r\nhello\r\n0\r\n\r\n'), 'silent', G_CHUNK),
+  ),
+  // the lenient framings below reach a track only with `chunked_requests: accept`
+  refused(
+    'chunk size followed by a space → 411',
     'framing',
     chunked('POST', '/f', '5 \r\nhello\r\n0\r\n\r\n'),
-    { method: 'POST', target: '/f', body: 'hello', framing: 'chunked' },
-    { gap: G_LENIENT_CHUNK },
+    411,
   ),
-  ok(
-    'chunk lines ended by bare LF',
-    'framing',
-    chunked('POST', '/f', '5\nhello\n0\n\n'),
-    { method: 'POST', target: '/f', body: 'hello', framing: 'chunked' },
-    { after: 'unusable', gap: G_LENIENT_CHUNK },
-  ),
-  ok(
-    'chunk data longer than its size (two bytes skipped unchecked)',
+  refused('chunk lines ended by bare LF → 411', 'framing', chunked('POST', '/f', '5\nhello\n0\n\n'), 411),
+  refused(
+    'chunk data longer than its size → 411',
     'framing',
     chunked('POST', '/f', '3\r\nhello\r\n0\r\n\r\n'),
-    { method: 'POST', target: '/f', body: 'hel', framing: 'chunked' },
-    { after: 'unusable', gap: G_LENIENT_CHUNK },
+    411,
   ),
-  ok(
-    'an empty chunk-size line ends the body',
-    'framing',
-    chunked('POST', '/f', '\r\nhello\r\n0\r\n\r\n'),
-    { method: 'POST', target: '/f', body: '', framing: 'length' },
-    { after: 'unusable', gap: G_LENIENT_CHUNK },
-  ),
-  ok(
-    'trailer fields: the body is read, the connection is lost',
+  refused('an empty chunk-size line → 411', 'framing', chunked('POST', '/f', '\r\nhello\r\n0\r\n\r\n'), 411),
+  refused(
+    'trailer fields after the last chunk → 411',
     'framing',
     chunked('POST', '/f', '5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n'),
-    {
-      method: 'POST',
-      target: '/f',
-      body: 'hello',
-      framing: 'chunked',
-      check: (r) => expect(r.trailers).toEqual([]),
-    },
-    { after: 'unusable', gap: G_TRAILERS },
+    411,
+  ),
+  // uWS accepts these; what reaches the upstream is re-framed and well-formed, but see
+  // test/smuggling.test.ts for what the same leniency lets through
+  onAccept(
+    ok(
+      'chunk size followed by a space (no BWS allowed there)',
+      'framing',
+      chunked('POST', '/f', '5 \r\nhello\r\n0\r\n\r\n'),
+      { method: 'POST', target: '/f', body: 'hello', framing: 'chunked' },
+      { gap: G_LENIENT_CHUNK },
+    ),
+  ),
+  onAccept(
+    ok(
+      'chunk lines ended by bare LF',
+      'framing',
+      chunked('POST', '/f', '5\nhello\n0\n\n'),
+      { method: 'POST', target: '/f', body: 'hello', framing: 'chunked' },
+      { after: 'unusable', gap: G_LENIENT_CHUNK },
+    ),
+  ),
+  onAccept(
+    ok(
+      'chunk data longer than its size (two bytes skipped unchecked)',
+      'framing',
+      chunked('POST', '/f', '3\r\nhello\r\n0\r\n\r\n'),
+      { method: 'POST', target: '/f', body: 'hel', framing: 'chunked' },
+      { after: 'unusable', gap: G_LENIENT_CHUNK },
+    ),
+  ),
+  onAccept(
+    ok(
+      'an empty chunk-size line ends the body',
+      'framing',
+      chunked('POST', '/f', '\r\nhello\r\n0\r\n\r\n'),
+      { method: 'POST', target: '/f', body: '', framing: 'length' },
+      { after: 'unusable', gap: G_LENIENT_CHUNK },
+    ),
+  ),
+  onAccept(
+    ok(
+      'trailer fields: the body is read, the connection is lost',
+      'framing',
+      chunked('POST', '/f', '5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n'),
+      {
+        method: 'POST',
+        target: '/f',
+        body: 'hello',
+        framing: 'chunked',
+        check: (r) => expect(r.trailers).toEqual([]),
+      },
+      { after: 'unusable', gap: G_TRAILERS },
+    ),
   ),
 
   // --- pipelining ---------------------------------------------------------------------------
@@ -903,7 +977,7 @@ const cases: Case[] = [
     413,
   ),
   // the proxy may have begun to stream the body: the upstream sees it cut off, never complete
-  {
+  onAccept({
     ...refused(
       'a chunked body crossing the cap → 413',
       'limits',
@@ -911,8 +985,8 @@ const cases: Case[] = [
       413,
     ),
     upstream: 'cut',
-  },
-  {
+  }),
+  onAccept({
     ...refused(
       'one chunk larger than the cap → 413',
       'limits',
@@ -920,7 +994,7 @@ const cases: Case[] = [
       413,
     ),
     upstream: 'cut',
-  },
+  }),
   refused(
     'a refused request with a body: 414, closed',
     'limits',
@@ -946,6 +1020,14 @@ const cases: Case[] = [
     upstream: [{ method: 'POST', target: '/f', body: 'hello', framing: 'length' }],
   },
   {
+    name: 'Expect: 100-continue with a chunked body: 100 (uWS), then 411',
+    group: 'expect',
+    send: `POST /f HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n`,
+    want: [100, 411],
+    after: 'closed',
+    upstream: 'none',
+  },
+  onAccept({
     name: 'Expect: 100-continue with a chunked body',
     group: 'expect',
     send: [
@@ -955,7 +1037,7 @@ const cases: Case[] = [
     want: [100, 200],
     after: 'open',
     upstream: [{ method: 'POST', target: '/f', body: 'hello', framing: 'chunked' }],
-  },
+  }),
   // RFC 9110 §10.1.1 lets a server answer the final status instead: uWS sends 100 first anyway
   {
     name: 'Expect: 100-continue over the body cap: 100, then 413',
@@ -1075,11 +1157,15 @@ function noField(name: string) {
 let up: RecordingUpstream;
 let cli: Cli & { ports: number[] };
 let port: number;
+/** the listener with `chunked_requests: accept` */
+let acceptPort: number;
 
 beforeAll(async () => {
   up = await recordingUpstream();
   cli = await startCli(`
-listen: [{ host: 127.0.0.1, port: 0 }]
+listen:
+  - { host: 127.0.0.1, port: 0 }
+  - { host: 127.0.0.1, port: 0, chunked_requests: accept }
 log: { level: info, access: off }
 limits: { body: 64KiB }
 routes_dir: ${join(packageRoot, 'test', 'fixtures', 'handlers')}
@@ -1091,6 +1177,7 @@ routes:
   - { path: "/*", proxy: rec }
 `);
   port = cli.ports[0]!;
+  acceptPort = cli.ports[1]!;
   startTimerWatch();
 });
 
@@ -1104,7 +1191,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Send one case and check the answer and the connection. */
 async function exchange(c: Case): Promise<void> {
-  const client = await RawClient.connect(port);
+  const client = await RawClient.connect(c.listener === 'accept' ? acceptPort : port);
   try {
     const parts = typeof c.send === 'string' ? [c.send] : c.send;
     for (let i = 0; i < parts.length; i++) {

@@ -28,6 +28,11 @@ const listen = z.strictObject({
   idle: duration.optional(),
   /** tcp listeners: connections beyond this are refused (closed at once) */
   max_connections: z.number().int().min(1).optional(),
+  /**
+   * http listeners: request bodies with `Transfer-Encoding: chunked`. `refuse` (the default) answers
+   * 411 and closes; `accept` trusts uWS's lenient chunked decoder, which can smuggle (SECURITY.md).
+   */
+  chunked_requests: z.enum(['refuse', 'accept']).optional(),
 });
 
 const log = z.strictObject({
@@ -266,6 +271,12 @@ function listener(refs: CheckRefs) {
             message: `only tcp listeners take ${k === 'job' ? 'a job' : k}`,
           });
       }
+    } else if (l.chunked_requests !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chunked_requests'],
+        message: 'only http listeners take chunked_requests',
+      });
     }
     if (l.job !== undefined) {
       const file = join(refs.routesDir, 'jobs', `${l.job}.js`);

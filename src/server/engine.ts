@@ -15,6 +15,11 @@ export interface EngineOptions {
   limits: HeaderLimits;
   /** read every peer address while the transport still knows it (the access log needs it later) */
   eagerAddress: boolean;
+  /**
+   * The listener's `chunked_requests`: an engine that cannot parse chunked request bodies safely
+   * answers them 411 and closes unless this is `accept`.
+   */
+  chunkedRequests: 'refuse' | 'accept';
   /** the pipeline: called synchronously for every request */
   handle(ex: Exchange): void;
   /** a response could not be written as asked (bad reply, stream failure): log it */

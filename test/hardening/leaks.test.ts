@@ -190,6 +190,7 @@ describe('1,000 random client aborts across all tracks (built CLI)', () => {
     dir = routesDir();
     sy = await withExposedGc(() =>
       startCli(`
+listen: [{ host: 127.0.0.1, port: 0, chunked_requests: accept }]
 log: { level: info, access: off }
 limits: { body: 1GiB }
 pool: { threads: 1, queue: 32 }

@@ -53,7 +53,7 @@ routes:
   - { path: "/up/*", proxy: echo, host_header: upstream }
   - { path: "/fixed/*", proxy: echo, host_header: backend.example }
 `;
-  proxy = await startServer(routes);
+  proxy = await startServer(`listen: [{ host: 127.0.0.1, port: 0, chunked_requests: accept }]\n${routes}`);
   trustedProxy = await startServer(`trusted_proxies: [loopback]\n${routes}`);
   hostProxy = proxy;
 });

@@ -98,7 +98,9 @@ beforeAll(async () => {
       void upResult.then(() => res.end('stored'));
     }
   });
+  // chunked uploads: a Content-Length of 10^9 or more is closed by uWS (known gap, below)
   proxy = await startCli(`
+listen: [{ host: 127.0.0.1, port: 0, chunked_requests: accept }]
 log: { level: info, access: "off" }
 limits: { body: 4GiB }
 upstreams: { big: { servers: [{ url: "${upstream.url}" }], timeouts: { idle: 30s } } }

@@ -42,6 +42,7 @@ export class UwsEngine implements Engine {
     const hooks: EngineHooks = {
       limits: opts.limits,
       eagerAddress: opts.eagerAddress,
+      acceptChunked: opts.chunkedRequests === 'accept',
       onWriteError: opts.onWriteError,
     };
     const handle = opts.handle;

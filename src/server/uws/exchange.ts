@@ -61,6 +61,8 @@ export interface EngineHooks {
   limits: HeaderLimits;
   /** read the peer address of every request up front (the access log needs it after the response) */
   eagerAddress: boolean;
+  /** the listener's `chunked_requests: accept` */
+  acceptChunked: boolean;
   /** log a response that could not be written as asked (bad header, stream failure) */
   onWriteError(ex: UwsExchange, err: SwitchyardError | Error): void;
 }
@@ -85,6 +87,11 @@ export class UwsExchange extends Exchange implements BodyOwner {
     const url = req.getUrl();
     const query = req.getQuery() ?? '';
     copyRequest(req, url.length + query.length, hooks.limits, copied);
+    // uWS's chunked decoder reads extension bytes as size digits and skips the two bytes after
+    // chunk data unchecked, so a chunked body can carry the next request (test/smuggling.test.ts):
+    // refused (411, then close) unless the listener opts in.
+    if (copied.declared === -1 && copied.problem === undefined && !hooks.acceptChunked)
+      copied.problem = syError('SY_ERR_CHUNKED_REFUSED');
     const address = hooks.eagerAddress ? normaliseAddress(rawPeerAddress(res)) : undefined;
     return new UwsExchange(res, method, url, query, address, hooks);
   }
