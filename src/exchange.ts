@@ -112,7 +112,13 @@ export abstract class Exchange implements CancelSource {
   cancelReason: SwitchyardError | undefined;
 
   // --- access-log fields, filled as the request goes
+  /** the status written to the client; 0 while (or if) none was */
   status: number;
+  /**
+   * Who ended the connection during this exchange: `server` (Switchyard closed it, or answered
+   * with Connection: close), `client` (it went away first); undefined while it stays open.
+   */
+  closedBy: 'client' | 'server' | undefined;
   bytesIn: number;
   bytesOut: number;
   route: string;
@@ -143,6 +149,7 @@ export abstract class Exchange implements CancelSource {
     this.cancelListeners = undefined;
     this.cancelReason = undefined;
     this.status = 0;
+    this.closedBy = undefined;
     this.bytesIn = 0;
     this.bytesOut = 0;
     this.route = '';

@@ -157,8 +157,11 @@ export class Pipeline {
     // Malformed requests and unread bodies: close, so the next bytes are never read as a request.
     if (err.status !== 404 && err.status !== 405) ex.closeAfter = true;
     else if (ex.body.declared !== 0) ex.closeAfter = true;
-    void ex.send(errorReply(err, wantsJson(ex)));
-    this.finish(ex);
+    const sent = ex.send(errorReply(err, wantsJson(ex)));
+    // A closing answer is written a loop turn later (or never, when uWS closes first): the access
+    // line waits for that outcome, so it states only a status that was written.
+    if (ex.phase === Phase.Open) void sent.then(() => this.finish(ex));
+    else this.finish(ex);
   }
 
   private finish(ex: Exchange): void {

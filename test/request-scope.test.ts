@@ -1,6 +1,6 @@
 /**
  * The per-request scope, end to end: a route timeout answers 504 and aborts the handler at that
- * moment; a client that goes away aborts the handler within 50 ms (logged 499); the `first`
+ * moment; a client that goes away aborts the handler within 50 ms (logged closed_by client); the `first`
  * example races an upstream request against a timer with `pick` and closes the loser's socket.
  */
 import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
@@ -66,7 +66,7 @@ describe('route timeout', () => {
 });
 
 describe('client abort', () => {
-  it('closing the socket mid-request aborts the handler within 50 ms, logged as 499', async () => {
+  it('closing the socket mid-request aborts the handler within 50 ms, logged as closed by the client, no status', async () => {
     const sock = connect(s.port, '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
     sock.write('GET /slow-untimed?ms=5000 HTTP/1.1\r\nHost: a\r\n\r\n');
@@ -79,7 +79,7 @@ describe('client abort', () => {
     const observedAt = Date.parse(line.time as string);
     expect(observedAt - closedAtMs).toBeLessThan(50);
     const access = await until(() => s.access.find((l) => l.path === '/slow-untimed'));
-    expect(access).toMatchObject({ status: 499, err: 'SY_ERR_CLIENT_GONE' });
+    expect(access).toMatchObject({ status: 0, closed_by: 'client', err: 'SY_ERR_CLIENT_GONE' });
   });
 });
 

@@ -5,7 +5,7 @@
  * event loop, so a slow disk or a full pipe never blocks request handling. `flush()` on shutdown.
  */
 import { type DestinationStream, type Logger, pino } from 'pino';
-import { type Exchange, Phase } from '../exchange.js';
+import type { Exchange } from '../exchange.js';
 
 export interface Logs {
   error: Logger;
@@ -65,8 +65,8 @@ export function silentLogs(): Logs {
 
 /**
  * Write the access-log line of a finished exchange. Field names are stable (documented in README):
- * time, id, client, method, path, route, track, status, bytes_in, bytes_out, ms, and when present
- * upstream, upstream_status, upstream_ms, tries, err.
+ * time, id, client, method, path, route, track, status (as written; 0 when none was), bytes_in,
+ * bytes_out, ms, and when present upstream, upstream_status, upstream_ms, tries, closed_by, err.
  */
 export function logAccess(access: Logger, ex: Exchange): void {
   const line: Record<string, unknown> = {
@@ -77,7 +77,7 @@ export function logAccess(access: Logger, ex: Exchange): void {
     query: ex.query === '' ? undefined : ex.query,
     route: ex.route,
     track: ex.track,
-    status: ex.phase === Phase.Closed && ex.status === 0 ? 499 : ex.status,
+    status: ex.status,
     bytes_in: ex.bytesIn,
     bytes_out: ex.bytesOut,
     ms: Math.round((performance.now() - ex.startTime) * 1000) / 1000,
@@ -88,6 +88,7 @@ export function logAccess(access: Logger, ex: Exchange): void {
     line.upstream_ms = Math.round(ex.upstreamTime * 1000) / 1000;
     line.tries = ex.tries;
   }
+  if (ex.closedBy !== undefined) line.closed_by = ex.closedBy;
   if (ex.errorCode !== undefined) line.err = ex.errorCode;
   if (ex.logExtra !== undefined) Object.assign(line, ex.logExtra);
   access.info(line);

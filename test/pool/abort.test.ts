@@ -94,7 +94,8 @@ routes:
 
     await until(() => s.access.find((l) => l.path === '/burn'), 1000, 'the access-log line');
     expect(s.access.find((l) => l.path === '/burn')).toMatchObject({
-      status: 499,
+      status: 0,
+      closed_by: 'client',
       err: 'SY_ERR_CLIENT_GONE',
       job: 'burn',
     });

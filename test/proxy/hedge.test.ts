@@ -134,6 +134,6 @@ describe('hedging', () => {
     await until(() => sockets.length === 2, 1000, 'both requests upstream');
     req.destroy();
     await until(() => closed.size === 2, 200, 'both upstream sockets to close');
-    expect((await p.accessFor('/gone')).status).toBe(499);
+    expect(await p.accessFor('/gone')).toMatchObject({ status: 0, closed_by: 'client' });
   });
 });

@@ -87,9 +87,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
     const url = req.getUrl();
     const query = req.getQuery() ?? '';
     copyRequest(req, url.length + query.length, hooks.limits, copied);
-    // uWS's chunked decoder reads extension bytes as size digits and skips the two bytes after
-    // chunk data unchecked, so a chunked body can carry the next request (test/smuggling.test.ts):
-    // refused (411, then close) unless the listener opts in.
+    // uWS's chunked decoder smuggles (SECURITY.md; test/smuggling.test.ts): 411 unless opted in.
     if (copied.declared === -1 && copied.problem === undefined && !hooks.acceptChunked)
       copied.problem = syError('SY_ERR_CHUNKED_REFUSED');
     const address = hooks.eagerAddress ? normaliseAddress(rawPeerAddress(res)) : undefined;
@@ -139,6 +137,8 @@ export class UwsExchange extends Exchange implements BodyOwner {
     const wasDone = this.phase === Phase.Done;
     this.phase = Phase.Closed;
     if (!wasDone) {
+      // our closing answer pending: uWS refused to read past it (README, access log: closed_by)
+      this.closedBy ??= this.later !== undefined ? 'server' : 'client';
       const err = syError('SY_ERR_CLIENT_GONE');
       if (this.body instanceof UwsBody) this.body.fail(err);
       this.cancel(err);
@@ -165,6 +165,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
   close(): void {
     if (this.phase === Phase.Closed) return;
     const wasDone = this.phase === Phase.Done;
+    if (!wasDone) this.closedBy ??= 'server';
     this.phase = Phase.Closed;
     if (!wasDone) this.res.close();
     this.wake();
@@ -186,7 +187,6 @@ export class UwsExchange extends Exchange implements BodyOwner {
       releaseBody((reply as Reply | null)?.body);
       reply = errorReply(problem, false);
     }
-    this.status = reply.status;
     const close = this.closeAfter || this.bodyUnread() || wantsClose(reply.headers);
     return close ? this.sendLater(reply) : this.write(reply, false);
   }
@@ -212,6 +212,8 @@ export class UwsExchange extends Exchange implements BodyOwner {
       releaseBody(reply.body); // the client went away meanwhile (or uWS closed for a pipelined request)
       return RESOLVED;
     }
+    this.status = reply.status; // every path below writes the status line now
+    if (close) this.closedBy ??= 'server';
     const body = reply.body;
     if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array) {
       const whole = body ?? '';
