@@ -32,9 +32,10 @@ import {
   HOP_BY_HOP,
   toUpstreamValue,
 } from './header-rules.js';
+import { forwardedMaxForwards } from './max-forwards.js';
 import type { Trust } from './trust.js';
 
-const Field = { Drop: 1, XFF: 2, XFP: 3, XFH: 4, TrustedOnly: 5 } as const;
+const Field = { Drop: 1, XFF: 2, XFP: 3, XFH: 4, TrustedOnly: 5, MaxForwards: 6 } as const;
 type Field = (typeof Field)[keyof typeof Field];
 
 /** Names a rule may not touch: the proxy owns them (Host has `host_header`). */
@@ -69,6 +70,7 @@ export class RequestHeaders {
     this.actions.set('x-forwarded-host', Field.XFH);
     this.actions.set('forwarded', Field.TrustedOnly);
     this.actions.set('x-real-ip', Field.TrustedOnly);
+    this.actions.set('max-forwards', Field.MaxForwards);
     for (const n of this.rules.drop) this.actions.set(n, Field.Drop);
     const ruled = this.rules.drop;
     this.emitXff = !ruled.has('x-forwarded-for');
@@ -105,6 +107,10 @@ export class RequestHeaders {
       const name = h[i]!;
       if (named?.includes(name)) continue;
       const act = actions.get(name);
+      if (act === Field.MaxForwards) {
+        out.push(name, forwardedMaxForwards(ex.method, upstreamValue(name, h[i + 1]!)));
+        continue;
+      }
       if (act !== undefined) {
         if (trusted && act !== Field.Drop) {
           const v = upstreamValue(name, h[i + 1]!);

@@ -4,6 +4,7 @@
  * belong to the route table (`services.upstreams`); a route only picks one and compiles its path
  * rewrite and header rules.
  */
+import { allowList, maxForwardsReply } from '../../proxy/max-forwards.js';
 import { defineTrack, type RunFn } from '../track.js';
 import { proxyShape } from './schema.js';
 
@@ -23,6 +24,12 @@ export const proxyTrack = defineTrack({
     return out;
   },
   compile(route, env): RunFn {
-    return env.services.upstreams.route(route, env.where);
+    const run = env.services.upstreams.route(route, env.where);
+    const allow = allowList(route.methods);
+    // RFC 9110 §7.6.2: OPTIONS / TRACE with Max-Forwards: 0 is ours to answer (test/max-forwards.test.ts)
+    return (ex, params) =>
+      ex.method === 'OPTIONS' || ex.method === 'TRACE'
+        ? (maxForwardsReply(ex, allow) ?? run(ex, params))
+        : run(ex, params);
   },
 });
