@@ -61,7 +61,7 @@ describe('threads: 2, one job pool', () => {
     await until(() => t.pool.stats().cancelled === 1, 10_000, 'the job to be cancelled');
     await until(() => !burning.every((id) => threadIds(t).includes(id)), 10_000, 'the burning worker to end');
     await until(() => t.access.length === 1, 10_000, 'the access line');
-    expect(t.access[0]).toMatchObject({ status: 499, job: 'burn' });
+    expect(t.access[0]).toMatchObject({ status: 0, closed_by: 'client', job: 'burn' });
   });
 });
 
