@@ -48,7 +48,7 @@ export async function start(file: string): Promise<Started> {
   for (const w of configWarnings(loaded)) server.logs.error.warn(`${loaded.file}: ${w}`);
   for (const l of server.listening) {
     server.logs.error.info(
-      { listen: `${l.host}:${l.port}`, kind: l.kind },
+      { listen: `${l.host}:${l.port}`, kind: l.kind, tls: l.tls === true },
       `listening on ${l.host}:${l.port}`,
     );
   }

@@ -4,8 +4,10 @@
  * happens here, once; the request path only reads what this built.
  */
 import type { LoadedConfig } from './config/load.js';
+import type { ListenConfig } from './config/schema.js';
 import type { SwitchyardError } from './errors.js';
 import type { Exchange } from './exchange.js';
+import { redirectToHttps } from './http/redirect-https.js';
 import { createLogs, type Logs } from './observe/log.js';
 import { Pipeline } from './pipeline.js';
 import { JobPool } from './pool/index.js';
@@ -17,11 +19,14 @@ import { processLayout, tableLayout } from './shared/plan.js';
 import { SharedRegion } from './shared/region.js';
 import { threadCount } from './threads/count.js';
 import type { Supervisor } from './threads/supervisor.js';
+import { loadTls } from './tls/load.js';
 
 export interface Listening {
   kind: 'http' | 'tcp';
   host: string;
   port: number;
+  /** an http listener that terminates TLS */
+  tls?: boolean;
 }
 
 /** What an acceptor thread is given instead of building it (see Server.build). */
@@ -42,8 +47,13 @@ export class Server {
   readonly pipeline: Pipeline;
   readonly services: ProcessServices;
   readonly listening: Listening[] = [];
-  /** one uWS engine per `chunked_requests` choice (a request cannot tell which socket it came through) */
-  private readonly engines = new Map<string, Engine>();
+  /** every engine, for drain and close: one per `chunked_requests` choice for the plain listeners,
+   * one per tls listener, one for the redirecting ones (a request cannot tell which socket it came through) */
+  private readonly engines: Engine[] = [];
+  private readonly plain = new Map<string, Engine>();
+  private redirecting: Engine | undefined = undefined;
+  /** the first tls listener's bound port: where `redirect_https` listeners send clients */
+  private httpsPort = 443;
   /** with `threads` > 1 in the main thread: the acceptor threads serve the http listeners */
   private supervisor: Supervisor | undefined = undefined;
   private readonly parts: AcceptorParts;
@@ -112,6 +122,31 @@ export class Server {
     };
   }
 
+  private async engineFor(l: ListenConfig): Promise<Engine> {
+    const chunked = l.chunked_requests ?? 'refuse';
+    if (l.tls !== undefined) {
+      // Read again here (not the copy `check` saw): a start or reload serves what is on disk now.
+      const engine = await engines.uws({ ...this.engineOptions(chunked), tls: loadTls(l.tls) });
+      this.engines.push(engine);
+      return engine;
+    }
+    if (l.redirect_https === true) {
+      if (this.redirecting === undefined) {
+        const handle = redirectToHttps(() => this.httpsPort, this.logs);
+        this.redirecting = await engines.uws({ ...this.engineOptions(chunked), handle });
+        this.engines.push(this.redirecting);
+      }
+      return this.redirecting;
+    }
+    let engine = this.plain.get(chunked);
+    if (engine === undefined) {
+      engine = await engines.uws(this.engineOptions(chunked));
+      this.plain.set(chunked, engine);
+      this.engines.push(engine);
+    }
+    return engine;
+  }
+
   /** Open every listener from the config. Rejects (the caller drains what opened) if one fails. */
   async listen(): Promise<Listening[]> {
     const threads = this.pool === undefined ? 1 : threadCount(this.loaded.config);
@@ -126,17 +161,20 @@ export class Server {
       });
       for (const l of this.supervisor.listening) this.listening.push({ kind: 'http', ...l });
     }
+    let tlsSeen = false;
     for (const l of this.loaded.config.listen) {
       if (l.kind === 'http') {
         if (threads > 1) continue;
-        const chunked = l.chunked_requests ?? 'refuse';
-        let engine = this.engines.get(chunked);
-        if (engine === undefined) {
-          engine = await engines.uws(this.engineOptions(chunked));
-          this.engines.set(chunked, engine);
+        const port = await (await this.engineFor(l)).listen(l.host, l.port);
+        if (l.tls !== undefined && !tlsSeen) {
+          tlsSeen = true;
+          this.httpsPort = port;
         }
-        const port = await engine.listen(l.host, l.port);
-        this.listening.push({ kind: 'http', host: l.host, port });
+        this.listening.push(
+          l.tls === undefined
+            ? { kind: 'http', host: l.host, port }
+            : { kind: 'http', host: l.host, port, tls: true },
+        );
       } else {
         const { listenTcp } = await import('./pool/tcp.js');
         if (this.pool === undefined) continue; // acceptor threads: the supervisor serves tcp listeners
@@ -162,7 +200,7 @@ export class Server {
 
   /** Close every listener and connection now (an acceptor thread that must end at once). */
   closeNow(): void {
-    for (const e of this.engines.values()) e.close?.();
+    for (const e of this.engines) e.close?.();
   }
 
   /**
@@ -170,14 +208,14 @@ export class Server {
    * cancel what remains, then release the route table's upstreams and the pool.
    */
   async drain(graceMs = this.loaded.config.shutdown.grace): Promise<void> {
-    for (const e of this.engines.values()) e.stopAccepting();
+    for (const e of this.engines) e.stopAccepting();
     await Promise.all([
       this.pipeline.drain(graceMs),
       this.supervisor?.drain(graceMs),
       ...this.tcp.map((t) => t.close(graceMs)),
     ]);
     await Promise.allSettled([this.pipeline.routes.close(), this.pool?.close()]);
-    for (const e of this.engines.values()) e.close?.(); // idle keep-alive connections (an acceptor thread must end with none)
+    for (const e of this.engines) e.close?.(); // idle keep-alive connections (an acceptor thread must end with none)
     this.logs.flush();
   }
 }

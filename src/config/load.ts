@@ -87,7 +87,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const root = obj(expanded);
   const routesValue = typeof root.routes_dir === 'string' ? root.routes_dir : '';
   const routesDir = routesValue ? resolve(dirname(file), routesValue) : join(packageRoot, 'dist', 'routes');
-  const refs = { upstreams: new Set(Object.keys(obj(root.upstreams))), routesDir };
+  const refs = {
+    upstreams: new Set(Object.keys(obj(root.upstreams))),
+    routesDir,
+    configDir: dirname(resolve(file)),
+  };
   const schema = configSchema(refs);
   let result = schema.safeParse(expanded);
   // A whole `${VAR}` arrives as a string: typed where the schema asked for a number or boolean.

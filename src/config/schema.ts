@@ -13,11 +13,13 @@ import { join } from 'node:path';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { patternProblem } from '../router/router.js';
+import { tlsProblems } from '../tls/load.js';
+import { tlsSchema } from '../tls/schema.js';
 import { tracks } from '../tracks/index.js';
 import type { CheckRefs, Track } from '../tracks/track.js';
 import { duration, httpMethod, name, port, rate, requestKey, size } from './fields.js';
 
-const listen = z.strictObject({
+const listenShape = (refs: CheckRefs) => ({
   host: z.string().default('127.0.0.1'),
   port,
   /** `http` (uWS) or `tcp` (the line-protocol job listener, node:net). */
@@ -33,6 +35,10 @@ const listen = z.strictObject({
    * 411 and closes; `accept` trusts uWS's lenient chunked decoder, which can smuggle (SECURITY.md).
    */
   chunked_requests: z.enum(['refuse', 'accept']).optional(),
+  /** http listeners: terminate TLS (src/tls/schema.ts) */
+  tls: tlsSchema(refs.configDir).optional(),
+  /** plain http listeners: answer every request with a redirect to the first tls listener */
+  redirect_https: z.boolean().optional(),
 });
 
 const log = z.strictObject({
@@ -259,7 +265,7 @@ function route(refs: CheckRefs) {
 
 /** Listener checks that need more than one key, or the modules on disk. */
 function listener(refs: CheckRefs) {
-  return listen.superRefine((l, ctx) => {
+  return z.strictObject(listenShape(refs)).superRefine((l, ctx) => {
     if (l.kind === 'tcp' && l.job === undefined)
       ctx.addIssue({ code: 'custom', path: ['job'], message: 'a tcp listener needs a job' });
     if (l.kind === 'http') {
@@ -278,6 +284,21 @@ function listener(refs: CheckRefs) {
         message: 'only http listeners take chunked_requests',
       });
     }
+    if (l.kind === 'tcp' && (l.tls !== undefined || l.redirect_https === true))
+      ctx.addIssue({
+        code: 'custom',
+        path: [l.tls ? 'tls' : 'redirect_https'],
+        message: 'only http listeners take it',
+      });
+    if (l.tls !== undefined && l.redirect_https === true)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect_https'],
+        message: 'a tls listener cannot redirect to https',
+      });
+    if (l.tls !== undefined)
+      for (const p of tlsProblems(l.tls))
+        ctx.addIssue({ code: 'custom', path: ['tls', ...p.path], message: p.message });
     if (l.job !== undefined) {
       const file = join(refs.routesDir, 'jobs', `${l.job}.js`);
       if (!existsSync(file))
@@ -298,6 +319,13 @@ export function configSchema(refs: CheckRefs) {
       .min(1)
       .default([{ host: '127.0.0.1', port: 8080, kind: 'http' }])
       .superRefine((ls, ctx) => {
+        const i = ls.findIndex((l) => l.redirect_https === true);
+        if (i !== -1 && !ls.some((l) => l.tls !== undefined))
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'redirect_https'],
+            message: 'no listener has tls to redirect to',
+          });
         const seen = new Map<string, number>();
         ls.forEach((l, i) => {
           if (l.port === 0) return;

@@ -4,6 +4,7 @@
  * reload builds a new table beside the old one, swaps it in, and retires the old one, which closes
  * what it owns (upstream pools, health checkers) once its last request has finished.
  */
+import { dirname } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { RouteConfig } from '../config/schema.js';
 import { Upstreams } from '../proxy/index.js';
@@ -84,13 +85,14 @@ export class RouteTable {
       );
     const upstreams = new Upstreams(config, { logs: process.logs, region, share: opts.share });
     const services: TableServices = { ...process, upstreams, region };
+    const configDir = dirname(loaded.file);
     const trust = new Trust(config.trusted_proxies);
     try {
       const runs = await Promise.all(
         config.routes.map(async (r, i) => {
           const run = await byName
             .get(r.track)!
-            .compile(r as never, { where: `routes[${i}]`, routesDir, services });
+            .compile(r as never, { where: `routes[${i}]`, routesDir, configDir, services });
           return r.rate === undefined ? run : rateLimited(run, r.rate, region.table(names.rate(i)), trust);
         }),
       );

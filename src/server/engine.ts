@@ -10,6 +10,7 @@
 import type { SwitchyardError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { HeaderLimits } from '../http/request-checks.js';
+import type { TlsMaterial } from '../tls/load.js';
 
 export interface EngineOptions {
   limits: HeaderLimits;
@@ -29,6 +30,8 @@ export interface EngineOptions {
    * supervisor has checked the port is free, src/threads/port-guard.ts). Default: exclusive.
    */
   sharedPort?: boolean;
+  /** terminate TLS with this material (checked already: src/tls/load.ts); plain HTTP when absent */
+  tls?: TlsMaterial | undefined;
 }
 
 export interface Address {

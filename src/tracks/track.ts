@@ -27,6 +27,8 @@ export interface CheckRefs {
   upstreams: ReadonlySet<string>;
   /** absolute directory of handler and job modules */
   routesDir: string;
+  /** absolute directory of the config file (relative paths in it are resolved against it) */
+  configDir: string;
 }
 
 /** What `compile` gets besides the route. */
@@ -34,6 +36,8 @@ export interface CompileEnv {
   /** the route's config path, `routes[2]`, for errors found while compiling */
   where: string;
   routesDir: string;
+  /** absolute directory of the config file (relative paths in it are resolved against it) */
+  configDir: string;
   services: TableServices;
 }
 

@@ -3,9 +3,10 @@
  * catch-all route for every method; each request becomes a UwsExchange and goes to the pipeline
  * synchronously. Routing is ours (the router), not uWS's.
  */
-import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { errorReply, syError } from '../../errors.js';
 import { Phase } from '../../exchange.js';
+import type { TlsMaterial } from '../../tls/load.js';
 import { type Address, type Engine, type EngineOptions, ListenError } from '../engine.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
@@ -27,6 +28,29 @@ function listenExclusive(
   (app.listen as unknown as ListenFn).call(app, host, port, options, cb);
 }
 
+/**
+ * An SSLApp for `tls`. This build takes file names only (no PEM strings), reads them itself and
+ * refuses TLS 1.0/1.1 (probed: alert 70, protocol version); SNI entries are `addServerName`s, a
+ * `*.domain` one covering one label, and a name no entry matches gets the main certificate.
+ */
+function sslApp(uws: Uws, tls: TlsMaterial): TemplatedApp {
+  const opts = (p: TlsMaterial['main']) => ({
+    cert_file_name: p.certFile,
+    key_file_name: p.keyFile,
+    ...(p.passphrase === undefined ? {} : { passphrase: p.passphrase }),
+    ...(tls.ca === undefined ? {} : { ca_file_name: tls.ca.file }),
+  });
+  let app: TemplatedApp;
+  try {
+    app = uws.SSLApp(opts(tls.main));
+    for (const { name, pair } of tls.sni) app.addServerName(name, opts(pair));
+  } catch (err) {
+    // The files were checked (src/tls/load.ts); this is a file changed since, or one OpenSSL refuses.
+    throw new ListenError(`TLS setup failed for ${tls.main.certFile}: ${(err as Error).message}`);
+  }
+  return app;
+}
+
 export class UwsEngine implements Engine {
   readonly name = 'uws';
   private readonly uws: Uws;
@@ -38,7 +62,7 @@ export class UwsEngine implements Engine {
   constructor(opts: EngineOptions) {
     this.sharedPort = opts.sharedPort === true;
     this.uws = loadUws();
-    this.app = this.uws.App();
+    this.app = opts.tls === undefined ? this.uws.App() : sslApp(this.uws, opts.tls);
     const hooks: EngineHooks = {
       limits: opts.limits,
       eagerAddress: opts.eagerAddress,
@@ -46,7 +70,7 @@ export class UwsEngine implements Engine {
       onWriteError: opts.onWriteError,
     };
     const handle = opts.handle;
-    this.app.any('/*', (res, req) => {
+    const onRequest = (res: HttpResponse, req: HttpRequest) => {
       const ex = UwsExchange.accept(res, req, hooks);
       if (this.draining) ex.closeAfter = true;
       try {
@@ -57,7 +81,10 @@ export class UwsEngine implements Engine {
         if (ex.phase === Phase.Open) void ex.send(errorReply(syError('SY_ERR_HANDLER'), false));
       }
       if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) ex.watchAbort();
-    });
+    };
+    this.app.any('/*', onRequest);
+    // Each SNI server name has a router of its own in uWS: without this, its requests get no answer.
+    for (const { name } of opts.tls?.sni ?? []) this.app.domain(name).any('/*', onRequest);
   }
 
   /** Listen on host:port (0 = any free port). Resolves with the port actually bound. */
