@@ -28,6 +28,9 @@ export const catalogue = {
   SY_ERR_NOT_FOUND: { status: 404, reason: 'not found' },
   SY_ERR_METHOD_NOT_ALLOWED: { status: 405, reason: 'method not allowed' },
   SY_ERR_RATE_LIMITED: { status: 429, reason: 'too many requests' },
+  SY_ERR_FORBIDDEN: { status: 403, reason: 'forbidden' },
+  SY_ERR_PRECONDITION_FAILED: { status: 412, reason: 'precondition failed' },
+  SY_ERR_RANGE_NOT_SATISFIABLE: { status: 416, reason: 'range not satisfiable' },
   SY_ERR_SHUTTING_DOWN: { status: 503, reason: 'server is shutting down' },
   // time and cancellation
   SY_ERR_TIMEOUT: { status: 504, reason: 'request timed out' },

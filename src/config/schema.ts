@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import { compressSchema } from '../compress/schema.js';
 import { patternProblem } from '../router/router.js';
 import { tlsProblems } from '../tls/load.js';
 import { tlsSchema } from '../tls/schema.js';
@@ -207,6 +208,8 @@ const commonRoute = {
   queue: z.number().int().min(1).optional(),
   /** rate limit: `{ limit: 100/s, burst: 50, key: ip | header:NAME | cookie:NAME }` → 429 beyond it */
   rate: routeRate.optional(),
+  /** compress responses (gzip, br) for clients that accept it (src/compress) */
+  compress: compressSchema.optional(),
 };
 
 type Tracks = (typeof tracks)[number];

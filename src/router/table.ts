@@ -5,6 +5,7 @@
  * what it owns (upstream pools, health checkers) once its last request has finished.
  */
 import { dirname } from 'node:path';
+import { withCompression } from '../compress/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { RouteConfig } from '../config/schema.js';
 import { Upstreams } from '../proxy/index.js';
@@ -90,9 +91,11 @@ export class RouteTable {
     try {
       const runs = await Promise.all(
         config.routes.map(async (r, i) => {
-          const run = await byName
+          const compiled = await byName
             .get(r.track)!
             .compile(r as never, { where: `routes[${i}]`, routesDir, configDir, services });
+          // compression wraps the track's run (its replies); the rate limit runs before either
+          const run = r.compress === undefined ? compiled : withCompression(compiled, r.compress);
           return r.rate === undefined ? run : rateLimited(run, r.rate, region.table(names.rate(i)), trust);
         }),
       );

@@ -7,7 +7,8 @@ import { handlerTrack } from './handler/index.js';
 import { proxyTrack } from './proxy/index.js';
 import { redirectTrack } from './redirect/index.js';
 import { respondTrack } from './respond/index.js';
+import { staticTrack } from './static/index.js';
 
-export const tracks = [handlerTrack, proxyTrack, respondTrack, redirectTrack] as const;
+export const tracks = [handlerTrack, proxyTrack, respondTrack, redirectTrack, staticTrack] as const;
 
 export type { CheckRefs, CommonRoute, CompileEnv, RunFn, Track } from './track.js';

@@ -10,10 +10,12 @@
  * - `compile`: called once per route when a route table is built; returns the function that runs
  *   per request. Everything that can be computed from the config is computed here.
  *
- * Wrappers that apply to every track (timeout, route queue, rate limit) are applied around `run`
- * from the common keys (the pipeline, src/router/wrappers.ts); a track never re-implements them.
+ * Wrappers that apply to every track (timeout, route queue, rate limit, compression) are applied
+ * around `run` from the common keys (the pipeline, src/router/wrappers.ts, src/compress); a track
+ * never re-implements them.
  */
 import type { z } from 'zod';
+import type { CompressConfig } from '../compress/schema.js';
 import type { Exchange, Reply } from '../exchange.js';
 import type { Params } from '../router/router.js';
 import type { TableServices } from '../services.js';
@@ -61,6 +63,7 @@ export interface CommonRoute {
   body?: number | undefined;
   queue?: number | undefined;
   rate?: { limit: number; burst: number; key: string; keys: number } | undefined;
+  compress?: CompressConfig | undefined;
 }
 
 /** Declare a track; keeps its name literal and its shape's types for the route union. */
