@@ -4,12 +4,22 @@
  * precompressed files. The slow-reader memory bound is in ./slow-reader.test.ts.
  */
 import { execFile } from 'node:child_process';
-import { symlinkSync } from 'node:fs';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.js';
+
+/** Poll an async condition every 50 ms. */
+async function until(fn: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 import { get, makeSite } from './helpers.js';
 
 const run = promisify(execFile);
@@ -26,6 +36,7 @@ routes:
   - { path: "/deny/*", static: { root: ${site.root}, dotfiles: deny } }
   - { path: "/dots/*", static: { root: ${site.root}, dotfiles: allow } }
   - { path: "/links/*", static: { root: ${site.root}, follow_symlinks: true } }
+  - { path: "/fresh/*", static: { root: ${site.root}, cache: 0s } }
 `);
 });
 afterAll(() => srv?.close());
@@ -277,5 +288,22 @@ describe('precompressed', () => {
     });
     expect(r.status).toBe(304);
     expect(r.headers.vary).toBe('Accept-Encoding');
+  });
+});
+
+describe('the open-file cache', () => {
+  it('cache: 0s sees every change at once; the default (1s) within a second or so', async () => {
+    const file = join(site.root, 'changing.txt');
+    writeFileSync(file, 'one');
+    expect((await at('/fresh/changing.txt')).body.toString()).toBe('one');
+    expect((await at('/plain/changing.txt')).body.toString()).toBe('one');
+    writeFileSync(file, 'two!');
+    expect((await at('/fresh/changing.txt')).body.toString()).toBe('two!');
+    const t0 = Date.now();
+    await until(async () => (await at('/plain/changing.txt')).body.toString() === 'two!', 5000, 'the change');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    rmSync(file);
+    expect((await at('/fresh/changing.txt')).status).toBe(404);
+    await until(async () => (await at('/plain/changing.txt')).status === 404, 5000, 'the removal');
   });
 });

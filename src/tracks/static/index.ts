@@ -22,6 +22,7 @@ import { syError } from '../../errors.js';
 import type { Exchange, Reply, ReplyHeaders } from '../../exchange.js';
 import { acceptedEncodings } from '../../http/accept-encoding.js';
 import { defineTrack } from '../track.js';
+import { type CachedFile, FileCache } from './cache.js';
 import { type Conditions, notModified, preconditionFailed, rangeOf } from './conditions.js';
 import { fileBody } from './file-body.js';
 import { DirectoryRedirect, type LocateOptions, locate, variant } from './locate.js';
@@ -39,6 +40,8 @@ const shape = {
       .union([z.string().min(1), z.array(z.string().min(1)), z.literal(false)])
       .default('index.html')
       .transform((v) => (v === false ? [] : typeof v === 'string' ? [v] : v)),
+    /** how long what a path resolved to (and small files' bytes) is reused; 0s: never (./cache.ts) */
+    cache: duration.default(1000),
     /** Cache-Control: public, max-age=…; none when absent */
     max_age: duration.optional(),
     /** add `immutable` to Cache-Control (fingerprinted assets) */
@@ -85,6 +88,7 @@ export const staticTrack = defineTrack({
       followSymlinks: cfg.follow_symlinks,
     };
     const wildcard = route.path.endsWith('/*');
+    const cache = new FileCache(cfg.cache);
     const cacheControl =
       cfg.max_age === undefined
         ? undefined
@@ -98,18 +102,19 @@ export const staticTrack = defineTrack({
       return err;
     };
 
-    return async (ex, params): Promise<Reply> => {
-      if (ex.method !== 'GET' && ex.method !== 'HEAD') throw methodErr();
-      const found = await locate(wildcard ? (params['*'] ?? '') : ex.path, ex.path, opts);
-      if (found instanceof DirectoryRedirect) {
-        const location = ex.query === '' ? found.location : `${found.location}?${ex.query}`;
-        return { status: 301, headers: { location, 'content-type': 'text/plain; charset=utf-8' }, body: '' };
-      }
+    /** the file (and variant) for a request, from the cache or the file system */
+    const find = async (ex: Exchange, rel: string): Promise<CachedFile | DirectoryRedirect> => {
+      const ae = ex.header('accept-encoding');
+      const key = encodings.length > 0 ? `${rel}\n${ae ?? ''}` : rel;
+      const now = ex.startTime;
+      const hit = cache.get(key, now);
+      if (hit !== undefined) return hit;
+      const found = await locate(rel, ex.path, opts);
+      if (found instanceof DirectoryRedirect) return found;
       let { file, stats } = found;
-      const type = contentType(extname(file)) || 'application/octet-stream';
       let encoding: string | undefined;
       if (encodings.length > 0) {
-        for (const enc of acceptedEncodings(ex.header('accept-encoding'), offered)) {
+        for (const enc of acceptedEncodings(ae, offered)) {
           if (enc === 'identity') break;
           const v = await variant(file, SUFFIX[enc as 'br' | 'gzip'], opts);
           if (v !== undefined) {
@@ -119,6 +124,29 @@ export const staticTrack = defineTrack({
           }
         }
       }
+      // small files are read whole (one call, and kept by the cache); larger ones stream
+      const bytes =
+        stats.size <= READ_WHOLE && (cache.enabled || ex.method === 'GET')
+          ? await readFile(file).catch(() => {
+              throw syError('SY_ERR_NOT_FOUND', 'the file went away');
+            })
+          : undefined;
+      const entry = { file, stats, encoding, bytes };
+      if (cache.enabled) cache.set(key, entry, now);
+      return { ...entry, expires: 0 };
+    };
+
+    return async (ex, params): Promise<Reply> => {
+      if (ex.method !== 'GET' && ex.method !== 'HEAD') throw methodErr();
+      const found = await find(ex, wildcard ? (params['*'] ?? '') : ex.path);
+      if (found instanceof DirectoryRedirect) {
+        const location = ex.query === '' ? found.location : `${found.location}?${ex.query}`;
+        return { status: 301, headers: { location, 'content-type': 'text/plain; charset=utf-8' }, body: '' };
+      }
+      const { file, stats, encoding, bytes } = found;
+      const type =
+        contentType(extname(encoding === undefined ? file : file.slice(0, file.lastIndexOf('.')))) ||
+        'application/octet-stream';
       const tag = etag(stats, { weak: false });
       const lastModified = stats.mtime.toUTCString();
       const headers: ReplyHeaders = {
@@ -156,12 +184,9 @@ export const staticTrack = defineTrack({
         length = range.end - range.start + 1;
         headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
       }
-      if (ex.method === 'GET' && size <= READ_WHOLE) {
-        const whole = await readFile(file).catch(() => {
-          throw syError('SY_ERR_NOT_FOUND', 'the file went away');
-        });
-        // read whole: the bytes as they are now (the file may have changed since stat)
-        return { status, headers, body: status === 206 ? whole.subarray(start, start + length) : whole };
+      if (bytes !== undefined) {
+        // the bytes as read (the file may have changed since its stat: the length follows the bytes)
+        return { status, headers, body: status === 206 ? bytes.subarray(start, start + length) : bytes };
       }
       return { status, headers, body: fileBody(file, start, length), length };
     };
