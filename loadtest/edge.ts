@@ -29,7 +29,10 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 2 : 5;
 const ROUNDS = quick ? 1 : 2;
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 
 interface Scenario {
   id: string;
