@@ -304,7 +304,8 @@ routes:
       nginx_mib_s: +avg(ng, 'mbps').toFixed(1),
       switchyard_p99_ms: +avg(sy, 'p99ms').toFixed(2),
       nginx_p99_ms: +avg(ng, 'p99ms').toFixed(2),
-      errors: sy.reduce((a, m) => a + m.errors, 0) + ng.reduce((a, m) => a + m.errors, 0),
+      switchyard_errors: sy.reduce((a, m) => a + m.errors, 0),
+      nginx_errors: ng.reduce((a, m) => a + m.errors, 0),
     };
   });
   log('');
@@ -314,7 +315,7 @@ routes:
   log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows)
     log(
-      `| ${r.scenario} | ${r.switchyard_rps} | ${r.nginx_rps} | ${r.rps_ratio} | ${r.switchyard_cpu_us} | ${r.nginx_cpu_us} | ${r.cpu_ratio} | ${r.switchyard_mib_s} / ${r.nginx_mib_s} | ${r.errors} |`,
+      `| ${r.scenario} | ${r.switchyard_rps} | ${r.nginx_rps} | ${r.rps_ratio} | ${r.switchyard_cpu_us} | ${r.nginx_cpu_us} | ${r.cpu_ratio} | ${r.switchyard_mib_s} / ${r.nginx_mib_s} | ${r.switchyard_errors} / ${r.nginx_errors} |`,
     );
   const out = path.join(root, 'loadtest', 'results', 'edge.json');
   writeFileSync(
