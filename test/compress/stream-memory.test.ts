@@ -10,7 +10,7 @@ import { createServer, type Server as HttpServer, get as httpGet } from 'node:ht
 import { createGunzip } from 'node:zlib';
 import { afterAll, expect, it } from 'vitest';
 import { type Cli, startCli } from '../helpers/cli.js';
-import { until } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 const TOTAL = 64 * 1024 * 1024;
 const WARM = 16 * 1024 * 1024;

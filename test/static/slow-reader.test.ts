@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { type Cli, startCli } from '../helpers/cli.js';
-import { until } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 import { makeSite } from './helpers.js';
 
 const SIZE = 10 * 1024 * 1024;
