@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConfigError, parseConfig } from '../../src/config/load.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 /** Poll an async condition every 50 ms. */
@@ -305,5 +306,30 @@ describe('the open-file cache', () => {
     rmSync(file);
     expect((await at('/fresh/changing.txt')).status).toBe(404);
     await until(async () => (await at('/plain/changing.txt')).status === 404, 5000, 'the removal');
+  });
+});
+
+describe('config', () => {
+  it('check names a root that does not exist or is not a directory, and a bad dotfiles value', () => {
+    const problems = (yaml: string) => {
+      try {
+        parseConfig(yaml, join(site.dir, 'x.yaml'));
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    expect(problems('routes:\n  - { path: "/a/*", static: { root: nope } }')).toEqual([
+      `routes[0].static: root ${join(site.dir, 'nope')} does not exist`,
+    ]);
+    expect(problems('routes:\n  - { path: "/a/*", static: { root: secret.txt } }')[0]).toMatch(
+      /is not a directory/,
+    );
+    expect(problems('routes:\n  - { path: "/a/*", static: { root: public, dotfiles: show } }')[0]).toMatch(
+      /^routes\[0\]\.static\.dotfiles: /,
+    );
+    expect(
+      problems('routes:\n  - { path: "/a/*", static: { root: public, max_age: 1h, cache: 0s } }'),
+    ).toEqual([]);
   });
 });
