@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { type Cli, startCli } from '../helpers/cli.js';
-import { until } from '../helpers/wait.js';
+import { settle, until } from '../helpers/wait.js';
 import { makeSite } from './helpers.js';
 
 const SIZE = 10 * 1024 * 1024;
@@ -80,27 +80,8 @@ it('16 stalled readers of a 10 MiB file cost the server well under 1 MiB each', 
   const warm = reader(port, false);
   await warm.done;
   expect(warm.hash.digest('hex')).toBe(want);
-  const stable = async () => {
-    let last = -1;
-    return until(
-      () => {
-        const now = rssKiB(pid);
-        const same = Math.abs(now - last) < 64;
-        last = now;
-        return same ? now : undefined;
-      },
-      20_000,
-      'server RSS to settle',
-    );
-  };
-  const settle = () => new Promise((r) => setTimeout(r, 200));
-  const poll = async () => {
-    for (;;) {
-      await settle();
-      const v = await stable().catch(() => undefined);
-      if (v !== undefined) return v;
-    }
-  };
+  // RSS to 512 KiB steps, settled for 300 ms (or the last value after 5 s)
+  const poll = () => settle(() => Math.round(rssKiB(pid) / 512) * 512, { quietMs: 300, ms: 5000 });
   const before = await poll();
 
   const readers = Array.from({ length: READERS }, () => reader(port, true));
