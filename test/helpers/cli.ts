@@ -130,7 +130,8 @@ export async function startCli(yaml: string, env: NodeJS.ProcessEnv = {}): Promi
   const file = join(dir, 'switchyard.yaml');
   writeFileSync(file, text);
   const c = runCli(['start', '-c', file], env);
-  const count = Math.max(1, (text.match(/port:/g) ?? []).length);
+  // one listener per `port:` outside comment lines (conf/switchyard.yaml has commented examples)
+  const count = Math.max(1, (text.replace(/^\s*#.*$/gm, '').match(/port:/g) ?? []).length);
   const listening = /"msg":"listening on [^"]*:(\d+)"/g;
   const ports = () => [...(c.stdout() + c.stderr()).matchAll(listening)].map((m) => Number(m[1]));
   try {
