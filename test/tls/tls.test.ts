@@ -165,7 +165,10 @@ describe('redirect_https', () => {
 
 describe('switchyard check (built CLI) proves the TLS files', () => {
   const check = async (tls: string, extra = '') => {
-    const file = tempFile('switchyard.yaml', `listen:\n  - port: 0\n    tls: ${tls}\n${extra}`);
+    const file = tempFile(
+      'switchyard.yaml',
+      `listen:\n  - port: 0\n    tls: ${tls}\nroutes:\n  - { path: /h, respond: { body: x } }\n${extra}`,
+    );
     return runCliToEnd(['check', '-c', file]);
   };
 

@@ -6,7 +6,7 @@
  *   static: { root: ./public, index: index.html, max_age: 1h, immutable: false, precompressed: [br, gzip] }
  * ```
  *
- * The file is the route's `*` parameter (or, on a route without one, the whole path) under
+ * The file is the route's `*` parameter (`/assets/*`, `/assets*`; on a route without one, the whole path) under
  * `root` (./locate.ts: no way out). GET and HEAD only. Strong ETag and Last-Modified from the
  * file's size and mtime; conditional requests and single ranges (./conditions.ts); MIME types
  * from `mime-types`, with `charset=utf-8` on text; bodies streamed from the file (./file-body.ts).
@@ -87,7 +87,7 @@ export const staticTrack = defineTrack({
       dotfiles: cfg.dotfiles,
       followSymlinks: cfg.follow_symlinks,
     };
-    const wildcard = route.path.endsWith('/*');
+    const wildcard = route.path.endsWith('*');
     const cache = new FileCache(cfg.cache);
     const cacheControl =
       cfg.max_age === undefined
