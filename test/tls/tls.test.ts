@@ -9,7 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Certs, makeCerts } from '../helpers/certs.js';
-import { runCliToEnd, tempFile } from '../helpers/cli.js';
+import { runCliToEnd, startCli, tempFile } from '../helpers/cli.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -218,5 +218,51 @@ describe('switchyard check (built CLI) proves the TLS files', () => {
     const lone = tempFile('switchyard.yaml', 'listen:\n  - { port: 0, redirect_https: true }\n');
     const r = await runCliToEnd(['check', '-c', lone]);
     expect(r.stderr).toContain('listen[0].redirect_https: no listener has tls to redirect to');
+  });
+});
+
+describe('with acceptor threads (the built CLI, threads: 2)', () => {
+  it('every acceptor terminates TLS with the same certificates; the redirect points at the TLS port', async () => {
+    const cli = await startCli(`threads: 2
+listen:
+  - { host: 127.0.0.1, port: 0, tls: { cert: ${certs.local.cert}, key: ${certs.local.key}, sni: { "*.example.com": { cert: ${certs.wild.cert}, key: ${certs.wild.key} } } } }
+  - { host: 127.0.0.1, port: 0, redirect_https: true }
+log: { access: off }
+routes:
+  - { path: /hello, respond: { body: "hello over tls" } }
+`);
+    try {
+      const [tls, plain] = cli.ports;
+      for (let i = 0; i < 6; i++) {
+        const { stdout } = await run('curl', [
+          '-sS',
+          '--cacert',
+          certs.local.cert,
+          `https://127.0.0.1:${tls}/hello`,
+        ]);
+        expect(stdout).toBe('hello over tls');
+      }
+      const { stdout } = await run('curl', [
+        '-sS',
+        '--cacert',
+        certs.wild.cert,
+        '--resolve',
+        `a.example.com:${tls}:127.0.0.1`,
+        `https://a.example.com:${tls}/hello`,
+      ]);
+      expect(stdout).toBe('hello over tls');
+      const head = await run('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-D',
+        '-',
+        `http://127.0.0.1:${plain}/hello`,
+      ]);
+      expect(head.stdout).toMatch(new RegExp(`location: https://127\\.0\\.0\\.1:${tls}/hello\\r`, 'i'));
+    } finally {
+      cli.kill('SIGKILL');
+      await cli.exited;
+    }
   });
 });
