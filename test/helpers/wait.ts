@@ -11,12 +11,17 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** How long `until` and `settle` wait before giving up, unless told. */
 export const GIVE_UP_MS = 10_000;
 
-/** Poll `fn` until it returns something truthy and return that; throw after `ms`. */
+/**
+ * Poll `fn` until it returns something truthy and return that; throw after `ms` (default
+ * GIVE_UP_MS). `until(fn, 'what')` names the condition for the error and keeps the default.
+ */
 export async function until<T>(
   fn: () => T | undefined | false | null,
-  ms = GIVE_UP_MS,
+  msOrWhat: number | string = GIVE_UP_MS,
   what = 'condition',
 ): Promise<T> {
+  const ms = typeof msOrWhat === 'number' ? msOrWhat : GIVE_UP_MS;
+  if (typeof msOrWhat === 'string') what = msOrWhat;
   const end = performance.now() + ms;
   for (;;) {
     const v = fn();
