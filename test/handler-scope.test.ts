@@ -37,7 +37,7 @@ describe('ctx.scope', () => {
     const r = await raw(s.port, 'GET /fork-timeout?ms=5000 HTTP/1.1\r\nHost: a\r\n\r\n', 30);
     expect(parseResponse(r.text).status).toBe(504);
     expect(r.firstByteMs).toBeLessThan(400);
-    await until(() => g.__forkOutcomes!.length === 2, 1000, 'fork outcome');
+    await until(() => g.__forkOutcomes!.length === 2, 'fork outcome');
     expect(g.__forkOutcomes![0]).toMatch(/^cancelled:/);
     expect(g.__forkOutcomes![1]).toBe('finalizer');
   });

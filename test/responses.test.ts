@@ -92,7 +92,7 @@ describe('response headers', () => {
     const before = g.__switchyardReleased ?? 0;
     const res = parseResponse((await get('/headers?case=stream-crlf')).text);
     expect(res.status).toBe(500);
-    await until(() => (g.__switchyardReleased ?? 0) === before + 1, 1000, 'generator finally');
+    await until(() => (g.__switchyardReleased ?? 0) === before + 1, 'generator finally');
   });
 
   it('framing headers of a handler never reach the wire twice', async () => {
@@ -152,12 +152,12 @@ describe('request body cap', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(got).toBe('');
     sock.write(chunk); // over the cap
-    await until(() => got.includes('\r\n\r\n'), 2000, '413');
+    await until(() => got.includes('\r\n\r\n'), '413');
     const res = parseResponse(got);
     expect(res.status).toBe(413);
     expect(res.body).toBe('request body too large (SY_ERR_BODY_TOO_LARGE)\n');
     expect(res.headers.connection).toEqual(['close']);
-    await until(() => closed, 2000, 'close');
+    await until(() => closed, 'close');
     expect(s.access.at(-1)).toMatchObject({ status: 413, err: 'SY_ERR_BODY_TOO_LARGE' });
   });
 

@@ -253,7 +253,7 @@ routes:
     // a first round warms everything (JIT, the pool's replacement threads, allocator arenas)
     const warm = await run(sy.port, 200, SEED ^ 1);
     await settle(Number.POSITIVE_INFINITY);
-    await until(() => up.sockets.size === 0, 5000, 'warm-up upstream connections to close');
+    await until(() => up.sockets.size === 0, 'warm-up upstream connections to close');
     await sleep(300);
     const baseFds = sy.fds();
     baseKinds = fdKinds(sy.pid);
@@ -284,7 +284,7 @@ routes:
     expect(sy.child.exitCode).toBeNull();
     expect(sy.stderr()).not.toMatch(/uncaught|unhandled|FATAL/i);
     // (the /stats requests just made may still be closing on the server's side)
-    await until(() => sy.fds() <= baseFds, 2000, `descriptors back to ${baseFds} after the stats requests`);
+    await until(() => sy.fds() <= baseFds, `descriptors back to ${baseFds} after the stats requests`);
     expect(up.sockets.size).toBe(0);
     expect(after.pool).toMatchObject({ queued: 0, running: 0 });
     // timers and sockets: none left behind by an aborted request

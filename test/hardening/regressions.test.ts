@@ -66,7 +66,7 @@ routes:
     await new Promise((r) => sock.once('connect', r));
     sock.write(`POST /stream?bytes=20${q}&big=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n`);
     // more than the body's high-water mark (256 KiB), after the reply
-    await until(() => got.includes('\r\n\r\n'), 2000, 'the reply');
+    await until(() => got.includes('\r\n\r\n'), 'the reply');
     for (let i = 0; i < 32; i++) sock.write(Buffer.alloc(64 * 1024, 'a'));
     await sleep(200);
     // still serving
@@ -200,7 +200,6 @@ routes:
       // the route timeout still fires: those two are closed (their heads were out: no 504)
       const timedOut = await until(
         () => sy.accessLog().filter((l) => l.path === '/stream' && l.err === 'SY_ERR_TIMEOUT').length === 2,
-        3000,
         'the timed-out streams to be logged',
       );
       expect(timedOut).toBe(true);

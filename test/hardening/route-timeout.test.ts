@@ -38,7 +38,7 @@ routes:
     await new Promise((r) => sock.once('connect', r));
     const t0 = performance.now();
     sock.write('GET /stubborn?ms=1000 HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => text.includes('\r\n\r\n') && parseResponse(text).rest === '' && text, 2000, 'the 504');
+    await until(() => text.includes('\r\n\r\n') && parseResponse(text).rest === '' && text, 'the 504');
     const at = performance.now() - t0;
     const first = parseResponse(text);
     expect(first.status).toBe(504);
@@ -50,7 +50,7 @@ routes:
     // the same connection, while the handler is still running
     text = '';
     sock.write('GET /hello HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => text.includes('hello\n'), 2000, 'the next response');
+    await until(() => text.includes('hello\n'), 'the next response');
     expect(parseResponse(text)).toMatchObject({ status: 200, body: 'hello\n', rest: '' });
 
     // the route's one queue slot is still taken by the stubborn handler (it has not returned)
@@ -59,7 +59,7 @@ routes:
 
     // the handler returns after 1 s: it saw the abort, and nothing more reaches the client
     text = '';
-    await until(() => globalThis.__syStubborn?.finished === 1, 3000, 'the handler to return');
+    await until(() => globalThis.__syStubborn?.finished === 1, 'the handler to return');
     await sleep(100);
     expect(text).toBe('');
     expect(sock.destroyed).toBe(false);

@@ -137,10 +137,9 @@ routes:
       () =>
         sy.accessLog().filter((l) => l.path === '/read' && l.status === 0 && l.err === 'SY_ERR_CLIENT_GONE')
           .length === N,
-      5000,
       'the slow bodies to be logged with no status, SY_ERR_CLIENT_GONE',
     );
-    await until(() => sy.fds() <= baseFds, 5000, `descriptors back to ${baseFds} (now ${sy.fds()})`);
+    await until(() => sy.fds() <= baseFds, `descriptors back to ${baseFds} (now ${sy.fds()})`);
   }, 40_000);
 
   it('a client that stops reading a 10 MiB response is closed by a timer; memory per client stays bounded', async () => {
@@ -149,7 +148,7 @@ routes:
     for (const path of ['/stream?bytes=1048576&known=1', '/stream?bytes=1048576', '/up/big', '/stats']) {
       expect((await getJson(`${sy.url}${path}`)).status).toBe(200);
     }
-    await until(() => up.sockets.size === 0, 5000, 'the warm-up upstream connection to expire');
+    await until(() => up.sockets.size === 0, 'the warm-up upstream connection to expire');
     const baseFds = sy.fds();
     const baseMem = await serverMemory(sy.url);
     const baseRss = sy.rss();
@@ -209,8 +208,8 @@ routes:
     );
     const { latencies, errors } = await traffic.stop();
     const stalled = sy.accessLog().filter(isStalled);
-    await until(() => sy.fds() <= baseFds, 5000, `descriptors back to ${baseFds} (now ${sy.fds()})`);
-    await until(() => up.sockets.size === 0, 5000, 'upstream connections closed');
+    await until(() => sy.fds() <= baseFds, `descriptors back to ${baseFds} (now ${sy.fds()})`);
+    await until(() => up.sockets.size === 0, 'upstream connections closed');
     const afterMem = await serverMemory(sy.url);
     const afterRss = sy.rss();
     const waited = await probe;

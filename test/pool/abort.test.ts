@@ -75,7 +75,7 @@ routes:
 
   it('a client that goes away terminates the worker within 50 ms; the next job still runs', async () => {
     const sock = await openRequest(s.port, '/burn');
-    await until(() => beats() > 1000, 5000, 'the burn job to run');
+    await until(() => beats() > 1000, 'the burn job to run');
     const victim = Atomics.load(hb, 1);
     expect(threadIds(s)).toContain(victim);
 
@@ -84,7 +84,7 @@ routes:
     const stopMs = await stoppedAfter(t0);
     console.log(`client abort: heartbeat stopped ${stopMs.toFixed(2)} ms after the client closed`);
     expect(stopMs).toBeLessThan(50);
-    await until(() => !threadIds(s).includes(victim), 1000, 'the worker to be removed');
+    await until(() => !threadIds(s).includes(victim), 'the worker to be removed');
 
     const next = await rawGet(s.port, '/job/where');
     expect(next.status).toBe(200);
@@ -92,7 +92,7 @@ routes:
     expect(result).not.toBe(victim);
     expect(result).toBeGreaterThan(0);
 
-    await until(() => s.access.find((l) => l.path === '/burn'), 1000, 'the access-log line');
+    await until(() => s.access.find((l) => l.path === '/burn'), 'the access-log line');
     expect(s.access.find((l) => l.path === '/burn')).toMatchObject({
       status: 0,
       closed_by: 'client',
@@ -140,11 +140,11 @@ routes:
   it('a client abort removes its queued job: it never starts', async () => {
     const a = await openRequest(s.port, '/burn');
     try {
-      await until(() => beats() > 0, 5000, 'job A to run');
+      await until(() => beats() > 0, 'job A to run');
       const b = await openRequest(s.port, '/burn');
-      await until(() => s.pool.stats().queued === 1, 2000, 'job B to be queued');
+      await until(() => s.pool.stats().queued === 1, 'job B to be queued');
       b.destroy();
-      await until(() => s.pool.stats().queued === 0, 1000, 'job B to leave the queue');
+      await until(() => s.pool.stats().queued === 0, 'job B to leave the queue');
     } finally {
       a.destroy();
     }
@@ -158,8 +158,8 @@ routes:
     const a = await openRequest(s.port, '/burn');
     const b = await openRequest(s.port, '/burn');
     try {
-      await until(() => beats() > 0, 5000, 'job A to run');
-      await until(() => s.pool.stats().queued === 1, 2000, 'job B to be queued');
+      await until(() => beats() > 0, 'job A to run');
+      await until(() => s.pool.stats().queued === 1, 'job B to be queued');
 
       const rejectedBefore = s.pool.stats().rejected;
       const t0 = performance.now();
@@ -179,14 +179,14 @@ routes:
       b.destroy();
       a.destroy();
     }
-    await until(() => s.pool.stats().running + s.pool.stats().queued === 0, 1000, 'the pool to empty');
+    await until(() => s.pool.stats().running + s.pool.stats().queued === 0, 'the pool to empty');
     expect((await rawGet(s.port, '/job/where')).status).toBe(200);
   });
 
   it("a queued job waits no longer than the route's timeout, then leaves the queue", async () => {
     const a = await openRequest(s.port, '/burn');
     try {
-      await until(() => beats() > 0, 5000, 'job A to run');
+      await until(() => beats() > 0, 'job A to run');
       const t0 = performance.now();
       const r = await rawGet(s.port, '/timed/job/where');
       const ms = performance.now() - t0;
@@ -197,7 +197,7 @@ routes:
     } finally {
       a.destroy();
     }
-    await until(() => s.pool.stats().running === 0, 1000, 'A to stop');
+    await until(() => s.pool.stats().running === 0, 'A to stop');
   });
 });
 
@@ -217,7 +217,7 @@ routes:
     const r = await rawGet(s.port, '/job/fail?input=7');
     expect(r.status).toBe(500);
     expect(r.body).toBe('job failed (SY_ERR_JOB_FAILED)\n');
-    const logged = await until(() => s.errors.find((l) => l.code === 'SY_ERR_JOB_FAILED'), 1000);
+    const logged = await until(() => s.errors.find((l) => l.code === 'SY_ERR_JOB_FAILED'));
     expect(String((logged.err as { message: string }).message)).toContain('bad input: 7');
     expect(s.pool.stats().jobs.fail!.failed).toBe(1);
   });

@@ -79,7 +79,7 @@ upstreams:
 routes: [{ path: "/*", proxy: u }]
 `);
     const slow = get(`${p.url}/hold`);
-    await until(() => held.length === 1, 2000, 'the held request');
+    await until(() => held.length === 1, 'the held request');
     const busy = a.hits === 1 ? 'a' : 'b';
     const idle = busy === 'a' ? 'b' : 'a';
     const counts = await tally(`${p.url}/fast`, 6);

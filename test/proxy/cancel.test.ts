@@ -70,7 +70,7 @@ async function abortUpload(url: string, bytes: number, ready: () => boolean): Pr
   });
   req.on('error', () => {});
   for (let sent = 0; sent < bytes; sent += CHUNK.length) req.write(CHUNK);
-  await until(ready, 5000, 'the upload to reach the upstream');
+  await until(ready, 'the upload to reach the upstream');
   req.destroy();
   return performance.now();
 }
@@ -104,14 +104,14 @@ routes: [{ path: "/*", proxy: u }]
 
   async function accessFor(path: string): Promise<Record<string, unknown>> {
     let line: Record<string, unknown> | undefined;
-    await until(() => (line = proxy.accessLog().find((l) => l.path === path)) !== undefined, 2000, path);
+    await until(() => (line = proxy.accessLog().find((l) => l.path === path)) !== undefined, undefined, path);
     return line!;
   }
 
   it('mid-download: the upstream socket closes within 100 ms', async () => {
     const closes = up.state.closes.length;
     const t0 = await abortDownload(`${proxy.url}/down`, 1024 * 1024);
-    await until(() => up.state.closes.length > closes, 1000, 'the upstream socket to close');
+    await until(() => up.state.closes.length > closes, 'the upstream socket to close');
     const ms = up.state.closes[closes]! - t0;
     expect(ms).toBeLessThan(100);
     expect(await accessFor('/down')).toMatchObject({
@@ -129,7 +129,7 @@ routes: [{ path: "/*", proxy: u }]
       1024 * 1024,
       () => (up.state.byPath.get('/up') ?? 0) >= 256 * 1024,
     );
-    await until(() => up.state.closes.length > closes, 1000, 'the upstream socket to close');
+    await until(() => up.state.closes.length > closes, 'the upstream socket to close');
     const ms = up.state.closes[closes]! - t0;
     expect(ms).toBeLessThan(100);
     expect(await accessFor('/up')).toMatchObject({
@@ -142,7 +142,7 @@ routes: [{ path: "/*", proxy: u }]
 
   it('1,000 aborts (half uploads, half downloads): the proxy’s descriptors return to baseline', async () => {
     // let the connections of the tests above expire (keepalive: 1s), then take the baseline
-    await until(() => open.size === 0, 5000, 'idle upstream connections to expire');
+    await until(() => open.size === 0, 'idle upstream connections to expire');
     const baseline = proxy.fds();
 
     const N = 1000;
@@ -171,7 +171,7 @@ routes: [{ path: "/*", proxy: u }]
       `descriptors back to ${baseline} (now ${proxy.fds()})`,
     );
     const settled = performance.now() - t1;
-    await until(() => open.size === 0, 5000, 'upstream connections closed');
+    await until(() => open.size === 0, 'upstream connections closed');
     expect(up.state.requests - requestsBefore).toBe(N);
     expect(proxy.child.exitCode).toBeNull();
     console.log(

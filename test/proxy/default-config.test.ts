@@ -30,7 +30,7 @@ it('curl localhost:8080/api/hello answers "Hello world!" through the proxy', asy
   expect(r.status).toBe(200);
   expect(r.body).toBe('Hello world!');
   let line: Record<string, unknown> | undefined;
-  await until(() => (line = proxy.accessLog().find((l) => l.path === '/api/hello')) !== undefined, 2000);
+  await until(() => (line = proxy.accessLog().find((l) => l.path === '/api/hello')) !== undefined);
   expect(line).toMatchObject({ track: 'proxy', status: 200, upstream_status: 200, tries: 1 });
 });
 

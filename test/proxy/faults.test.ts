@@ -149,7 +149,7 @@ describe('timeouts', () => {
     const r = await get(`${p.url}/route`);
     expect(r.status).toBe(504);
     expect(r.body).toContain('SY_ERR_TIMEOUT');
-    await until(() => closed, 100, 'the upstream socket to close');
+    await until(() => closed, 'the upstream socket to close');
   });
 });
 
@@ -291,10 +291,10 @@ describe('health', () => {
     };
     expect(await tally()).toEqual(new Set(['a', 'b']));
     bHealthy = false;
-    await until(() => p.errors.some((l) => String(l.msg).includes(`${b.port} marked down`)), 2000, 'down');
+    await until(() => p.errors.some((l) => String(l.msg).includes(`${b.port} marked down`)), 'down');
     expect(await tally()).toEqual(new Set(['a']));
     bHealthy = true;
-    await until(() => p.errors.some((l) => String(l.msg).includes(`${b.port} back up`)), 2000, 'up');
+    await until(() => p.errors.some((l) => String(l.msg).includes(`${b.port} back up`)), 'up');
     expect(await tally()).toEqual(new Set(['a', 'b']));
   });
 });
@@ -309,7 +309,7 @@ describe('status mapping', () => {
     );
     const p = await proxyTo([a.url], '', ', queue: 1');
     const first = get(`${p.url}/q1`);
-    await until(() => held.length === 1, 1000, 'the first request upstream');
+    await until(() => held.length === 1, 'the first request upstream');
     const r = await get(`${p.url}/q2`);
     expect(r.status).toBe(503);
     expect(r.headers['retry-after']).toBe('1');
@@ -331,10 +331,10 @@ describe('status mapping', () => {
     const req = http.request(`${p.url}/gone`, { agent: false });
     req.on('error', () => {});
     req.end();
-    await until(() => a.hits === 1, 1000, 'the request upstream');
+    await until(() => a.hits === 1, 'the request upstream');
     const t0 = performance.now();
     req.destroy();
-    await until(() => closedAt !== 0, 1000, 'the upstream socket to close');
+    await until(() => closedAt !== 0, 'the upstream socket to close');
     expect(closedAt - t0).toBeLessThan(100);
     const log = await p.accessFor('/gone');
     expect(log).toMatchObject({ status: 0, closed_by: 'client', err: 'SY_ERR_CLIENT_GONE', tries: 1 });

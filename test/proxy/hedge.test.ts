@@ -65,7 +65,7 @@ describe('hedging', () => {
     expect(h.ms).toBeLessThan(250);
     // the loser (a) was aborted: its socket closed right after b answered, not at 600 ms
     // (the plain proxy's keep-alive connection to a is still open)
-    await until(() => a.closed.length >= 1, 500, 'the loser socket to close');
+    await until(() => a.closed.length >= 1, 'the loser socket to close');
     expect(a.closed[0]! - t0).toBeLessThan(300);
 
     const log = await hedgedProxy.accessFor('/h');
@@ -131,9 +131,9 @@ describe('hedging', () => {
     const req = http.request(`${p.url}/gone`, { agent: false });
     req.on('error', () => {});
     req.end();
-    await until(() => sockets.length === 2, 1000, 'both requests upstream');
+    await until(() => sockets.length === 2, 'both requests upstream');
     req.destroy();
-    await until(() => closed.size === 2, 200, 'both upstream sockets to close');
+    await until(() => closed.size === 2, 'both upstream sockets to close');
     expect(await p.accessFor('/gone')).toMatchObject({ status: 0, closed_by: 'client' });
   });
 });
