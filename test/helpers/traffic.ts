@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import { getJson } from './http.js';
-import { sleep } from './wait.js';
+import { until } from './wait.js';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -12,6 +12,8 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export interface Traffic {
+  /** requests answered so far */
+  count(): number;
   /** stop and resolve with the latencies (ms, sorted) and the statuses seen */
   stop(): Promise<{ latencies: number[]; statuses: Record<number, number>; errors: number }>;
 }
@@ -55,6 +57,7 @@ export function normalTraffic(url: string, workers = 4): Traffic {
   };
   const loops = Array.from({ length: workers }, loop);
   return {
+    count: () => latencies.length,
     async stop() {
       running = false;
       await Promise.all(loops);
@@ -72,14 +75,30 @@ export interface ServerMemory {
 }
 
 /**
- * The server's memory after two full GCs (the CLI must run with --expose-gc, and route /stats to
- * test/fixtures/handlers/stats.js).
+ * The server's memory once full GCs stop freeing anything (the live heap moves by less than 1 % from
+ * one to the next; at most 10). The CLI must run with --expose-gc and route /stats to
+ * test/fixtures/handlers/stats.js.
  */
 export async function serverMemory(base: string): Promise<ServerMemory> {
-  await getJson(`${base}/stats?gc=1`);
-  await sleep(50);
-  const r = await getJson<{ memory: ServerMemory }>(`${base}/stats?gc=1`);
-  return r.body.memory;
+  const gc = async () => (await getJson<{ memory: ServerMemory }>(`${base}/stats?gc=1`)).body.memory;
+  let last = await gc();
+  for (let i = 0; i < 10; i++) {
+    const now = await gc();
+    const settled = Math.abs(now.heapUsed - last.heapUsed) < last.heapUsed / 100;
+    last = now;
+    if (settled) break;
+  }
+  return last;
+}
+
+/**
+ * The baseline for latency claims: `normalTraffic` against `url` alone, for `n` requests, measured
+ * in the same test just before the misbehaviour starts, on the machine as busy as it is then.
+ */
+export async function quietLatencies(url: string, n = 200): Promise<number[]> {
+  const t = normalTraffic(url);
+  await until(() => t.count() >= n, 'the baseline requests');
+  return (await t.stop()).latencies;
 }
 
 /** Start the CLI with --expose-gc (the env is read at spawn time). */
