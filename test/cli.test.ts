@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
 import { freePort, runCli, runCliToEnd, startCli, tempFile } from './helpers/cli.js';
+import { localPace, QUIET_PACE_MS, scaled } from './helpers/timing.js';
 
 const fixtures = join(packageRoot, 'test', 'fixtures', 'handlers');
 
@@ -149,12 +150,14 @@ describe('switchyard CLI', () => {
     );
     const slow = get(c.ports[0]!, '/sleep?ms=10000');
     await new Promise((r) => setTimeout(r, 100));
+    const paceMs = await localPace();
     const t0 = performance.now();
     c.kill('SIGTERM');
     const r = await slow;
     expect(r.status).toBe(503);
     expect(r.body).toContain('SY_ERR_SHUTTING_DOWN');
-    expect(performance.now() - t0).toBeLessThan(2000);
+    // the grace (300 ms), not the handler's 10 s
+    expect(performance.now() - t0).toBeLessThan(scaled(2000, paceMs, QUIET_PACE_MS.local));
     expect(await c.exited).toBe(0);
   });
 
@@ -166,10 +169,12 @@ describe('switchyard CLI', () => {
     await new Promise((r) => setTimeout(r, 100));
     c.kill('SIGTERM');
     await c.waitFor(/draining/);
+    const paceMs = await localPace();
     const t0 = performance.now();
     c.kill('SIGINT');
     expect(await c.exited).toBe(1);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // at once, not after the 30 s grace
+    expect(performance.now() - t0).toBeLessThan(scaled(1000, paceMs, QUIET_PACE_MS.local));
     await slow;
   });
 

@@ -1325,10 +1325,12 @@ function startTimerWatch(): void {
 describe('the uWS idle timer', () => {
   it('closes a connection left without an answer after ≈ 10 s, not one byte sent', async () => {
     const results = await Promise.all(timerResults);
+    // one periodic timer closes them all: not early, and the last within twice the first
+    const first = Math.min(...results.map((r) => r.ms));
     for (const r of results) {
       expect(r.bytes, r.name).toBe(0);
       expect(r.ms, r.name).toBeGreaterThan(7_000);
-      expect(r.ms, r.name).toBeLessThan(15_000);
+      expect(r.ms, r.name).toBeLessThan(2 * first);
     }
   }, 30_000);
 });

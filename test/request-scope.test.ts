@@ -6,8 +6,9 @@
 import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseResponse, raw } from './helpers/raw-client.js';
+import { parseResponse, raw, rawGet } from './helpers/raw-client.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { pace, QUIET_PACE_MS, scaled } from './helpers/timing.js';
 import { until } from './helpers/wait.js';
 
 let s: TestServer;
@@ -44,18 +45,19 @@ afterAll(async () => {
 
 describe('route timeout', () => {
   it('answers 504 in about the timeout and aborts the handler at that moment', async () => {
+    const p = await pace(() => rawGet(s.port, '/slow?ms=0'));
     const r = await raw(s.port, 'GET /slow?ms=5000 HTTP/1.1\r\nHost: a\r\n\r\n', 50);
     const ms = r.firstByteMs;
     const res = parseResponse(r.text);
     expect(res.status).toBe(504);
     expect(res.body).toBe('request timed out (SY_ERR_TIMEOUT)\n');
     expect(ms).toBeGreaterThanOrEqual(190);
-    expect(ms).toBeLessThan(400);
+    expect(ms).toBeLessThan(scaled(400, p, QUIET_PACE_MS.get));
     const cancelled = await until(() =>
       s.errors.find((l) => l.msg === 'slow: cancelled' && l.reason === 'SY_ERR_TIMEOUT'),
     );
     expect(cancelled.slept_ms).toBeGreaterThanOrEqual(195);
-    expect(cancelled.slept_ms).toBeLessThan(300);
+    expect(cancelled.slept_ms).toBeLessThan(scaled(300, p, QUIET_PACE_MS.get));
     expect(s.access.at(-1)).toMatchObject({ path: '/slow', status: 504, err: 'SY_ERR_TIMEOUT' });
   });
 
@@ -67,17 +69,18 @@ describe('route timeout', () => {
 
 describe('client abort', () => {
   it('closing the socket mid-request aborts the handler within 50 ms, logged as closed by the client, no status', async () => {
+    const p = await pace(() => rawGet(s.port, '/slow?ms=0'));
     const sock = connect(s.port, '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
     sock.write('GET /slow-untimed?ms=5000 HTTP/1.1\r\nHost: a\r\n\r\n');
-    await new Promise((r) => setTimeout(r, 150));
+    await until(() => s.server.pipeline.inflight.size === 1, 'the request to be in flight');
     const closedAtMs = Date.now();
     sock.destroy();
     const line = await until(() =>
       s.errors.find((l) => l.msg === 'slow: cancelled' && l.reason === 'SY_ERR_CLIENT_GONE'),
     );
     const observedAt = Date.parse(line.time as string);
-    expect(observedAt - closedAtMs).toBeLessThan(50);
+    expect(observedAt - closedAtMs).toBeLessThan(scaled(50, p, QUIET_PACE_MS.get));
     const access = await until(() => s.access.find((l) => l.path === '/slow-untimed'));
     expect(access).toMatchObject({ status: 0, closed_by: 'client', err: 'SY_ERR_CLIENT_GONE' });
   });
@@ -92,13 +95,14 @@ describe('first: pick(upstream request, 5 s timer)', () => {
   });
 
   it('answers 504 "request timed out" when the timer wins, and closes the losing request', async () => {
+    const p = await pace(() => rawGet(s.port, '/slow?ms=0'));
     const r = await raw(s.port, 'GET /first?path=/stall&timeout_ms=300 HTTP/1.1\r\nHost: a\r\n\r\n', 50);
     const ms = r.firstByteMs;
     const res = parseResponse(r.text);
     expect(res.status).toBe(504);
     expect(res.body).toBe('request timed out (SY_ERR_TIMEOUT)\n');
     expect(ms).toBeGreaterThanOrEqual(290);
-    expect(ms).toBeLessThan(600);
+    expect(ms).toBeLessThan(scaled(600, p, QUIET_PACE_MS.get));
     // the loser was aborted and awaited before pick returned: its socket is already closed
     const closed = await until(() => closedAt.get('/stall'), 'upstream socket close');
     expect(closed).toBeLessThanOrEqual(Date.now());

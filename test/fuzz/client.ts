@@ -41,7 +41,7 @@ export function send(port: number, bytes: string, r: Rand, silenceMs: number): P
     let settled = false;
     const isHead = bytes.startsWith('HEAD ');
     // a response can be huge (`/stream?bytes=4294967296`): the first bytes tell all we need
-    const deadline = setTimeout(() => done('slow'), 5000);
+    const deadline = setTimeout(() => done('slow'), Math.max(5000, 2 * silenceMs));
     const done = (kind: string) => {
       if (settled) return;
       settled = true;
@@ -77,7 +77,7 @@ export function send(port: number, bytes: string, r: Rand, silenceMs: number): P
     s.on('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNRESET' ? 'reset' : `error ${e.code}`));
     s.on('close', () => done('closed'));
     // a server that stops accepting shows up as connections that never open
-    timer = setTimeout(() => done('connect timeout'), 2000);
+    timer = setTimeout(() => done('connect timeout'), Math.max(2000, silenceMs));
     s.once('connect', () => {
       if (r.chance(0.2) && bytes.length > 2) {
         // in two or three segments, a moment apart: the parser sees partial heads

@@ -20,7 +20,7 @@ import { getJson } from '../helpers/http.js';
 import { HANDLERS, ROUTES } from '../helpers/paths.js';
 import { mib, type ServerMemory, serverMemory, withExposedGc } from '../helpers/traffic.js';
 import { httpUpstream, type Upstream } from '../helpers/upstreams.js';
-import { sleep, until } from '../helpers/wait.js';
+import { settle as settleValue, sleep, until } from '../helpers/wait.js';
 
 const CHUNK = Buffer.alloc(16 * 1024, 'z');
 const SEED = 0x5eed1eaf;
@@ -254,7 +254,8 @@ routes:
     const warm = await run(sy.port, 200, SEED ^ 1);
     await settle(Number.POSITIVE_INFINITY);
     await until(() => up.sockets.size === 0, 'warm-up upstream connections to close');
-    await sleep(300);
+    // the baseline once the descriptor count has stopped moving
+    await settleValue(() => sy.fds(), { quietMs: 300 });
     const baseFds = sy.fds();
     baseKinds = fdKinds(sy.pid);
     const baseRss = sy.rss();
@@ -266,8 +267,11 @@ routes:
     const elapsed = performance.now() - t0;
     const peakFds = sy.fds();
     const settleMs = await settle(baseFds);
-    await sleep(200);
-    const after = await stats();
+    // timers and handles of the aborted requests: wait for them to be released (or give up and
+    // let the assertion below report what is left)
+    const leftOver = (st: Stats) =>
+      Object.entries(st.resources).every(([kind, n]) => n <= (base.resources[kind] ?? 0) + 1);
+    const after = await settleValue(stats, { target: leftOver, everyMs: 50 });
     const afterMem = await serverMemory(sy.url);
     const afterRss = sy.rss();
 

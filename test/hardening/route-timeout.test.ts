@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HANDLERS } from '../helpers/paths.js';
 import { parseResponse } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { sleep, until } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 
 declare global {
   var __syStubborn: { started: number; finished: number; abortedSeen: number } | undefined;
@@ -43,8 +43,8 @@ routes:
     const first = parseResponse(text);
     expect(first.status).toBe(504);
     expect(first.body).toContain('SY_ERR_TIMEOUT');
+    // at the deadline, not when the handler returns (it has not: `finished: 0`)
     expect(at).toBeGreaterThan(190);
-    expect(at).toBeLessThan(500);
     expect(globalThis.__syStubborn).toMatchObject({ started: 1, finished: 0 });
 
     // the same connection, while the handler is still running
@@ -60,8 +60,10 @@ routes:
     // the handler returns after 1 s: it saw the abort, and nothing more reaches the client
     text = '';
     await until(() => globalThis.__syStubborn?.finished === 1, 'the handler to return');
-    await sleep(100);
-    expect(text).toBe('');
+    // a late reply would come before the answer to a next request on the same connection
+    sock.write('GET /hello HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => text.includes('hello\n'), 'the response after the handler returned');
+    expect(parseResponse(text)).toMatchObject({ status: 200, body: 'hello\n', rest: '' });
     expect(sock.destroyed).toBe(false);
     expect(globalThis.__syStubborn).toMatchObject({ started: 1, finished: 1, abortedSeen: 1 });
     const line = await until(() => s.access.find((l) => l.path === '/stubborn' && l.status === 504));

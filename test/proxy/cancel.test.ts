@@ -7,6 +7,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedCli, startCli } from '../helpers/cli.js';
+import { localPace, QUIET_PACE_MS, scaled } from '../helpers/timing.js';
 import { httpUpstream } from '../helpers/upstreams.js';
 import { until } from '../helpers/wait.js';
 
@@ -104,16 +105,17 @@ routes: [{ path: "/*", proxy: u }]
 
   async function accessFor(path: string): Promise<Record<string, unknown>> {
     let line: Record<string, unknown> | undefined;
-    await until(() => (line = proxy.accessLog().find((l) => l.path === path)) !== undefined, undefined, path);
+    await until(() => (line = proxy.accessLog().find((l) => l.path === path)) !== undefined, path);
     return line!;
   }
 
   it('mid-download: the upstream socket closes within 100 ms', async () => {
+    const p = await localPace();
     const closes = up.state.closes.length;
     const t0 = await abortDownload(`${proxy.url}/down`, 1024 * 1024);
     await until(() => up.state.closes.length > closes, 'the upstream socket to close');
     const ms = up.state.closes[closes]! - t0;
-    expect(ms).toBeLessThan(100);
+    expect(ms).toBeLessThan(scaled(100, p, QUIET_PACE_MS.local));
     expect(await accessFor('/down')).toMatchObject({
       status: 200,
       err: 'SY_ERR_CLIENT_GONE',
@@ -123,6 +125,7 @@ routes: [{ path: "/*", proxy: u }]
   });
 
   it('mid-upload: the upstream socket closes within 100 ms', async () => {
+    const p = await localPace();
     const closes = up.state.closes.length;
     const t0 = await abortUpload(
       `${proxy.url}/up`,
@@ -131,7 +134,7 @@ routes: [{ path: "/*", proxy: u }]
     );
     await until(() => up.state.closes.length > closes, 'the upstream socket to close');
     const ms = up.state.closes[closes]! - t0;
-    expect(ms).toBeLessThan(100);
+    expect(ms).toBeLessThan(scaled(100, p, QUIET_PACE_MS.local));
     expect(await accessFor('/up')).toMatchObject({
       status: 0,
       closed_by: 'client',

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient, values, type WireResponse } from '../helpers/raw-client.js';
 import { type RecordingUpstream, recordingUpstream } from '../helpers/recording-upstream.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { sleep } from '../helpers/wait.js';
+import { GIVE_UP_MS, sleep } from '../helpers/wait.js';
 
 /** What the scripted upstream answers for a path; other paths get `200 <path>`. */
 const script = new Map<string, string | ((socket: net.Socket) => void)>();
@@ -292,7 +292,7 @@ routes: [{ path: "/*", proxy: e }]
       expect(n.body.toString()).toBe('too big\n');
       // the client's body is unread: the connection must not be reused
       expect(values(n, 'connection')).toEqual(['close']);
-      expect(await c.closedWithin(2000)).toBe(true);
+      expect(await c.closedWithin(GIVE_UP_MS)).toBe(true);
       c.destroy();
     } finally {
       await q.close();
@@ -318,7 +318,7 @@ routes: [{ path: "/*", proxy: e }]
       if (!('status' in n)) throw new Error(JSON.stringify(n));
       expect(n.status).toBe(502);
       expect(n.problems).toEqual([]);
-      expect(await c.closedWithin(2000)).toBe(true);
+      expect(await c.closedWithin(GIVE_UP_MS)).toBe(true);
       c.destroy();
     } finally {
       await q.close();

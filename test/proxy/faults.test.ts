@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { get } from '../helpers/http.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { localPace, QUIET_PACE_MS, scaled } from '../helpers/timing.js';
 import { httpUpstream, namedUpstream, rawUpstream, refusedPort } from '../helpers/upstreams.js';
 import { until } from '../helpers/wait.js';
 
@@ -119,13 +120,14 @@ describe('timeouts', () => {
   it('no response head within timeouts.headers: 504', async () => {
     const a = later(await rawUpstream(() => {}));
     const p = await proxyTo([a.url], 'timeouts: { headers: 150ms }');
+    const paceMs = await localPace();
     const t0 = performance.now();
     const r = await get(`${p.url}/slow`);
     const ms = performance.now() - t0;
     expect(r.status).toBe(504);
     expect(r.body).toContain('SY_ERR_UPSTREAM_TIMEOUT');
     expect(ms).toBeGreaterThan(140);
-    expect(ms).toBeLessThan(1000);
+    expect(ms).toBeLessThan(scaled(1000, paceMs, QUIET_PACE_MS.local));
   });
 
   it('a header timeout on one server is retried on the next (GET)', async () => {
@@ -332,10 +334,11 @@ describe('status mapping', () => {
     req.on('error', () => {});
     req.end();
     await until(() => a.hits === 1, 'the request upstream');
+    const paceMs = await localPace();
     const t0 = performance.now();
     req.destroy();
     await until(() => closedAt !== 0, 'the upstream socket to close');
-    expect(closedAt - t0).toBeLessThan(100);
+    expect(closedAt - t0).toBeLessThan(scaled(100, paceMs, QUIET_PACE_MS.local));
     const log = await p.accessFor('/gone');
     expect(log).toMatchObject({ status: 0, closed_by: 'client', err: 'SY_ERR_CLIENT_GONE', tries: 1 });
   });

@@ -94,7 +94,8 @@ describe('scope: finalizers', () => {
       },
       { finalizerBudget: 20 },
     ).catch((e: unknown) => e);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // abandoned at its budget, not awaited for the 10 s it ignores its signal
+    expect(performance.now() - t0).toBeLessThan(10_000 / 2);
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toMatch(/finalizer exceeded its 20 ms budget/);
     expect(finSignal?.aborted).toBe(true);
