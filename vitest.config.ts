@@ -8,5 +8,15 @@ export default defineConfig({
     // Tests start real servers and worker threads on a 2-core machine: keep parallelism modest.
     maxWorkers: 2,
     pool: 'forks',
+    // `npm run test:coverage` (CI): the code run in the test processes. The built CLI's child
+    // processes and the pool's worker threads are not counted, so end-to-end paths count only
+    // where a test also runs them in-process. The floor is just under the level measured when it
+    // was set (statements 86.0 %, branches 78.8 %, functions 85.3 %, lines 87.9 %): it may rise, not fall.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts', 'routes/**/*.ts'],
+      reporter: ['text', 'text-summary'],
+      thresholds: { statements: 85, branches: 78, functions: 84, lines: 87 },
+    },
   },
 });
