@@ -157,9 +157,8 @@ describe('TCP line protocol', () => {
     c.send('30\nabc\n');
     c.socket.end();
     expect(await c.closed).toBe('Result: 832040\nError: Invalid number\n');
-    const line = await until(
-      () => s.access.find((l) => l.lines === 2 && l.invalid === 1 && l.bytes_in === 7),
-      undefined,
+    const line = await until(() =>
+      s.access.find((l) => l.lines === 2 && l.invalid === 1 && l.bytes_in === 7),
     );
     expect(line).toMatchObject({ lines: 2, jobs: 1, jobs_cancelled: 0, end: 'client-ended' });
   });
@@ -193,9 +192,8 @@ describe('TCP line protocol', () => {
     c.send('25\nbad\n26\n');
     await c.lines(3);
     c.socket.destroy();
-    const line = await until(
-      () => s.access.find((l) => l.track === 'tcp' && l.bytes_in === 10 && l.lines === 3),
-      undefined,
+    const line = await until(() =>
+      s.access.find((l) => l.track === 'tcp' && l.bytes_in === 10 && l.lines === 3),
     );
     expect(line).toMatchObject({
       client: '127.0.0.1',
