@@ -76,7 +76,7 @@ describe('request headers', () => {
         'GET /api/h HTTP/1.1\r\nHost: front.example\r\n' +
           'Connection: keep-alive, X-Hop, x-other\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n' +
           'Trailer: x-t\r\nUpgrade: websocket\r\nProxy-Connection: keep-alive\r\n' +
-          'ProxyServer-Authorization: Basic Zm9vOmJhcg==\r\nX-Hop: 1\r\nX-Other: 2\r\nX-Keep: 3\r\n\r\n',
+          'Proxy-Authorization: Basic Zm9vOmJhcg==\r\nX-Hop: 1\r\nX-Other: 2\r\nX-Keep: 3\r\n\r\n',
         300,
       )
     ).text;

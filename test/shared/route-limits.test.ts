@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/load.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 const FILE = join(packageRoot, 'test', 'fixtures', 'handlers', 'test.yaml');
 let s: TestServer | undefined;
@@ -97,7 +98,7 @@ describe('queue:', () => {
       file: FILE,
     });
     const slow = [fetch(`${s.url}/s?ms=400`), fetch(`${s.url}/s?ms=400`)];
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => s!.server.pipeline.inflight.size === 2, 'the two slow requests to be in flight');
     const over = await fetch(`${s.url}/s?ms=1`);
     expect(over.status).toBe(503);
     expect(over.headers.get('retry-after')).toBe('1');
