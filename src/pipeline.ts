@@ -7,6 +7,7 @@
  */
 import { asSwitchyardError, errorReply, type SwitchyardError, syError } from './errors.js';
 import { type Exchange, Phase, type Reply } from './exchange.js';
+import type { WsRun } from './http/websocket.js';
 import { type Logs, logAccess } from './observe/log.js';
 import { normalizePath } from './router/normalize.js';
 import type { CompiledRoute, RouteTable } from './router/table.js';
@@ -56,6 +57,25 @@ export class Pipeline {
     this.table = table;
     return old;
   }
+
+  /**
+   * An upgrade request (`Upgrade: websocket`), called by the engine synchronously: the work to run
+   * before the handshake when its route takes WebSockets, else undefined (the engine then serves
+   * it through `handle` as an ordinary request).
+   */
+  websocket = (ex: Exchange): WsRun | undefined => {
+    if (ex.problem !== undefined || this.draining) return undefined;
+    const path = normalizePath(ex.rawPath);
+    if (path === null) return undefined;
+    const m = this.table.router.match(ex.method, ex.host, path);
+    if (m.kind !== 'found' || m.data.websocket === undefined) return undefined;
+    const route = m.data;
+    const run = route.websocket!;
+    ex.path = path;
+    ex.route = route.name;
+    ex.track = route.track;
+    return () => run(ex, m.params);
+  };
 
   /** Called by the engine, synchronously, for every request. */
   handle = (ex: Exchange): void => {

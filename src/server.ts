@@ -112,6 +112,7 @@ export class Server {
       eagerAddress: logs.access !== null,
       chunkedRequests,
       handle: this.pipeline.handle,
+      websocket: this.pipeline.websocket,
       sharedPort: this.parts.sharedPort === true,
       onWriteError(ex: Exchange, err: SwitchyardError | Error) {
         logs.error.error(

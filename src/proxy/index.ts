@@ -12,20 +12,21 @@
  *   attempt.ts         one undici request: the dispatch handler and the response body iterator
  *   request-headers.ts / response-headers.ts / header-rules.ts / trust.ts    header rules
  *   path.ts, request-body.ts
+ *   websocket.ts       WebSocket upgrades: connect upstream first, then relay both ways
  */
 import type { Config } from '../config/schema.js';
-import type { Exchange, Reply } from '../exchange.js';
 import type { Logs } from '../observe/log.js';
-import type { Params } from '../router/router.js';
 import type { UpstreamHandle } from '../services.js';
 import { names } from '../shared/plan.js';
 import type { SharedRegion } from '../shared/region.js';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
+import type { RunFn } from '../tracks/track.js';
 import { ProxyRoute } from './forward.js';
 import { ActiveHealth } from './health.js';
 import type { Peer, PeerEvents } from './peer.js';
 import { Trust } from './trust.js';
 import { Upstream } from './upstream.js';
+import { WsProxyRoute } from './websocket.js';
 
 export interface UpstreamsOptions {
   logs: Logs;
@@ -86,11 +87,13 @@ export class Upstreams {
   }
 
   /** The track function for a `proxy:` route. */
-  route(route: ProxyRouteConfig, where: string): (ex: Exchange, params: Params) => Promise<Reply> {
+  route(route: ProxyRouteConfig, where: string): RunFn {
     const up = this.upstreams.get(route.proxy);
     // The config loader checks this reference; a hand-built config might not have.
     if (up === undefined) throw new TypeError(`${where}.proxy: unknown upstream "${route.proxy}"`);
-    return new ProxyRoute(route, where, up, this.trust).run;
+    const run: RunFn = new ProxyRoute(route, where, up, this.trust).run;
+    run.websocket = new WsProxyRoute(route, where, up, this.trust).run;
+    return run;
   }
 
   /** An upstream for handlers (routes/first.ts): the origin and pool of its first server. */

@@ -15,7 +15,7 @@ import { Cap } from '../shared/cap.js';
 import { names, tableLayout } from '../shared/plan.js';
 import { SharedRegion } from '../shared/region.js';
 import { tracks } from '../tracks/index.js';
-import type { RunFn, Track } from '../tracks/track.js';
+import type { RunFn, Track, WsRunFn } from '../tracks/track.js';
 import { rateLimited } from './rate-limit.js';
 import { Router } from './router.js';
 
@@ -35,6 +35,8 @@ export interface CompiledRoute {
   /** requests in flight on this route in this thread (for retiring the table) */
   active: number;
   readonly run: RunFn;
+  /** set when the route takes WebSocket upgrades */
+  readonly websocket: WsRunFn | undefined;
   readonly table: RouteTable;
 }
 
@@ -88,6 +90,7 @@ export class RouteTable {
     const services: TableServices = { ...process, upstreams, region };
     const configDir = dirname(loaded.file);
     const trust = new Trust(config.trusted_proxies);
+    const sockets: (WsRunFn | undefined)[] = [];
     try {
       const runs = await Promise.all(
         config.routes.map(async (r, i) => {
@@ -96,6 +99,7 @@ export class RouteTable {
             .compile(r as never, { where: `routes[${i}]`, routesDir, configDir, services });
           // compression wraps the track's run (its replies); the rate limit runs before either
           const run = r.compress === undefined ? compiled : withCompression(compiled, r.compress);
+          sockets[i] = compiled.websocket;
           return r.rate === undefined ? run : rateLimited(run, r.rate, region.table(names.rate(i)), trust);
         }),
       );
@@ -111,6 +115,7 @@ export class RouteTable {
             queue: r.queue === undefined ? null : cap(i),
             active: 0,
             run: runs[i]!,
+            websocket: sockets[i],
             table,
           })),
         config.routes,

@@ -10,6 +10,7 @@
 import type { SwitchyardError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { HeaderLimits } from '../http/request-checks.js';
+import type { WsRun } from '../http/websocket.js';
 import type { TlsMaterial } from '../tls/load.js';
 
 export interface EngineOptions {
@@ -23,6 +24,8 @@ export interface EngineOptions {
   chunkedRequests: 'refuse' | 'accept';
   /** the pipeline: called synchronously for every request */
   handle(ex: Exchange): void;
+  /** an upgrade request: the pipeline's `websocket` (engines without WebSockets ignore it) */
+  websocket?: (ex: Exchange) => WsRun | undefined;
   /** a response could not be written as asked (bad reply, stream failure): log it */
   onWriteError(ex: Exchange, err: SwitchyardError | Error): void;
   /**

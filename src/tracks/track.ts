@@ -17,11 +17,16 @@
 import type { z } from 'zod';
 import type { CompressConfig } from '../compress/schema.js';
 import type { Exchange, Reply } from '../exchange.js';
+import type { WsAccept } from '../http/websocket.js';
 import type { Params } from '../router/router.js';
 import type { TableServices } from '../services.js';
 
 /** What a track's `run` is called with per request, and returns. */
-export type RunFn = (ex: Exchange, params: Params) => Reply | Promise<Reply>;
+export type RunFn = ((ex: Exchange, params: Params) => Reply | Promise<Reply>) & {
+  /** A route that takes WebSocket upgrades: runs before the handshake (src/http/websocket.ts). */
+  websocket?: WsRunFn;
+};
+export type WsRunFn = (ex: Exchange, params: Params) => Promise<WsAccept | Reply>;
 
 /** What `check` may look at besides the route itself. */
 export interface CheckRefs {

@@ -10,6 +10,7 @@ import type { TlsMaterial } from '../../tls/load.js';
 import { type Address, type Engine, type EngineOptions, ListenError } from '../engine.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
+import { registerWebSockets, WS_DEFAULTS } from './ws.js';
 
 /** The binary accepts (host, port, options, cb); the bundled typings only know (port, options, cb). */
 type ListenFn = (
@@ -70,8 +71,7 @@ export class UwsEngine implements Engine {
       onWriteError: opts.onWriteError,
     };
     const handle = opts.handle;
-    const onRequest = (res: HttpResponse, req: HttpRequest) => {
-      const ex = UwsExchange.accept(res, req, hooks);
+    const serve = (ex: UwsExchange): void => {
       if (this.draining) ex.closeAfter = true;
       try {
         handle(ex);
@@ -82,8 +82,12 @@ export class UwsEngine implements Engine {
       }
       if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) ex.watchAbort();
     };
+    const onRequest = (res: HttpResponse, req: HttpRequest) => serve(UwsExchange.accept(res, req, hooks));
+    const websocket = opts.websocket;
+    if (websocket !== undefined) registerWebSockets(this.uws, this.app, hooks, WS_DEFAULTS, websocket, serve);
     this.app.any('/*', onRequest);
     // Each SNI server name has a router of its own in uWS: without this, its requests get no answer.
+    // (WebSockets on SNI names are not registered: README "WebSockets".)
     for (const { name } of opts.tls?.sni ?? []) this.app.domain(name).any('/*', onRequest);
   }
 
