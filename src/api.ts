@@ -18,3 +18,5 @@ export type { Counter, Gauge, Shared, SharedTable, TokenBucket, Verdict } from '
 export type { Context } from './tracks/handler/context.js';
 export type { Handler } from './tracks/handler/load.js';
 export { bytes, empty, HttpError, html, json, stream, text } from './tracks/handler/reply.js';
+export type { WsConnection } from './tracks/websocket/connection.js';
+export type { UpgradeResult, WsModule } from './tracks/websocket/module.js';

@@ -5,7 +5,7 @@
  * refusal or a 502: answered as plain HTTP, no upgrade) or a `WsAccept`, which the engine turns
  * into a WebSocket whose events it hands to the session `open` returns.
  */
-import type { Exchange, Reply } from '../exchange.js';
+import type { Reply } from '../exchange.js';
 
 /** The client's side, as the engine exposes it to a session. */
 export interface WsSocket {

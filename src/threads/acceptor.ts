@@ -14,6 +14,7 @@ import { JobPool } from '../pool/index.js';
 import { RouteTable } from '../router/table.js';
 import { Server } from '../server.js';
 import { SharedRegion } from '../shared/region.js';
+import * as hub from '../tracks/websocket/hub.js';
 import { RemoteJobs } from './jobs.js';
 import { relayStream } from './log-relay.js';
 import type { AcceptorInit, FromAcceptor, ToAcceptor } from './messages.js';
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     return;
   }
   l.error.debug({ threadId }, 'acceptor ready');
+  hub.relayTo((data) => post({ type: 'relay', data }));
 
   port.on('message', (m: ToAcceptor) => {
     if (m.type === 'drain') {
@@ -106,6 +108,9 @@ async function main(): Promise<void> {
         },
         (err: unknown) => post({ type: 'reloaded', seq: m.seq, error: (err as Error).message }),
       );
+    } else if (m.type === 'relay') {
+      const r = m.data as hub.Relayed;
+      hub.deliverLocal(r.topic, r.data);
     } else if (m.type === 'close') {
       s.closeNow();
       l.flush();

@@ -26,7 +26,7 @@ export type ToAcceptor =
   | { type: 'close' }
   /** route with a new config generation (its table region made by the supervisor) */
   | { type: 'reload'; seq: number; loaded: LoadedConfig; table: RegionHandoff }
-  /** a message another acceptor relayed (WebSocket pub/sub across threads: a later feature) */
+  /** a message another acceptor relayed (WebSocket pub/sub across threads: src/tracks/websocket/hub.ts) */
   | { type: 'relay'; from: number; data: unknown };
 
 /** Acceptor → supervisor. */

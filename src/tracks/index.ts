@@ -8,7 +8,8 @@ import { proxyTrack } from './proxy/index.js';
 import { redirectTrack } from './redirect/index.js';
 import { respondTrack } from './respond/index.js';
 import { staticTrack } from './static/index.js';
+import { websocketTrack } from './websocket/index.js';
 
-export const tracks = [handlerTrack, proxyTrack, respondTrack, redirectTrack, staticTrack] as const;
+export const tracks = [handlerTrack, proxyTrack, respondTrack, redirectTrack, staticTrack, websocketTrack] as const;
 
 export type { CheckRefs, CommonRoute, CompileEnv, RunFn, Track } from './track.js';

@@ -30,10 +30,6 @@ function opened(
   });
 }
 
-function nextMessage(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
-  return new Promise((resolve) => ws.once('message', (data: Buffer, binary) => resolve({ data, binary })));
-}
-
 function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) =>
     ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),

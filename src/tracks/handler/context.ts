@@ -10,6 +10,7 @@ import type { Params } from '../../router/router.js';
 import { openScope, type RequestScope } from '../../runtime/index.js';
 import type { TableServices, UpstreamHandle } from '../../services.js';
 import type { Shared } from '../../shared/index.js';
+import { publish } from '../websocket/hub.js';
 
 export type { UpstreamHandle } from '../../services.js';
 
@@ -140,6 +141,14 @@ export class Context {
    */
   get shared(): Shared {
     return this.services.shared;
+  }
+
+  /**
+   * Send `data` (text for a string) to every WebSocket subscribed to `topic`, on every acceptor
+   * thread (src/tracks/websocket/hub.ts). Returns how many subscribers this thread has.
+   */
+  publish(topic: string, data: string | Uint8Array): number {
+    return publish(topic, data);
   }
 
   /** An upstream from the config, for handlers that talk to it themselves (see routes/first.ts). */
