@@ -107,12 +107,12 @@ export class WsProxyRoute {
         const result = await handshake(peer, path, protocols, headers, ex);
         ex.upstreamTime = performance.now() - started;
         peer.succeeded();
-        if (!(result instanceof WebSocket)) {
+        if (!(result instanceof ProxiedSocket)) {
           ex.upstreamStatus = result.status;
           return result;
         }
         ex.upstreamStatus = 101;
-        return new ProxiedSocket(result);
+        return result;
       } catch (err) {
         if (ex.cancelReason !== undefined) throw ex.cancelReason;
         last = syError('SY_ERR_UPSTREAM_CONNECT', `upstream ${peer.address}: ${(err as Error).message}`);
@@ -131,7 +131,7 @@ function handshake(
   protocols: string[],
   headers: Record<string, string>,
   ex: Exchange,
-): Promise<WebSocket | Reply> {
+): Promise<ProxiedSocket | Reply> {
   const url = `${peer.origin.replace(/^http/, 'ws')}${path}`;
   const ws = new WebSocket(url, protocols, {
     headers,
@@ -141,8 +141,9 @@ function handshake(
   });
   const onCancel = { handleEvent: () => ws.terminate() };
   ex.addEventListener('abort', onCancel);
-  const settled = new Promise<WebSocket | Reply>((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
+  const settled = new Promise<ProxiedSocket | Reply>((resolve, reject) => {
+    // Synchronously: a message in the same read as the handshake's answer is emitted right after.
+    ws.once('open', () => resolve(new ProxiedSocket(ws)));
     ws.once('error', reject);
     ws.once('unexpected-response', (req, res) => {
       const chunks: Buffer[] = [];
@@ -166,16 +167,41 @@ function handshake(
   return settled.finally(() => ex.removeEventListener('abort', onCancel));
 }
 
-/** One proxied connection: the upstream socket is open; the client's handshake is about to complete. */
+/**
+ * One proxied connection: the upstream socket is open; the client's handshake is about to
+ * complete. Messages (and a close) the upstream sends in between are held, the upstream paused,
+ * and delivered in order once the client is open: an origin that greets on connect must not lose
+ * its greeting (found by test/websocket/game-browser.test.ts, the proxied page).
+ */
 class ProxiedSocket implements WsAccept {
   readonly kind = 'websocket';
   readonly protocol: string;
   private readonly up: WebSocket;
+  private client: WsSocket | undefined;
+  private clientGone = false;
+  private held: { data: Buffer; binary: boolean }[] = [];
+  private heldClose: { code: number; reason: string } | undefined;
 
   constructor(up: WebSocket) {
     this.up = up;
     this.protocol = up.protocol;
     up.on('error', () => {}); // `close` follows every error
+    up.pause();
+    up.on('message', (data: Buffer, binary: boolean) => {
+      const client = this.client;
+      if (client === undefined) this.held.push({ data, binary });
+      else if (!client.send(data, binary)) up.pause();
+    });
+    up.on('close', (code: number, reason: Buffer) => {
+      const client = this.client;
+      if (client === undefined) this.heldClose = { code, reason: reason.toString('utf8') };
+      else if (!this.clientGone) ProxiedSocket.pass(client, code, reason.toString('utf8'));
+    });
+  }
+
+  private static pass(client: WsSocket, code: number, reason: string): void {
+    if (code === 1006) client.terminate();
+    else client.close(code, reason);
   }
 
   abandon(): void {
@@ -184,16 +210,12 @@ class ProxiedSocket implements WsAccept {
 
   open(client: WsSocket): WsSession {
     const up = this.up;
-    let clientGone = false;
-    up.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!client.send(data, isBinary)) up.pause();
-    });
-    up.on('close', (code: number, reason: Buffer) => {
-      if (clientGone) return;
-      if (code === 1006) client.terminate();
-      else client.close(code, reason.toString('utf8'));
-    });
-    if (up.readyState !== WebSocket.OPEN) client.close(1011, 'upstream gone');
+    this.client = client;
+    let blocked = false;
+    for (const m of this.held) blocked = !client.send(m.data, m.binary) || blocked;
+    this.held = [];
+    if (this.heldClose !== undefined) ProxiedSocket.pass(client, this.heldClose.code, this.heldClose.reason);
+    else if (!blocked) up.resume();
     return {
       message(data: Buffer, binary: boolean) {
         if (up.readyState !== WebSocket.OPEN) return;
@@ -206,8 +228,8 @@ class ProxiedSocket implements WsAccept {
       drain() {
         up.resume();
       },
-      closed(code: number, reason: string) {
-        clientGone = true;
+      closed: (code: number, reason: string) => {
+        this.clientGone = true;
         closeWith(up, code, reason);
       },
     };

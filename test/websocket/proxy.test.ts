@@ -62,6 +62,7 @@ beforeAll(async () => {
   origin.on('connection', (ws, req) => {
     originOpen++;
     seen = { url: req.url!, headers: req.headers };
+    if (req.url === '/greet') ws.send('welcome');
     ws.on('message', (data: Buffer, binary) => {
       const text = binary ? '' : data.toString();
       if (text.startsWith('close:')) {
@@ -129,6 +130,14 @@ describe('WebSocket proxying', () => {
     expect(got.slice(3).map((m) => m.data.toString())).toEqual(
       Array.from({ length: 100 }, (_, i) => `m${i}`),
     );
+    ws.close();
+    await closed(ws);
+  });
+
+  it('delivers what the upstream sends before the client handshake completes (a greeting)', async () => {
+    const ws = new WebSocket(wsUrl('/ws/greet'));
+    const first = new Promise<string>((r) => ws.once('message', (d: Buffer) => r(d.toString())));
+    expect(await first).toBe('welcome');
     ws.close();
     await closed(ws);
   });
