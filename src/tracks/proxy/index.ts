@@ -27,9 +27,11 @@ export const proxyTrack = defineTrack({
     const run = env.services.upstreams.route(route, env.where);
     const allow = allowList(route.methods);
     // RFC 9110 §7.6.2: OPTIONS / TRACE with Max-Forwards: 0 is ours to answer (test/max-forwards.test.ts)
-    return (ex, params) =>
+    const out: RunFn = (ex, params) =>
       ex.method === 'OPTIONS' || ex.method === 'TRACE'
         ? (maxForwardsReply(ex, allow) ?? run(ex, params))
         : run(ex, params);
+    out.websocket = run.websocket; // upgrades: test/websocket/proxy.test.ts
+    return out;
   },
 });
