@@ -10,6 +10,13 @@ import { respondTrack } from './respond/index.js';
 import { staticTrack } from './static/index.js';
 import { websocketTrack } from './websocket/index.js';
 
-export const tracks = [handlerTrack, proxyTrack, respondTrack, redirectTrack, staticTrack, websocketTrack] as const;
+export const tracks = [
+  handlerTrack,
+  proxyTrack,
+  respondTrack,
+  redirectTrack,
+  staticTrack,
+  websocketTrack,
+] as const;
 
 export type { CheckRefs, CommonRoute, CompileEnv, RunFn, Track } from './track.js';
