@@ -92,7 +92,9 @@ async function main(): Promise<void> {
     }
   };
 
-  const usesOrigin = ['switchyard', 'nginx', 'fastify-proxy'].some((id) => needed.has(id as ServerId));
+  const usesOrigin = ['switchyard', 'switchyard-node', 'nginx', 'fastify-proxy'].some((id) =>
+    needed.has(id as ServerId),
+  );
   let origin: StartResult | undefined;
   if (usesOrigin) {
     origin = await startServer('origin', ctx);

@@ -46,9 +46,16 @@ export async function start(file: string): Promise<Started> {
     server.logs.error.warn({ code: (w as { code?: string }).code, err: w }, `process warning: ${w.name}`);
   });
   for (const w of configWarnings(loaded)) server.logs.error.warn(`${loaded.file}: ${w}`);
+  const fallback = server.listening.find((l) => l.fallback !== undefined)?.fallback;
+  if (fallback !== undefined) {
+    server.logs.error.warn(
+      { engine: 'node', reason: fallback },
+      `engine: node is the default here: uWebSockets.js cannot load on Node ${process.version} (see reason)`,
+    );
+  }
   for (const l of server.listening) {
     server.logs.error.info(
-      { listen: `${l.host}:${l.port}`, kind: l.kind, tls: l.tls === true },
+      { listen: `${l.host}:${l.port}`, kind: l.kind, tls: l.tls === true, engine: l.engine },
       `listening on ${l.host}:${l.port}`,
     );
   }

@@ -4,8 +4,9 @@
  * imported that would fail in a less clear way.
  *
  * - at least 20.18.1: undici 7's own floor (older versions fail inside undici at run time);
- * - the uWS engine's native build exists only for Node 16–20: on 21+ the uWS loader refuses with
- *   its own message (src/server/uws/load.ts); `check` works there.
+ * - the uWS engine's native build exists only for Node 16–20: on 21+ listeners default to the
+ *   node engine (one start-up line says why), and an explicit `engine: uws` is refused with the
+ *   uWS loader's message (src/server/uws/load.ts).
  * Running the test suite needs 20.19 (vite, under vitest); that is a development matter.
  */
 export const MIN_NODE = '20.18.1';

@@ -13,7 +13,7 @@ import { Pipeline } from './pipeline.js';
 import { JobPool } from './pool/index.js';
 import { RouteTable } from './router/table.js';
 import type { Engine, EngineOptions } from './server/engine.js';
-import { engines } from './server/engines.js';
+import { chooseEngine, type EngineName, engines } from './server/engines.js';
 import type { JobRunner, ProcessServices } from './services.js';
 import { processLayout, tableLayout } from './shared/plan.js';
 import { SharedRegion } from './shared/region.js';
@@ -27,6 +27,10 @@ export interface Listening {
   port: number;
   /** an http listener that terminates TLS */
   tls?: boolean;
+  /** http listeners: the engine serving it */
+  engine?: EngineName;
+  /** set when the default engine (uws) cannot load here and node serves instead: why */
+  fallback?: string;
 }
 
 /** What an acceptor thread is given instead of building it (see Server.build). */
@@ -109,6 +113,12 @@ export class Server {
     const logs = this.logs;
     return {
       limits: { headers: limits.headers, headerBytes: limits.header_bytes, uri: limits.uri },
+      timeouts: {
+        header: limits.header_timeout,
+        keepAlive: limits.keepalive_timeout,
+        request: limits.request_timeout,
+        send: limits.send_timeout,
+      },
       eagerAddress: logs.access !== null,
       chunkedRequests,
       handle: this.pipeline.handle,
@@ -123,26 +133,27 @@ export class Server {
     };
   }
 
-  private async engineFor(l: ListenConfig): Promise<Engine> {
+  private async engineFor(l: ListenConfig, name: EngineName): Promise<Engine> {
     const chunked = l.chunked_requests ?? 'refuse';
     if (l.tls !== undefined) {
       // Read again here (not the copy `check` saw): a start or reload serves what is on disk now.
-      const engine = await engines.uws({ ...this.engineOptions(chunked), tls: loadTls(l.tls) });
+      const engine = await engines[name]({ ...this.engineOptions(chunked), tls: loadTls(l.tls) });
       this.engines.push(engine);
       return engine;
     }
     if (l.redirect_https === true) {
       if (this.redirecting === undefined) {
         const handle = redirectToHttps(() => this.httpsPort, this.logs);
-        this.redirecting = await engines.uws({ ...this.engineOptions(chunked), handle });
+        this.redirecting = await engines[name]({ ...this.engineOptions(chunked), handle });
         this.engines.push(this.redirecting);
       }
       return this.redirecting;
     }
-    let engine = this.plain.get(chunked);
+    const key = `${name}:${chunked}`;
+    let engine = this.plain.get(key);
     if (engine === undefined) {
-      engine = await engines.uws(this.engineOptions(chunked));
-      this.plain.set(chunked, engine);
+      engine = await engines[name](this.engineOptions(chunked));
+      this.plain.set(key, engine);
       this.engines.push(engine);
     }
     return engine;
@@ -163,19 +174,23 @@ export class Server {
       for (const l of this.supervisor.listening) this.listening.push({ kind: 'http', ...l });
     }
     let tlsSeen = false;
-    for (const l of this.loaded.config.listen) {
+    for (const [i, l] of this.loaded.config.listen.entries()) {
       if (l.kind === 'http') {
         if (threads > 1) continue;
-        const port = await (await this.engineFor(l)).listen(l.host, l.port);
+        const choice = await chooseEngine(l.engine, `listen[${i}]`);
+        const port = await (await this.engineFor(l, choice.name)).listen(l.host, l.port, { h2c: l.h2c });
         if (l.tls !== undefined && !tlsSeen) {
           tlsSeen = true;
           this.httpsPort = port;
         }
-        this.listening.push(
-          l.tls === undefined
-            ? { kind: 'http', host: l.host, port }
-            : { kind: 'http', host: l.host, port, tls: true },
-        );
+        this.listening.push({
+          kind: 'http',
+          host: l.host,
+          port,
+          ...(l.tls === undefined ? {} : { tls: true }),
+          engine: choice.name,
+          fallback: choice.fallback,
+        });
       } else {
         const { listenTcp } = await import('./pool/tcp.js');
         if (this.pool === undefined) continue; // acceptor threads: the supervisor serves tcp listeners

@@ -32,7 +32,16 @@ describe('config', () => {
   it('fills defaults for an empty file', () => {
     const { config } = parseConfig('', FILE, {});
     expect(config.listen).toEqual([{ host: '127.0.0.1', port: 8080, kind: 'http' }]);
-    expect(config.limits).toEqual({ body: 1048576, headers: 100, header_bytes: 16384, uri: 8192 });
+    expect(config.limits).toEqual({
+      body: 1048576,
+      headers: 100,
+      header_bytes: 16384,
+      uri: 8192,
+      header_timeout: 60_000,
+      keepalive_timeout: 75_000,
+      request_timeout: 300_000,
+      send_timeout: 60_000,
+    });
     expect(config.pool).toEqual({ threads: 'auto', queue: 256, idle: 30_000 });
   });
 

@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
 import { type Cli, startCli } from './helpers/cli.js';
+import { type Engine, uwsAvailable } from './helpers/engines.js';
 import { RawClient, values } from './helpers/raw-client.js';
 import {
   type RecordedRequest,
@@ -1077,6 +1078,13 @@ const cases: Case[] = [
   gap('HTTP/1.0', 'version and method', `GET /f HTTP/1.0\r\n${H}\r\n`, 'silent', G_VERSION),
   gap('HTTP/1.0 without Host', 'version and method', `GET /f HTTP/1.0\r\n\r\n`, 'silent', G_VERSION),
   gap(
+    'HTTP/1.0 with keep-alive',
+    'version and method',
+    `GET /f HTTP/1.0\r\n${H}Connection: keep-alive\r\n\r\n`,
+    'silent',
+    G_VERSION,
+  ),
+  gap(
     'HTTP/2.0 (RFC 9112 §2.3: 505)',
     'version and method',
     `GET /f HTTP/2.0\r\n${H}\r\n`,
@@ -1147,6 +1155,168 @@ const cases: Case[] = [
   },
 ];
 
+/**
+ * What the node engine answers where it differs from the uWS rows above, by case name: every uWS
+ * gap answered per RFC 9110 / RFC 9112 (llhttp refuses what does not parse with a 400 and a
+ * close; HTTP/1.0, absolute-form and pipelining work).
+ */
+const onNode: Record<string, Partial<Case>> = (() => {
+  const refusedOn = (status: number, upstream: 'none' | 'cut' = 'none'): Partial<Case> => ({
+    want: [status],
+    after: 'closed',
+    upstream,
+    closeHeader: true,
+  });
+  const okOn = (up: Forwarded[] | 'none', want = [200]): Partial<Case> => ({
+    want,
+    after: 'open',
+    upstream: up,
+  });
+  const hello = { method: 'POST', target: '/f', body: 'hello', framing: 'chunked' } as const;
+  const m: Record<string, Partial<Case>> = {
+    // RFC 9110 §8.6 allows refusing identical repeated lengths too: llhttp does
+    'two identical Content-Length fields: one is forwarded': refusedOn(400),
+    'Content-Length then Transfer-Encoding': refusedOn(400),
+    'Transfer-Encoding then Content-Length': refusedOn(400),
+    'Content-Length "5, 5"': refusedOn(400),
+    'Content-Length -1': refusedOn(400),
+    'Content-Length 0x5': refusedOn(400),
+    'Content-Length +5': refusedOn(400),
+    'Content-Length of 20 digits': refusedOn(400),
+    'Content-Length 10^9 (over the body cap: RFC wants 413)': refusedOn(413),
+    'Transfer-Encoding: gzip with a body: uWS reads it as chunked and closes before our 400 is out':
+      refusedOn(400),
+    'chunk extension "5;ext=1" (RFC 9112 §7.1.1: ignore it)': okOn([hello]),
+    'chunk extension on the last chunk': okOn([hello]),
+    // bad chunked framing after the head: the request is already on its way upstream (cut there)
+    'chunk size ffffffffffffffffff (overflow)': refusedOn(400, 'cut'),
+    'chunk size 10000000000000005 (wraps to 5 in 64 bits)': refusedOn(400, 'cut'),
+    'negative chunk size': refusedOn(400, 'cut'),
+    'chunk size 0x5': refusedOn(400, 'cut'),
+    'non-hex chunk size': refusedOn(400, 'cut'),
+    'chunk size followed by a space (no BWS allowed there)': refusedOn(400, 'cut'),
+    'chunk lines ended by bare LF': refusedOn(400, 'cut'),
+    'chunk data longer than its size (two bytes skipped unchecked)': refusedOn(400, 'cut'),
+    'an empty chunk-size line ends the body': refusedOn(400, 'cut'),
+    'trailer fields: the body is read, the connection is lost': { after: 'open' },
+    // pipelining: every request answered, in order
+    'two proxied requests in one write': okOn(
+      [
+        { method: 'GET', target: '/p1' },
+        { method: 'GET', target: '/p2' },
+      ],
+      [200, 200],
+    ),
+    'three proxied requests in one write': okOn(
+      [
+        { method: 'GET', target: '/p1' },
+        { method: 'GET', target: '/p2' },
+        { method: 'GET', target: '/p3' },
+      ],
+      [200, 200, 200],
+    ),
+    'proxied then synchronous': okOn([{ method: 'GET', target: '/p1' }], [200, 200]),
+    'two async handler requests in one write': okOn('none', [200, 200]),
+    'a proxied POST with its body, then a GET': okOn(
+      [{ method: 'POST', target: '/p1', body: 'hello', framing: 'length' }],
+      [200, 200],
+    ),
+    // "loGET /sync …": a well-formed method token nobody implements (RFC 9110 §9.1)
+    'Content-Length shorter than the data: the rest is a bad request line': {
+      want: [200, 501],
+      after: 'closed',
+      closeHeader: false,
+      upstream: [{ method: 'POST', target: '/f', body: 'hel', framing: 'length' }],
+    },
+    // a refusal or a closing answer, then a request in the same read: that request is never processed
+    'differing Content-Length (0 and 41), then a request hidden in the "body"': refusedOn(400),
+    'two Host fields, then a request': refusedOn(400),
+    'a path above the root, then a request': refusedOn(400),
+    'an empty Content-Length, then a request': refusedOn(400),
+    'Transfer-Encoding: gzip with an empty chunked body, then a request': refusedOn(400),
+    'a body over the cap (413), then a request': refusedOn(413),
+    'a synchronous answer with the body unread, then a request': refusedOn(200),
+    'Connection: close, then a request in the same read': refusedOn(200),
+    'an empty line before the request line (RFC 9112 §2.2: should be ignored)': okOn([
+      { method: 'GET', target: '/f' },
+    ]),
+    'an empty field name ends the field list: later fields are invisible': refusedOn(400),
+    'an empty field name hides a later Content-Length: the body is read as the next request': refusedOn(400),
+    // llhttp refuses DEL itself (the proxy would have, a step later)
+    'DEL in a value → 400 from the proxy, nothing forwarded': refusedOn(400),
+    // obs-text (RFC 9110 §5.5): UTF-8 is forwarded as the bytes it was; what is not UTF-8 cannot
+    // be carried faithfully through the engine-neutral (UTF-8) header values, so it is refused
+    'a value ending in UTF-8 bytes loses them': okOn([
+      { method: 'GET', target: '/f', check: (r) => expect(field(r, 'x-a')).toBe('caf\xc3\xa9') },
+    ]),
+    'invalid UTF-8 in a value reaches the upstream as U+FFFD': refusedOn(400),
+    'no Host field (RFC: 400)': refusedOn(400),
+    'Connection: xclos (five characters, not a close option): uWS closes anyway': okOn('none'),
+    'raw UTF-8 in the query → 400 from the proxy': refusedOn(400),
+    // RFC 9112 §3.2.2: the authority of an absolute-form target is the Host
+    'absolute-form http://a/f (RFC 9112 §3.2.2: must be accepted)': okOn([
+      { method: 'GET', target: '/f', check: (r) => expect(field(r, 'host')).toBe('a') },
+    ]),
+    'absolute-form to another host': okOn([
+      { method: 'GET', target: '/f', check: (r) => expect(field(r, 'host')).toBe('evil') },
+    ]),
+    'asterisk-form with GET': refusedOn(400),
+    'OPTIONS *': okOn('none'),
+    'CONNECT a:443 (authority-form)': refusedOn(501),
+    'a 100 KB field value in two reads': refusedOn(431),
+    'a 4,200-byte head in two reads (RFC: 431 at most)': okOn([{ method: 'GET', target: '/f' }]),
+    '49 field lines (RFC: 431)': okOn([{ method: 'GET', target: '/f' }]),
+    '200 field lines': refusedOn(431),
+    // 100 Continue only once the body is read: a request refused first never gets it (RFC 9110 §10.1.1)
+    'Expect: 100-continue over the body cap: 100, then 413': refusedOn(413),
+    'Expect: 100-continue on a synchronous route: 100, 200, closed (body unread)': refusedOn(200),
+    // node closes after an Expect it did not answer with 100 (the client may send a body anyway)
+    'Expect: 100-continue on a GET': {
+      want: [200],
+      after: 'closed',
+      upstream: [{ method: 'GET', target: '/f' }],
+    },
+    'HTTP/1.0': { want: [200], after: 'closed', upstream: [{ method: 'GET', target: '/f' }] },
+    'HTTP/1.0 without Host': { want: [200], after: 'closed', upstream: [{ method: 'GET', target: '/f' }] },
+    'HTTP/1.0 with keep-alive': okOn([{ method: 'GET', target: '/f' }]),
+    'HTTP/2.0 (RFC 9112 §2.3: 505)': refusedOn(505),
+    // RFC 9110 §2.5 says SHOULD serve 1.2 as 1.1; llhttp knows only 1.0 and 1.1
+    'HTTP/1.2 (RFC 9110 §2.5: serve as 1.1)': refusedOn(505),
+    'http/1.1 in lower case': refusedOn(400),
+    'HTTP/0.9 (no version)': refusedOn(505),
+    'lower-case method "get" (methods are case-sensitive: RFC wants 501)': refusedOn(501),
+    'unknown method FOO (RFC: 501)': refusedOn(501),
+    PROPFIND: okOn([{ method: 'PROPFIND', target: '/f' }]),
+    'a method with "("': refusedOn(400),
+  };
+  for (const n of [
+    'obs-fold (line folding; RFC: 400 or replace with SP)',
+    'obs-fold with a tab',
+    'whitespace before the colon: "Host : a" (RFC 9112 §5.1: 400)',
+    'whitespace before the colon of another field',
+    'a field name with "("',
+    'a field name with a space',
+    'a field name with "@"',
+    'a field name with a UTF-8 byte',
+    'a field line without a colon',
+    'NUL in a value',
+    'bare CR in a value',
+    'bare LF inside a value',
+    '\\x01 in a value',
+    'lines ended by bare LF',
+    'whitespace before the first field line',
+    'NUL in the path',
+    '\\x01 in the path',
+    'a tab in the path',
+    '\\x01 in the query',
+    'a space in the target',
+    'an empty target',
+    'a target without the leading slash',
+  ])
+    m[n] = refusedOn(400);
+  return m;
+})();
+
 function field(r: RecordedRequest, name: string): string | undefined {
   const all = r.fields.filter(([k]) => k.toLowerCase() === name);
   expect(all.length, `fields named ${name}`).toBeLessThanOrEqual(1);
@@ -1159,16 +1329,23 @@ function noField(name: string) {
 
 let up: RecordingUpstream;
 let cli: Cli & { ports: number[] };
-let port: number;
-/** the listener with `chunked_requests: accept` */
-let acceptPort: number;
+/** the listener of each engine under test (one process); uWS's `chunked_requests: accept` one too */
+const ports: Partial<Record<Engine | 'uwsAccept', number>> = {};
+const engines: Engine[] = uwsAvailable() ? ['uws', 'node'] : ['node'];
 
 beforeAll(async () => {
   up = await recordingUpstream();
+  const listen = [
+    ...(uwsAvailable()
+      ? [
+          '{ host: 127.0.0.1, port: 0, engine: uws }',
+          '{ host: 127.0.0.1, port: 0, engine: uws, chunked_requests: accept }',
+        ]
+      : []),
+    '{ host: 127.0.0.1, port: 0, engine: node }',
+  ].join(', ');
   cli = await startCli(`
-listen:
-  - { host: 127.0.0.1, port: 0 }
-  - { host: 127.0.0.1, port: 0, chunked_requests: accept }
+listen: [${listen}]
 log: { level: info, access: off }
 limits: { body: 64KiB }
 routes_dir: ${join(packageRoot, 'test', 'fixtures', 'handlers')}
@@ -1179,9 +1356,11 @@ routes:
   - { path: /sleep, handler: sleep }
   - { path: "/*", proxy: rec }
 `);
-  port = cli.ports[0]!;
-  acceptPort = cli.ports[1]!;
-  startTimerWatch();
+  const names = uwsAvailable() ? (['uws', 'uwsAccept', 'node'] as const) : (['node'] as const);
+  names.forEach((e, i) => {
+    ports[e] = cli.ports[i]!;
+  });
+  if (ports.uws !== undefined) startTimerWatch(ports.uws);
 });
 
 afterAll(async () => {
@@ -1193,8 +1372,10 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Send one case and check the answer and the connection. */
-async function exchange(c: Case): Promise<void> {
-  const client = await RawClient.connect(c.listener === 'accept' ? acceptPort : port);
+async function exchange(c: Case, port: number): Promise<void> {
+  const client = await RawClient.connect(
+    c.listener === 'accept' && port === ports.uws ? ports.uwsAccept! : port,
+  );
   try {
     const parts = typeof c.send === 'string' ? [c.send] : c.send;
     for (let i = 0; i < parts.length; i++) {
@@ -1269,33 +1450,70 @@ function checkUpstream(c: Case, mark: number, pmark: number): void {
   });
 }
 
-async function runCase(c: Case): Promise<void> {
+/**
+ * The upstream is shared by both engines' cases; cases run one at a time (vitest runs a file's
+ * tests in order), so what arrives between the marks belongs to this case.
+ */
+async function runCase(c: Case, port: number): Promise<void> {
   const mark = up.requests.length;
   const pmark = up.problems().length;
-  await exchange(c);
+  await exchange(c, port);
   // a request forwarded by mistake would arrive within a few ms; the gap cases waited 500 ms
-  if (c.upstream === 'none' || c.upstream === 'cut') await sleep(c.upstream === 'cut' ? 100 : 20);
+  if (c.upstream === 'none') await sleep(20);
+  // A cut request's upstream connection closes when undici gets round to it (later on a busy
+  // machine): wait until no new close has been seen for 300 ms, so it is counted here and not in
+  // the next case (found on Node 24: the next case saw this one's 'incomplete request at close').
+  if (c.upstream === 'cut') {
+    let n = -1;
+    for (let quiet = 0, i = 0; quiet < 3 && i < 30; i++) {
+      await sleep(100);
+      const now = up.problems().length;
+      quiet = now === n ? quiet + 1 : 0;
+      n = now;
+    }
+  }
   checkUpstream(c, mark, pmark);
 }
 
-const sequential = cases.filter((c) => c.want !== 'silent');
-const silent = cases.filter((c) => c.want === 'silent');
+/** The case as `engine` must pass it: uWS as documented (gaps included), node by the RFC. */
+const ACCEPT = 'chunked_requests: accept: ';
+/** A case's name without the uWS listener it was sent to (node has one behaviour for both). */
+const bare = (name: string) => (name.startsWith(ACCEPT) ? name.slice(ACCEPT.length) : name);
+/** uWS's refusal of chunked bodies (411): the node engine parses them (its twin case, on the accept listener, runs there) */
+const uwsOnly = (c: Case) => Array.isArray(c.want) && c.want.includes(411);
 
-describe.each([...new Set(sequential.map((c) => c.group))])('%s', (group) => {
-  it.each(sequential.filter((c) => c.group === group).map((c) => [c.name, c] as const))(
-    '%s',
-    async (_n, c) => {
-      await runCase(c);
-    },
-  );
+function forEngine(c: Case, engine: Engine): Case {
+  if (engine === 'uws') return c;
+  const o = onNode[bare(c.name)];
+  return { ...c, gap: undefined, listener: undefined, ...o };
+}
+
+const sequential = (engine: Engine) =>
+  cases
+    .filter((c) => engine === 'uws' || !uwsOnly(c))
+    .map((c) => forEngine(c, engine))
+    .filter((c) => c.want !== 'silent');
+
+describe.each(engines)('engine %s', (engine) => {
+  describe.each([...new Set(cases.map((c) => c.group))])('%s', (group) => {
+    it.each(
+      sequential(engine)
+        .filter((c) => c.group === group)
+        .map((c) => [c.name, c] as const),
+    )('%s', async (_n, c) => {
+      await runCase(c, ports[engine]!);
+    });
+  });
 });
+
+const silent = cases.filter((c) => c.want === 'silent');
 
 // The silent gaps each wait 500 ms for nothing: run them side by side. They expect nothing
 // upstream, so a request forwarded by any of them fails them all.
-describe('known gaps with no answer (uWS; see SECURITY.md)', () => {
+describe.skipIf(!engines.includes('uws'))('known gaps with no answer (uWS; see SECURITY.md)', () => {
   it.concurrent.each(silent.map((c) => [`${c.group}: ${c.name}`, c] as const))('%s', async (_n, c) => {
     const mark = up.requests.length;
-    await exchange(c);
+    await exchange(c, ports.uws!);
     expect(up.requests.slice(mark).map((r) => `${r.method} ${r.target}`)).toEqual([]);
   });
 });
@@ -1312,7 +1530,7 @@ const timerCases = {
 };
 const timerResults: Promise<{ name: string; ms: number; bytes: number }>[] = [];
 
-function startTimerWatch(): void {
+function startTimerWatch(port: number): void {
   for (const [name, bytes] of Object.entries(timerCases)) {
     timerResults.push(
       RawClient.connect(port).then(async (c) => {
@@ -1325,7 +1543,7 @@ function startTimerWatch(): void {
   }
 }
 
-describe('the uWS idle timer', () => {
+describe.skipIf(!engines.includes('uws'))('the uWS idle timer', () => {
   it('closes a connection left without an answer after ≈ 10 s, not one byte sent', async () => {
     const results = await Promise.all(timerResults);
     // one periodic timer closes them all: not early, and the last within twice the first
@@ -1346,6 +1564,22 @@ it('every gap named here is a row of SECURITY.md’s table', () => {
       rows.some((r) => r.startsWith(g)),
       `SECURITY.md row for "${g}"`,
     ).toBe(true);
+});
+
+it('the node engine answers every uWS gap by the RFC (no silence, no reset, no unusable connection)', () => {
+  const names = new Set(cases.map((c) => bare(c.name)));
+  expect(
+    Object.keys(onNode).filter((n) => !names.has(n)),
+    'onNode names only cases',
+  ).toEqual([]);
+  for (const c of cases) {
+    if (uwsOnly(c)) continue;
+    const n = forEngine(c, 'node');
+    if (c.gap !== undefined)
+      expect(onNode[bare(c.name)], `node expectation for the uWS gap "${c.name}"`).toBeDefined();
+    expect(Array.isArray(n.want), c.name).toBe(true);
+    expect(n.after, c.name).not.toBe('unusable');
+  }
 });
 
 it(`has at least 60 cases (${cases.length})`, () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
 import { startCli } from './helpers/cli.js';
+import { keepAliveField } from './helpers/engines.js';
 import { RawClient, values, type WireResponse } from './helpers/raw-client.js';
 
 const fixtures = join(packageRoot, 'test', 'fixtures', 'handlers');
@@ -22,7 +23,7 @@ describe('drain', () => {
       client.write('GET /sleep?ms=0 HTTP/1.1\r\nHost: a\r\n\r\n');
       const first = (await client.next(10_000)) as WireResponse;
       expect(first.status).toBe(200);
-      expect(values(first, 'connection')).toEqual([]);
+      expect(values(first, 'connection')).toEqual(keepAliveField());
       // then a slow one, in flight when the signal comes
       client.write('GET /sleep?ms=1500 HTTP/1.1\r\nHost: a\r\n\r\n');
       await new Promise((r) => setTimeout(r, 300));

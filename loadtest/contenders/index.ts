@@ -9,11 +9,20 @@ import { type Spawned, spawnTracked, stop } from '../lib/proc.js';
 import { writeNginxConf } from './nginx.js';
 import { writeSwitchyardConf } from './switchyard.js';
 
-export type ServerId = 'origin' | 'switchyard' | 'nginx' | 'fastify-proxy' | 'uws' | 'fastify' | 'node-http';
+export type ServerId =
+  | 'origin'
+  | 'switchyard'
+  | 'switchyard-node'
+  | 'nginx'
+  | 'fastify-proxy'
+  | 'uws'
+  | 'fastify'
+  | 'node-http';
 
 export const LABELS: Record<ServerId, string> = {
   origin: 'origin (raw uWS)',
-  switchyard: 'Switchyard',
+  switchyard: 'Switchyard (uws engine)',
+  'switchyard-node': 'Switchyard (node engine)',
   nginx: 'nginx',
   'fastify-proxy': 'fastify + @fastify/http-proxy',
   uws: 'raw uWS.js',
@@ -97,7 +106,8 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
       readyPath = '/small';
       break;
     }
-    case 'switchyard': {
+    case 'switchyard':
+    case 'switchyard-node': {
       const cli = path.join(ctx.root, 'dist', 'src', 'cli.js');
       if (!existsSync(cli)) {
         return {
@@ -106,9 +116,10 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
           output: '',
         };
       }
-      const dir = path.join(ctx.tmp, 'switchyard');
+      const dir = path.join(ctx.tmp, id);
       mkdirSync(dir, { recursive: true });
-      const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort });
+      const engine = id === 'switchyard-node' ? 'node' : 'uws';
+      const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort, engine });
       proc = spawnTracked(id, process.execPath, [cli, 'start', '-c', conf], { cwd: ctx.root });
       readyPath = '/hello';
       break;

@@ -32,7 +32,7 @@ const length = (n: number) => (a: Answer) =>
       ? null
       : `body is ${a.body.length} bytes, not ${n}`;
 
-const PROXIES: ServerId[] = ['switchyard', 'nginx', 'fastify-proxy'];
+const PROXIES: ServerId[] = ['switchyard', 'switchyard-node', 'nginx', 'fastify-proxy'];
 
 export const THROUGHPUT: ThroughputDef[] = [
   {
@@ -75,7 +75,7 @@ export const THROUGHPUT: ThroughputDef[] = [
     what: 'GET /hello answered in-process with "Hello world!" (12 bytes): per-request cost of the server itself.',
     method: 'GET',
     path: '/hello',
-    contenders: ['switchyard', 'uws', 'fastify', 'node-http'],
+    contenders: ['switchyard', 'switchyard-node', 'uws', 'fastify', 'node-http'],
     reference: 'uws',
     fastify: 'fastify',
     expect: body('Hello world!'),
@@ -119,6 +119,9 @@ export interface ThroughputRow {
   /** Totals over rounds. */
   httpErrors?: number;
   socketErrors?: number;
+  /** CPU µs per request of the server process tree, one per round, and their median */
+  cpuSamples?: number[];
+  cpuUs?: number;
   /** Median over rounds of (this rps / reference rps in the same round). */
   vsReference?: number;
   vsFastify?: number;

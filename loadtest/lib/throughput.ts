@@ -6,6 +6,7 @@
 import { LABELS, type Running } from '../contenders/index.js';
 import { type LoadResult, runLoad } from './load.js';
 import { request } from './net.js';
+import { cpuTreeUs } from './proc.js';
 import { type RunEnv, serverOf } from './runenv.js';
 import type { ThroughputDef, ThroughputResult, ThroughputRow } from './scenarios.js';
 import { median, sum } from './stats.js';
@@ -58,10 +59,13 @@ export async function runThroughput(def: ThroughputDef, env: RunEnv): Promise<Th
         if (round === 0 && opts.warmupSec > 0) {
           await runLoad(env.tool, { ...spec, durationSec: opts.warmupSec }, env.tmp);
         }
+        const cpu0 = cpuTreeUs(server.pid);
         const r = await runLoad(env.tool, { ...spec, durationSec: opts.durationSec }, env.tmp);
+        const cpu = r.requests > 0 ? (cpuTreeUs(server.pid) - cpu0) / r.requests : 0;
         row.samples[round] = r;
+        (row.cpuSamples ??= [])[round] = cpu;
         env.log(
-          `  ${def.id.padEnd(12)} round ${round + 1}/${opts.rounds}  ${row.label.padEnd(30)} ${fmt(r)}`,
+          `  ${def.id.padEnd(12)} round ${round + 1}/${opts.rounds}  ${row.label.padEnd(30)} ${fmt(r)}  cpu ${cpu.toFixed(1)} µs/req`,
         );
       } catch (err) {
         Object.assign(row, { status: 'failed', reason: (err as Error).message });
@@ -91,6 +95,8 @@ function summarise(rows: ThroughputRow[], def: ThroughputDef): void {
     row.rps = median(samples.map((s) => s.rps));
     row.p50 = median(samples.map((s) => s.p50));
     row.p99 = median(samples.map((s) => s.p99));
+    const cpu = (row.cpuSamples ?? []).filter((c): c is number => c !== undefined && c > 0);
+    if (cpu.length > 0) row.cpuUs = median(cpu);
     row.httpErrors = sum(samples.map((s) => s.httpErrors));
     row.socketErrors = sum(samples.map((s) => s.socketErrors));
     row.vsReference = ratio(row, byId.get(def.reference));

@@ -23,8 +23,12 @@ import { duration, httpMethod, name, port, rate, requestKey, size } from './fiel
 const listenShape = (refs: CheckRefs) => ({
   host: z.string().default('127.0.0.1'),
   port,
-  /** `http` (uWS) or `tcp` (the line-protocol job listener, node:net). */
+  /** `http` or `tcp` (the line-protocol job listener, node:net). */
   kind: z.enum(['http', 'tcp']).default('http'),
+  /** http listeners: `uws` (default where it loads) or `node` (node:http / node:http2) */
+  engine: z.enum(['uws', 'node']).optional(),
+  /** node engine: HTTP/2 over cleartext with prior knowledge (this listener then speaks only HTTP/2) */
+  h2c: z.boolean().optional(),
   /** tcp listeners: the job that answers each line. */
   job: name.optional(),
   /** tcp listeners: close a connection with nothing in flight after this long without a line */
@@ -50,12 +54,25 @@ const log = z.strictObject({
   error: z.string().min(1).default('stderr'),
 });
 
-const limits = z.strictObject({
-  body: size.default(1024 * 1024),
-  headers: z.number().int().min(1).max(1000).default(100),
-  header_bytes: size.default(16 * 1024),
-  uri: size.default(8 * 1024),
-});
+const limits = z
+  .strictObject({
+    body: size.default(1024 * 1024),
+    headers: z.number().int().min(1).max(1000).default(100),
+    header_bytes: size.default(16 * 1024),
+    uri: size.default(8 * 1024),
+    /** node engine: the request head must arrive within this (nginx client_header_timeout); uWS: fixed ≈ 10 s */
+    header_timeout: duration.default(60_000),
+    /** node engine: idle keep-alive connections close after this (nginx keepalive_timeout) */
+    keepalive_timeout: duration.default(75_000),
+    /** node engine: the whole request, head and body, must arrive within this */
+    request_timeout: duration.default(300_000),
+    /** node engine: a client that reads nothing of a response for this long is closed (nginx send_timeout) */
+    send_timeout: duration.default(60_000),
+  })
+  .superRefine((l, ctx) => {
+    if (l.header_timeout > l.request_timeout)
+      ctx.addIssue({ code: 'custom', path: ['header_timeout'], message: 'longer than request_timeout' });
+  });
 
 const pool = z.strictObject({
   threads: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
@@ -271,6 +288,20 @@ function listener(refs: CheckRefs) {
   return z.strictObject(listenShape(refs)).superRefine((l, ctx) => {
     if (l.kind === 'tcp' && l.job === undefined)
       ctx.addIssue({ code: 'custom', path: ['job'], message: 'a tcp listener needs a job' });
+    if (l.kind === 'tcp') {
+      for (const k of ['engine', 'h2c'] as const) {
+        if (l[k] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [k], message: `only http listeners take ${k}` });
+      }
+    }
+    if (l.h2c === true && l.engine === 'uws')
+      ctx.addIssue({ code: 'custom', path: ['h2c'], message: 'h2c needs engine: node' });
+    if (l.h2c === true && l.tls !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['h2c'],
+        message: 'h2c is cleartext: not with tls (TLS speaks h2 by ALPN)',
+      });
     if (l.kind === 'http') {
       for (const k of ['job', 'idle', 'max_connections'] as const) {
         if (l[k] !== undefined)

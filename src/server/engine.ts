@@ -13,6 +13,24 @@ import type { HeaderLimits } from '../http/request-checks.js';
 import type { WsRun } from '../http/websocket.js';
 import type { TlsMaterial } from '../tls/load.js';
 
+/** Milliseconds; engines that cannot set them (uWS: fixed ≈ 10 s) say so in their docs. */
+export interface EngineTimeouts {
+  /** the whole request head must arrive within this */
+  header: number;
+  /** an idle keep-alive connection is closed after this */
+  keepAlive: number;
+  /** the whole request (head and body) must arrive within this */
+  request: number;
+  /** a client that takes nothing of a response for this long is closed (nginx send_timeout) */
+  send: number;
+}
+
+/** Per listener, beyond the engine's options (TLS is an engine option: one engine per TLS listener). */
+export interface ListenOptions {
+  /** HTTP/2 over cleartext with prior knowledge (no HTTP/1 on that listener) */
+  h2c?: boolean | undefined;
+}
+
 export interface EngineOptions {
   limits: HeaderLimits;
   /** read every peer address while the transport still knows it (the access log needs it later) */
@@ -35,6 +53,8 @@ export interface EngineOptions {
   sharedPort?: boolean;
   /** terminate TLS with this material (checked already: src/tls/load.ts); plain HTTP when absent */
   tls?: TlsMaterial | undefined;
+  /** header, keep-alive and request timeouts (engines that can set them) */
+  timeouts?: EngineTimeouts | undefined;
 }
 
 export interface Address {
@@ -46,7 +66,7 @@ export interface Engine {
   /** `uws`, `node` …, for logs */
   readonly name: string;
   /** Listen on host:port (0 = any free port). Resolves with the port bound; rejects with ListenError. */
-  listen(host: string, port: number): Promise<number>;
+  listen(host: string, port: number, options?: ListenOptions): Promise<number>;
   /** Stop accepting new connections at once; requests on open connections are answered with Connection: close. */
   stopAccepting(): void;
   /** What this engine listens on now. */

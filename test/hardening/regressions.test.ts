@@ -6,11 +6,33 @@ import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from '../helpers/cli.js';
+import { defaultEngine } from '../helpers/engines.js';
 import { getJson } from '../helpers/http.js';
 import { HANDLERS } from '../helpers/paths.js';
 import { raw } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
+
+const uws = defaultEngine() === 'uws';
+
+/** The data of a well-formed chunked body (throws on a malformed one). */
+function dechunk(s: string): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const eol = s.indexOf('\r\n', at);
+    const size = Number.parseInt(s.slice(at, eol), 16);
+    if (eol === -1 || Number.isNaN(size))
+      throw new Error(`bad chunk at ${at}: ${JSON.stringify(s.slice(at, at + 20))}`);
+    if (size === 0) {
+      if (s.slice(eol) !== '\r\n\r\n') throw new Error('bad last chunk');
+      return out;
+    }
+    out += s.slice(eol + 2, eol + 2 + size);
+    if (s.slice(eol + 2 + size, eol + 4 + size) !== '\r\n') throw new Error('no CRLF after chunk data');
+    at = eol + 4 + size;
+  }
+}
 
 describe('engine regressions', () => {
   let s: TestServer;
@@ -43,7 +65,9 @@ routes:
     const head = r.text.slice(0, end).toLowerCase();
     expect(head).toMatch(/^http\/1\.1 200 ok\r\n/);
     expect(head.match(/\r\nconnection: close/g)).toHaveLength(1);
-    expect(r.text.slice(end + 4)).toBe(body);
+    if (uws || q !== '') expect(r.text.slice(end + 4)).toBe(body);
+    // node:http frames the same 20 bytes its own way (it may join the two writes into one chunk)
+    else expect(dechunk(r.text.slice(end + 4))).toBe('x'.repeat(20));
     const line = await until(() => s.access.find((l) => l.query === `bytes=20&chunk=10${q}`));
     expect(line).toMatchObject({ status: 200, bytes_out: 20 });
     expect(line.err).toBeUndefined();
@@ -80,31 +104,35 @@ routes:
   // (this build's AsyncSocket::uncork): "Expected LF after chunk data", 1 stream in 50–100 with
   // slow readers on a busy machine. The pieces now fit; every chunk on the wire is at most 16,128
   // bytes and the framing is whole.
-  it('chunked pieces fit the cork buffer: every chunk ≤ 16,128 bytes, framing intact', async () => {
-    const total = 1_000_000;
-    const r = await raw(
-      s.port,
-      `GET /stream?bytes=${total}&chunk=65536&fit=1 HTTP/1.1\r\nHost: x\r\n\r\n`,
-      300,
-    );
-    let at = r.text.indexOf('\r\n\r\n') + 4;
-    expect(r.text.slice(0, at)).toMatch(/transfer-encoding: chunked/i);
-    let body = 0;
-    let biggest = 0;
-    for (;;) {
-      const eol = r.text.indexOf('\r\n', at);
-      const size = Number.parseInt(r.text.slice(at, eol), 16);
-      expect(Number.isNaN(size)).toBe(false);
-      at = eol + 2;
-      if (size === 0) break;
-      biggest = Math.max(biggest, size);
-      body += size;
-      expect(r.text.slice(at + size, at + size + 2)).toBe('\r\n');
-      at += size + 2;
-    }
-    expect(body).toBe(total);
-    expect(biggest).toBeLessThanOrEqual(16_128);
-  });
+  // uWS's 16 KiB cork buffer is uWS's: node:http chunks as it is handed (test/engines/node.test.ts)
+  it.skipIf(!uws)(
+    'chunked pieces fit the cork buffer: every chunk ≤ 16,128 bytes, framing intact (uws engine only)',
+    async () => {
+      const total = 1_000_000;
+      const r = await raw(
+        s.port,
+        `GET /stream?bytes=${total}&chunk=65536&fit=1 HTTP/1.1\r\nHost: x\r\n\r\n`,
+        300,
+      );
+      let at = r.text.indexOf('\r\n\r\n') + 4;
+      expect(r.text.slice(0, at)).toMatch(/transfer-encoding: chunked/i);
+      let body = 0;
+      let biggest = 0;
+      for (;;) {
+        const eol = r.text.indexOf('\r\n', at);
+        const size = Number.parseInt(r.text.slice(at, eol), 16);
+        expect(Number.isNaN(size)).toBe(false);
+        at = eol + 2;
+        if (size === 0) break;
+        biggest = Math.max(biggest, size);
+        body += size;
+        expect(r.text.slice(at + size, at + size + 2)).toBe('\r\n');
+        at += size + 2;
+      }
+      expect(body).toBe(total);
+      expect(biggest).toBeLessThanOrEqual(16_128);
+    },
+  );
 
   // Found by the fuzzer: a reply whose `length` is not a byte count wrote its head without a
   // Content-Length (tryEnd was never called) and the response hung half-written.

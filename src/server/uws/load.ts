@@ -6,7 +6,9 @@
  */
 
 import type * as UWS from 'uWebSockets.js';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 export type Uws = typeof UWS;
 
@@ -32,11 +34,21 @@ let loaded: Uws | undefined;
 export function loadUws(env: NodeJS.ProcessEnv = process.env): Uws {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
-  const mod = require('uWebSockets.js') as Uws;
-  if (!isNative(mod)) {
+  // No binary for this Node ABI (Node 22/24): say so without loading the package, which would
+  // print its own warning about falling back before we refuse the fallback.
+  const binary = join(
+    dirname(dirname(require.resolve('uWebSockets.js'))),
+    'binaries',
+    `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`,
+  );
+  const mod = existsSync(binary) ? (require('uWebSockets.js') as Uws) : undefined;
+  if (mod === undefined || !isNative(mod)) {
     const what =
       `uWebSockets.js native binary did not load for Node ${process.version} (ABI ${process.versions.modules}) ` +
-      `on ${process.platform}-${process.arch}; only its JavaScript fallback is available`;
+      `on ${process.platform}-${process.arch}` +
+      (mod === undefined
+        ? ': the package has no binary for this Node'
+        : '; only its JavaScript fallback is available');
     const todo =
       'Use Node 20 (20.18.1 or later; the native build also exists for 16 and 18, which undici 7 does not support) on Linux/macOS with glibc >= 2.27 (the binaries shipped by ' +
       '@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0), make sure UWS_USE_FALLBACK is not set, and reinstall with npm ci.';
