@@ -17,7 +17,7 @@ export default defineConfig({
       provider: 'v8',
       include: ['src/**/*.ts', 'routes/**/*.ts'],
       reporter: ['text', 'text-summary'],
-      thresholds: { statements: 73, branches: 66, functions: 75, lines: 75 },
+      thresholds: { statements: 72, branches: 65, functions: 74, lines: 74 },
     },
   },
 });
