@@ -23,8 +23,8 @@ export interface BodyOwner {
 /**
  * Is the response still open? The body may keep arriving after the response is complete (a
  * handler that answered without reading it): uWS still calls onData, but `res.pause()` then
- * throws from inside uWS's callback, which killed the process (found by test/hardening: a POST
- * of 2 MB to a streamed reply that never reads its body).
+ * throws from inside uWS's callback, which ends the process (test/hardening/regressions.test.ts
+ * 'body arriving after a streamed %s reply is complete is dropped, not a crash').
  */
 function live(owner: BodyOwner): boolean {
   return owner.phase === Phase.Open || owner.phase === Phase.Streaming;

@@ -33,19 +33,18 @@ const END_AT_ONCE = 64 * 1024;
  * Largest piece handed to one chunked `write()`. uWS buffers a whole piece, so they are small; and
  * a piece must fit, with its chunk-size line (and, on the first write, the Date and
  * Transfer-Encoding lines), in uWS's 16 KiB cork buffer. A piece that does not fit makes uWS flush
- * the size line first, and when the kernel cannot take even that, this build (AsyncSocket::uncork,
- * fixed upstream later) returns without writing the piece: its bytes are lost and the client sees
- * a broken chunk ("Expected LF after chunk data"; found by test/hardening under load, 1 stream in
- * 50–100 with slow readers). A piece that fits is buffered whole, and the next write reports the
- * backpressure.
+ * the size line first, and when the kernel cannot take even that, this build (AsyncSocket::uncork)
+ * returns without writing the piece: its bytes are lost and the client sees a broken chunk. A piece
+ * that fits is buffered whole, and the next write reports the backpressure (docs/uws.md;
+ * test/hardening/regressions.test.ts 'chunked pieces fit the cork buffer').
  */
 const WRITE_CHUNK = 16 * 1024 - 256;
 /**
  * Pieces written in a row without waiting for the socket, before a stream lets the event loop run
  * (`setImmediate`). A body source that never waits (it yields from memory, or yields empty pieces)
- * to a socket that always takes more kept the loop in microtasks: no timer, no abort, no other
- * connection, not even SIGTERM (found by the fuzzer: `/stream?chunk=0` yields empty chunks
- * forever and hung the server).
+ * to a socket that always takes more would keep the loop in microtasks: no timer, no abort, no
+ * other connection, not even SIGTERM would run (test/hardening/regressions.test.ts 'a body source
+ * that never waits does not starve the server').
  */
 const YIELD_EVERY = 64;
 
@@ -195,10 +194,10 @@ export class UwsExchange extends Exchange implements BodyOwner {
    * A reply that closes the connection is written one loop turn later. uWS (20.30) forgets a
    * response's `Connection: close` when another request follows in the same read, and dispatches
    * that request too: a request we refuse as malformed (differing Content-Length, …) could carry
-   * a second one straight to a track and the upstream (found by conformance "a refusal, then a
-   * request in the same read"). Still unanswered when uWS parses the pipelined request, ours is
-   * pending, and uWS then closes the connection instead (neither is answered). Microtasks run
-   * between two pipelined requests; `setImmediate` does not.
+   * a second one straight to a track and the upstream. Still unanswered when uWS parses the
+   * pipelined request, ours is pending, and uWS then closes the connection instead (neither is
+   * answered). Microtasks run between two pipelined requests; `setImmediate` does not
+   * (test/conformance.test.ts 'differing Content-Length (0 and 41), then a request hidden in …').
    */
   private sendLater(reply: Reply): Promise<void> {
     this.later = new Promise((resolve) => {
@@ -274,7 +273,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
       // complete: `res` is invalid from now on (the request body may still be arriving)
       if (done) this.phase = Phase.Done;
     } else {
-      // platform.md: while an onWritable handler is set uWS does not drain its own buffer.
+      // While an onWritable handler is set uWS does not drain its own buffer (docs/uws.md).
       this.res.cork(NOOP);
     }
     this.wake();

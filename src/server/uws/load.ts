@@ -1,8 +1,8 @@
 /**
  * The only place that loads uWebSockets.js. The package we install silently falls back to a slow
  * pure-JS implementation when its native binary does not load (wrong Node ABI, old glibc), after
- * printing a warning nobody reads. We refuse to run on the fallback unless asked to, because every
- * performance and protocol fact in platform.md is about the native build (and see loadUws).
+ * printing a warning nobody reads. We refuse to run on the fallback: it cannot serve a request
+ * (see loadUws), and every fact in docs/uws.md is about the native build.
  */
 
 import type * as UWS from 'uWebSockets.js';
@@ -16,7 +16,7 @@ export class UwsLoadError extends Error {
   override readonly name = 'UwsLoadError';
 }
 
-/** The native module exports these; the JS fallback does not (platform.md). */
+/** The native module exports these; the JS fallback does not (docs/uws.md, "Loading"). */
 export function isNative(mod: object): boolean {
   return 'H3App' in mod && 'getParts' in mod;
 }

@@ -61,9 +61,9 @@ export function writeWholeCorked(): void {
  * which hangs the client). So Content-Length is written by hand, and for 204/304 `close` can only
  * be asked for with the header (the response object is gone once ended, so we cannot close the
  * socket; a Content-Length is forbidden there). A HEAD answer that must close is ended with
- * `endWithoutBody(0, true)` instead: `Content-Length: 0`, but uWS closes the connection. With the
- * header alone it stayed open, and after a refused HEAD with conflicting lengths the next read was
- * parsed as a request (found by conformance "HEAD with differing Content-Length, then …").
+ * `endWithoutBody(0, true)` instead: `Content-Length: 0`, and uWS closes the connection; with the
+ * header alone it stays open, and after a refused HEAD the next read would be parsed as a request
+ * (docs/uws.md; test/conformance.test.ts 'HEAD with differing Content-Length (0 and 41), then …').
  */
 export function endHead(res: HttpResponse, length: number | undefined, close: boolean): void {
   if (close && length !== undefined) {
@@ -87,7 +87,8 @@ export function writeHeadCorked(): void {
  * In this build the close cannot be left to the end: `end(…, true)` after `write()` puts a
  * `Connection: close` line into the chunked body (the client sees a broken chunk), and once
  * `tryEnd` has completed a response `res.close()` throws. So the head says it, and the client
- * closes (or uWS's idle timer does). Found by the fuzzer (test/fuzz).
+ * closes (or uWS's idle timer does) (test/hardening/regressions.test.ts 'a streamed %s reply that
+ * must close is well framed and says so in its head').
  */
 export function writeClosingHeadCorked(): void {
   writeHeadCorked();
