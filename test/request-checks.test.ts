@@ -1,5 +1,5 @@
 /**
- * The request checks uWS leaves to us (platform.md), each on a raw socket with exact bytes:
+ * The request checks uWS leaves to us (docs/uws.md), each on a raw socket with exact bytes:
  * status, a short reason, and `Connection: close` (the connection is closed after the answer).
  */
 import { join } from 'node:path';

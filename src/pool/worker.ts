@@ -45,10 +45,10 @@ function load(job: string): Promise<JobFn> {
 }
 
 // Import every job before the worker reports ready (piscina awaits this module, top-level await
-// included, and gives a worker that replaces a terminated one no task before that). Imported on
-// first use instead, a job aborted while its module was loading terminated the worker in the middle
-// of reading the file, and the descriptor that read had open was never closed (found by
-// test/hardening/leaks.test.ts: one descriptor per such abort, under load). The pool's first
+// included, and gives a worker that replaces a terminated one no task before that): a job aborted
+// while its module is loading would terminate the worker in the middle of reading the file and
+// leak the descriptor that read had open (test/hardening/pool-terminate.test.ts 'leaves no
+// descriptor behind'; docs/piscina.md). The pool's first
 // worker still gets tasks at once (piscina marks its initial workers ready): that window remains,
 // once per pool. A module that fails here fails again, with its error, in the task that asks for it.
 await Promise.all(Object.keys(urls).map((job) => load(job).catch(() => {})));

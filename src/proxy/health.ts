@@ -74,7 +74,7 @@ export class ActiveHealth {
         signal: ac.signal,
         headers: { 'user-agent': 'switchyard-health' },
       });
-      // platform.md: an aborted undici body emits 'error'; never let that be unhandled.
+      // An aborted undici body emits 'error'; unhandled, it ends the process (docs/undici.md).
       res.body.on('error', NOOP);
       ok = this.statuses.has(res.statusCode);
       await res.body.dump({ limit: 64 * 1024, signal: ac.signal });

@@ -1,6 +1,6 @@
 /**
  * The path sent upstream: the normalised path the router matched (never the raw one, and never
- * re-parsed as a URL: WHATWG parsing would resolve `..` and `%2e%2e` again, platform.md), with the
+ * re-parsed as a URL: WHATWG parsing would resolve `..` and `%2e%2e` again, docs/undici.md), with the
  * route's `strip_prefix` removed and `add_prefix` put in front, then `?` and the raw query.
  *
  * The query is passed as the client sent it, but only if every byte is a visible ASCII character

@@ -78,7 +78,7 @@ export class Peer {
       connections,
       pipelining: 1,
       // Our idle keep-alive must end before the upstream's own, or a request meets a socket the
-      // upstream is closing ("other side closed"; platform.md). A `Keep-Alive: timeout=N` hint from
+      // upstream is closing ("other side closed"; docs/undici.md). A `Keep-Alive: timeout=N` hint from
       // the upstream lowers it further (minus a 1 s margin).
       keepAliveTimeout: up.keepalive,
       keepAliveMaxTimeout: up.keepalive,

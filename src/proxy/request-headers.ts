@@ -1,5 +1,5 @@
 /**
- * The header list sent upstream, built deliberately rather than copied (platform.md: undici throws
+ * The header list sent upstream, built deliberately rather than copied (docs/undici.md: undici throws
  * on transfer-encoding, keep-alive, upgrade, expect, odd connection values and duplicate host or
  * content-length, so a blind copy turns ordinary requests into errors).
  *
@@ -14,9 +14,9 @@
  * Forwarded / X-Real-IP are dropped.
  *
  * A field we would forward with a control character in its value (uWS lets DEL through) makes
- * the request a 400 (RFC 9110 §5.5: invalid, and the upstream is a downstream parser). It used to
- * be dropped silently, which changes the request's meaning: an `If-Match` dropped makes a PUT
- * unconditional (found by conformance "DEL in a value").
+ * the request a 400 (RFC 9110 §5.5: invalid, and the upstream is a downstream parser). It is not
+ * dropped: that would change the request's meaning (an `If-Match` dropped makes a PUT
+ * unconditional) (test/conformance.test.ts 'DEL in a value → 400 from the proxy').
  *
  * Output: a flat [name, value, …] array for undici (its cheapest form). Per request: one pass over
  * the client's fields, one Map lookup each.

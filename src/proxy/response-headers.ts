@@ -2,7 +2,7 @@
  * The upstream's response fields as the client gets them: hop-by-hop fields, names listed in the
  * upstream's `Connection`, Proxy-Authenticate and the framing fields are dropped (uWS writes
  * Content-Length / Transfer-Encoding / Date itself: copied ones would go on the wire twice,
- * platform.md), then the route's `response_headers` rules apply.
+ * docs/uws.md), then the route's `response_headers` rules apply.
  *
  * A value with control characters makes the response invalid (nginx: "upstream sent invalid
  * header", 502) rather than being passed to uWS, which does not check what it writes.

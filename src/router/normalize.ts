@@ -1,8 +1,8 @@
 /**
  * Path normalisation, done once per request before routing. The router matches on the result,
  * every track sees the result, and the proxy sends exactly the result upstream: a path cannot be
- * checked in one form and used in another (the classic `/public/../admin` and `%2e%2e` bypasses,
- * see platform.md on WHATWG URL parsing).
+ * checked in one form and used in another (the classic `/public/../admin` and `%2e%2e` bypasses;
+ * WHATWG URL parsing: docs/undici.md).
  *
  * - `%2e` / `%2E` are decoded to `.` (RFC 3986 §2.3: unreserved, equivalent), then dot segments are
  *   removed (RFC 3986 §5.2.4); a `..` that would climb above the root is refused (as nginx does).

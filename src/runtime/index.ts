@@ -1,6 +1,7 @@
 /**
  * Structured concurrency on AbortSignal (Lwt's `pick` and timeouts, Eio's `Switch.run`).
- * A leaf: imports only node builtins. See README.md beside this file.
+ * A leaf: imports only node builtins. Semantics: the "Runtime" section of README.md; the Node 20
+ * AbortSignal pitfalls it avoids: docs/node.md.
  */
 export { all, both } from './all.js';
 export { any } from './any.js';
