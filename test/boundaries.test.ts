@@ -1,8 +1,8 @@
 /**
  * The seams the layout promises, checked on the source: the uWS binding is imported only by its
  * engine, handler modules reach Switchyard only through src/api.ts, the runtime stands alone, no
- * source file grows past 400 lines; and comments cite only what is in the repository (docs/ for
- * platform facts, existing files, scripts and regression-test names).
+ * source file grows past 400 lines; and comments in src/, routes/, test/ and loadtest/ cite only
+ * what is in the repository (docs/ for platform facts, existing files, scripts, test names).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -146,7 +146,7 @@ function names(cited: string, title: string, i = 0, j = 0): boolean {
 }
 
 describe('comments cite what is in the repository', () => {
-  const sources = [...files('src'), ...files('routes'), ...files('test')];
+  const sources = [...files('src'), ...files('routes'), ...files('test'), ...files('loadtest')];
   const all = sources.flatMap((f) => comments(f).map((text) => ({ f, text })));
   const scripts = Object.keys(
     (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { scripts: object }).scripts,
@@ -182,15 +182,21 @@ describe('comments cite what is in the repository', () => {
     expect(missing).toEqual([]);
   });
 
-  it('every bare *.md and *.ts a comment names exists (beside the file, at the root, or in src/)', () => {
+  /** The file's folder and every folder above it, up to the root. */
+  const ancestors = (f: string): string[] => {
+    const out: string[] = [];
+    for (let d = dirname(f); d !== '.'; d = dirname(d)) out.push(d);
+    return [...out, '.'];
+  };
+
+  it('every bare *.md and *.ts a comment names exists (in the file’s folder or one above, or among the sources)', () => {
     const everywhere = new Set(sources.map((f) => basename(f)));
     const missing: string[] = [];
     for (const { f, text } of all) {
       for (const m of text.matchAll(/(?<![\w./-])([\w-]+\.(?:md|ts))\b/g)) {
         const name = m[1]!;
         const ok =
-          existsSync(join(packageRoot, dirname(f), name)) ||
-          existsSync(join(packageRoot, name)) ||
+          ancestors(f).some((dir) => existsSync(join(packageRoot, dir, name))) ||
           (name.endsWith('.ts') && everywhere.has(name));
         if (!ok) missing.push(`${f}: ${name}`);
       }
