@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { Agent, Pool, request } from 'undici';
 
 const say = (k, v) => console.log(`${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+say('the undici inside Node (global fetch)', process.versions.undici);
 
 // A raw origin: answers every request with `reply`, records what arrived.
 const arrived = [];
