@@ -1,7 +1,7 @@
 /**
  * The Node versions Switchyard runs on, stated once (README and package.json `engines` are kept
- * equal to it by test/node-version.test.ts) and checked when the CLI starts, before anything is
- * imported that would fail in a less clear way.
+ * equal to it by test/cli-first-run.test.ts 'the Node version is stated once') and checked when
+ * the CLI starts, before anything is imported that would fail in a less clear way.
  *
  * - at least 20.18.1: undici 7's own floor (older versions fail inside undici at run time);
  * - the uWS engine's native build exists only for Node 16–20: on 21+ listeners default to the

@@ -153,8 +153,8 @@ describe('comments cite what is in the repository', () => {
   );
   /** `src/DIR/FILE.ts`, `docs/NAME.md`, a folder …: a path from the repository root */
   const ROOTED = /(?<![\w./-])((?:src|routes|test|docs|loadtest|conf|scripts|\.ci)\/[\w./-]*[\w/])/g;
-  /** a placeholder path: `routes/jobs/NAME.ts`, `src/tracks/<name>/` */
-  const PATTERN = /\/[A-Z]+(\.|\/|$)|[<*]/;
+  /** a placeholder or example path: `routes/jobs/NAME.ts`, `src/tracks/<name>/`, `routes/x.js` */
+  const PATTERN = /\/([A-Z]+|[a-z])(\.|\/|$)|[<*]/;
 
   it('found comments to check', () => {
     expect(all.length).toBeGreaterThan(500);
