@@ -11,7 +11,7 @@
  *   per request. Everything that can be computed from the config is computed here.
  *
  * Wrappers that apply to every track (timeout, route queue, rate limit, compression) are applied
- * around `run` from the common keys (the pipeline, src/router/wrappers.ts, src/compress); a track
+ * around `run` from the common keys (the pipeline, src/router/table.ts, src/compress); a track
  * never re-implements them.
  */
 import type { z } from 'zod';
