@@ -1,5 +1,5 @@
 /**
- * The websocket track: `{ path: /chat, websocket: chat }` runs `routes/chat.ts` for WebSocket
+ * The websocket track: `{ path: /game, websocket: game }` runs `routes/game.ts` for WebSocket
  * connections (module.ts: `upgrade`, `open`, `message`, `close`). A plain HTTP request to the
  * route is answered 426 Upgrade Required.
  *
