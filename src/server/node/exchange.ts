@@ -15,9 +15,10 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { errorReply, type SwitchyardError, syError } from '../../errors.js';
-import { Exchange, Phase, type Reply, type ReplyHeaders, type RequestBody } from '../../exchange.js';
+import { Phase, type Reply, type ReplyHeaders, type RequestBody } from '../../exchange.js';
 import { normaliseAddress } from '../../http/address.js';
-import { isFraming, releaseBody, replyProblem, statusHasBody, wantsClose } from '../../http/reply-rules.js';
+import { EngineExchange, nextTurn, RESOLVED, YIELD_EVERY } from '../../http/engine-exchange.js';
+import { isFraming, releaseBody, statusHasBody, wantsClose } from '../../http/reply-rules.js';
 import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
 import { type BodyOwner, EMPTY_BODY, NodeBody, type NodeRequest } from './body.js';
 import type { Conn } from './conn.js';
@@ -36,14 +37,6 @@ export interface NodeHooks {
 
 /** Whole bodies larger than this may sit in node's buffer: watched by the send timeout. */
 const WATCH_WHOLE = 64 * 1024;
-
-/** Pieces written in a row without waiting, before a stream lets the event loop run (see the uWS engine). */
-const YIELD_EVERY = 64;
-const RESOLVED = Promise.resolve();
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** RFC 9113 §8.2.2: connection-specific fields (beyond reply-rules' framing) never go in HTTP/2. */
 function h2Forbidden(lower: string): boolean {
@@ -86,16 +79,15 @@ function outgoing(headers: ReplyHeaders | undefined, h2: boolean): OutgoingHttpH
 const copied: CopiedRequest = { headers: [], host: '', close: false, declared: 0, problem: undefined };
 const target: Target = { path: '', query: '', authority: undefined };
 
-export class NodeExchange extends Exchange implements BodyOwner {
+export class NodeExchange extends EngineExchange implements BodyOwner {
   readonly req: NodeRequest;
   readonly res: NodeResponse;
   readonly body: RequestBody;
-  private readonly hooks: NodeHooks;
+  protected readonly hooks: NodeHooks;
   private readonly h2: boolean;
   /** HTTP/1 connection state (pipelining order, closing); undefined on HTTP/2 */
   private readonly conn: Conn | undefined;
   private expectContinue: boolean;
-  private waiter: (() => void) | undefined = undefined;
 
   static accept(req: NodeRequest, res: NodeResponse, hooks: NodeHooks, conn: Conn | undefined): NodeExchange {
     splitTarget(req.url ?? '', target);
@@ -167,12 +159,9 @@ export class NodeExchange extends Exchange implements BodyOwner {
     this.conn?.finished();
   };
 
-  private wake = (): void => {
-    const w = this.waiter;
-    if (w !== undefined) {
-      this.waiter = undefined;
-      w();
-    }
+  /** 'drain': the socket takes more. */
+  private onDrain = (): void => {
+    this.wake();
   };
 
   /** BodyOwner: the body is wanted; answer `Expect: 100-continue` now (once). */
@@ -182,21 +171,8 @@ export class NodeExchange extends Exchange implements BodyOwner {
     if (this.phase === Phase.Open) this.res.writeContinue();
   }
 
-  /** BodyOwner: the body cap was crossed. Answer 413 now (and close: we stop reading). */
-  overLimit(err: SwitchyardError): void {
-    this.closeAfter = true;
-    this.errorCode = err.code;
-    this.cancel(err);
-    void this.send(errorReply(err, false));
-  }
-
-  close(): void {
-    if (this.phase === Phase.Closed) return;
-    const wasDone = this.phase === Phase.Done;
-    if (!wasDone) this.closedBy ??= 'server';
-    this.phase = Phase.Closed;
-    if (!wasDone) this.res.destroy();
-    this.wake();
+  protected destroyConnection(): void {
+    this.res.destroy();
   }
 
   /** Is the request body still arriving? Then we close after answering (we will not read it). */
@@ -210,13 +186,7 @@ export class NodeExchange extends Exchange implements BodyOwner {
       if (this.phase === Phase.Closed) releaseBody((reply as Reply | null)?.body);
       return RESOLVED;
     }
-    const problem = replyProblem(reply);
-    if (problem !== undefined) {
-      this.hooks.onWriteError(this, problem);
-      this.errorCode = problem.code;
-      releaseBody((reply as Reply | null)?.body);
-      reply = errorReply(problem, false);
-    }
+    reply = this.checked(reply);
     const close = this.closeAfter || this.bodyUnread() || wantsClose(reply.headers);
     if (close) {
       this.conn?.close();
@@ -318,7 +288,7 @@ export class NodeExchange extends Exchange implements BodyOwner {
     if (!this.head(reply, close, total)) return;
     this.phase = Phase.Streaming;
     const res = this.res;
-    res.on('drain', this.wake);
+    res.on('drain', this.onDrain);
     let sent = 0;
     let run = 0;
     try {
@@ -352,16 +322,7 @@ export class NodeExchange extends Exchange implements BodyOwner {
     } catch (err) {
       this.streamFailed(err);
     } finally {
-      res.removeListener('drain', this.wake);
+      res.removeListener('drain', this.onDrain);
     }
-  }
-
-  /** The body source failed mid-response: the status is out, so the only honest move is to close. */
-  private streamFailed(err: unknown): void {
-    if (this.phase === Phase.Closed) return;
-    const e = err instanceof Error ? err : new Error(String(err));
-    this.errorCode ??= (e as { code?: string }).code ?? 'SY_ERR_STREAM';
-    this.hooks.onWriteError(this, e);
-    this.close();
   }
 }

@@ -11,10 +11,11 @@
  * response never looks complete.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { errorReply, type SwitchyardError, syError } from '../../errors.js';
-import { Exchange, Phase, type Reply, type RequestBody } from '../../exchange.js';
+import { type SwitchyardError, syError } from '../../errors.js';
+import { Phase, type Reply, type RequestBody } from '../../exchange.js';
 import { normaliseAddress } from '../../http/address.js';
-import { releaseBody, replyProblem, statusHasBody, wantsClose } from '../../http/reply-rules.js';
+import { EngineExchange, nextTurn, RESOLVED, YIELD_EVERY } from '../../http/engine-exchange.js';
+import { releaseBody, statusHasBody, wantsClose } from '../../http/reply-rules.js';
 import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
 import { type BodyOwner, EMPTY_BODY, UwsBody } from './body.js';
 import { copyRequest } from './request.js';
@@ -39,20 +40,6 @@ const END_AT_ONCE = 64 * 1024;
  * test/hardening/regressions.test.ts 'chunked pieces fit the cork buffer').
  */
 const WRITE_CHUNK = 16 * 1024 - 256;
-/**
- * Pieces written in a row without waiting for the socket, before a stream lets the event loop run
- * (`setImmediate`). A body source that never waits (it yields from memory, or yields empty pieces)
- * to a socket that always takes more would keep the loop in microtasks: no timer, no abort, no
- * other connection, not even SIGTERM would run (test/hardening/regressions.test.ts 'a body source
- * that never waits does not starve the server').
- */
-const YIELD_EVERY = 64;
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-const RESOLVED = Promise.resolve();
 const NOOP = (): void => {};
 
 /** Hooks the engine gives every exchange. */
@@ -69,12 +56,11 @@ export interface EngineHooks {
 // One reused record for copyRequest (the copy is synchronous and never nested).
 const copied: CopiedRequest = { headers: [], host: '', close: false, declared: 0, problem: undefined };
 
-export class UwsExchange extends Exchange implements BodyOwner {
+export class UwsExchange extends EngineExchange implements BodyOwner {
   readonly res: HttpResponse;
   readonly body: RequestBody;
-  private readonly hooks: EngineHooks;
+  protected readonly hooks: EngineHooks;
   // streaming state
-  private waiter: (() => void) | undefined = undefined;
   private pending: Buffer | undefined = undefined;
   private pendingOffset = 0;
   private total = 0;
@@ -145,29 +131,8 @@ export class UwsExchange extends Exchange implements BodyOwner {
     this.wake();
   }
 
-  private wake(): void {
-    const w = this.waiter;
-    if (w !== undefined) {
-      this.waiter = undefined;
-      w();
-    }
-  }
-
-  /** BodyOwner: the body cap was crossed. Answer 413 now (and close: we stop reading). */
-  overLimit(err: SwitchyardError): void {
-    this.closeAfter = true;
-    this.errorCode = err.code;
-    this.cancel(err);
-    void this.send(errorReply(err, false));
-  }
-
-  close(): void {
-    if (this.phase === Phase.Closed) return;
-    const wasDone = this.phase === Phase.Done;
-    if (!wasDone) this.closedBy ??= 'server';
-    this.phase = Phase.Closed;
-    if (!wasDone) this.res.close();
-    this.wake();
+  protected destroyConnection(): void {
+    this.res.close();
   }
 
   /** Is the request body still arriving? Then we must close after answering (we will not read it). */
@@ -179,13 +144,7 @@ export class UwsExchange extends Exchange implements BodyOwner {
   send(reply: Reply): Promise<void> {
     if (this.later !== undefined) return this.later;
     if (this.phase !== Phase.Open) return RESOLVED;
-    const problem = replyProblem(reply);
-    if (problem !== undefined) {
-      this.hooks.onWriteError(this, problem);
-      this.errorCode = problem.code;
-      releaseBody((reply as Reply | null)?.body);
-      reply = errorReply(problem, false);
-    }
+    reply = this.checked(reply);
     const close = this.closeAfter || this.bodyUnread() || wantsClose(reply.headers);
     return close ? this.sendLater(reply) : this.write(reply, false);
   }
@@ -384,14 +343,5 @@ export class UwsExchange extends Exchange implements BodyOwner {
     } catch (err) {
       this.streamFailed(err);
     }
-  }
-
-  /** The body source failed mid-response: the status is out, so the only honest move is to close. */
-  private streamFailed(err: unknown): void {
-    if (this.phase === Phase.Closed) return;
-    const e = err instanceof Error ? err : new Error(String(err));
-    this.errorCode ??= (e as { code?: string }).code ?? 'SY_ERR_STREAM';
-    this.hooks.onWriteError(this, e);
-    this.close();
   }
 }

@@ -1,0 +1,82 @@
+/**
+ * What both engines' exchanges share: the one waiter a streaming write parks on, the 413 answer
+ * for a body over its cap, the reply check before anything is written, closing, and a body source
+ * failing mid-response. Each engine supplies the writing and `destroyConnection`.
+ */
+import { errorReply, type SwitchyardError } from '../errors.js';
+import { Exchange, Phase, type Reply } from '../exchange.js';
+import { releaseBody, replyProblem } from './reply-rules.js';
+
+/**
+ * Pieces written in a row without waiting for the socket, before a stream lets the event loop run
+ * (`setImmediate`). A body source that never waits (it yields from memory, or yields empty pieces)
+ * to a socket that always takes more would keep the loop in microtasks: no timer, no abort, no
+ * other connection, not even SIGTERM would run (test/hardening/regressions.test.ts 'a body source
+ * that never waits does not starve the server').
+ */
+export const YIELD_EVERY = 64;
+
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export const RESOLVED = Promise.resolve();
+
+export interface WriteErrorSink {
+  /** log a response that could not be written as asked (bad header, stream failure) */
+  onWriteError(ex: EngineExchange, err: SwitchyardError | Error): void;
+}
+
+export abstract class EngineExchange extends Exchange {
+  protected abstract readonly hooks: WriteErrorSink;
+  /** a streaming write waiting for the socket to take more (or for the client to go) */
+  protected waiter: (() => void) | undefined = undefined;
+
+  /** Close the transport now (HTTP/1: the connection; HTTP/2: the stream). */
+  protected abstract destroyConnection(): void;
+
+  /** Wake a streaming write parked on `waiter`. */
+  protected wake(): void {
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w();
+    }
+  }
+
+  /** BodyOwner: the body cap was crossed. Answer 413 now (and close: we stop reading). */
+  overLimit(err: SwitchyardError): void {
+    this.closeAfter = true;
+    this.errorCode = err.code;
+    this.cancel(err);
+    void this.send(errorReply(err, false));
+  }
+
+  close(): void {
+    if (this.phase === Phase.Closed) return;
+    const wasDone = this.phase === Phase.Done;
+    if (!wasDone) this.closedBy ??= 'server';
+    this.phase = Phase.Closed;
+    if (!wasDone) this.destroyConnection();
+    this.wake();
+  }
+
+  /** The reply to write: `reply` itself, or (logged) the error reply when it breaks a rule. */
+  protected checked(reply: Reply): Reply {
+    const problem = replyProblem(reply);
+    if (problem === undefined) return reply;
+    this.hooks.onWriteError(this, problem);
+    this.errorCode = problem.code;
+    releaseBody((reply as Reply | null)?.body);
+    return errorReply(problem, false);
+  }
+
+  /** The body source failed mid-response: the status is out, so the only honest move is to close. */
+  protected streamFailed(err: unknown): void {
+    if (this.phase === Phase.Closed) return;
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.errorCode ??= (e as { code?: string }).code ?? 'SY_ERR_STREAM';
+    this.hooks.onWriteError(this, e);
+    this.close();
+  }
+}
