@@ -1,11 +1,13 @@
 /**
  * `npm run bench [-- --quick] [-- --only=proxy-small,hello]`: Switchyard side by side with nginx,
- * fastify and raw uWS.js on this machine, in one run, reported as ratios.
+ * HAProxy, Caddy, fastify, raw uWS.js and the floors of its own stack on this machine, in one run,
+ * reported as ratios and as CPU µs per request.
  *
  * 1. start a raw-uWS origin and every contender as child processes on free 127.0.0.1 ports;
  * 2. run the scenarios (idle connections, three proxy scenarios, hello, mixed) with wrk, in
  *    alternating rounds of fixed duration;
- * 3. write loadtest/results/<date>-<host>.json and loadtest/RESULTS.md, and print the tables.
+ * 3. write loadtest/results/<date>-<host>.json, one SVG chart per throughput scenario
+ *    (loadtest/results/<scenario>.svg) and loadtest/RESULTS.md, and print the tables.
  *
  * A contender that does not start (Switchyard while it is being written) is reported as such with
  * its output; the run goes on without it. Every child is killed on exit, error or Ctrl-C.
@@ -21,6 +23,7 @@ import {
   type StartResult,
   startServer,
 } from './contenders/index.js';
+import { checkGoals } from './lib/goals.js';
 import { runIdle } from './lib/idle.js';
 import { autocannonScript, type LoadTool } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
@@ -30,13 +33,18 @@ import { run, stop } from './lib/proc.js';
 import { markdown, type Report, type ServerStatus } from './lib/report.js';
 import type { RunEnv } from './lib/runenv.js';
 import { IDLE, type ScenarioResult, THROUGHPUT } from './lib/scenarios.js';
+import { throughputSvg } from './lib/svg.js';
 import { runThroughput } from './lib/throughput.js';
 import { ensureTool, versionOf } from './lib/tools.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
+/** Servers that answer by themselves; every other one forwards to the origin. */
+const HANDLER_ONLY = new Set<ServerId>(['uws', 'fastify', 'node-http']);
+
 async function main(): Promise<void> {
   const t0 = Date.now();
+  const loadStart = os.loadavg();
   let opts: Options;
   try {
     opts = parseOptions(process.argv.slice(2));
@@ -68,6 +76,16 @@ async function main(): Promise<void> {
     if (!nginxBin) log(`bench: nginx skipped: ${nginxWhy}`);
   }
 
+  const tools: StartContext['tools'] = {};
+  for (const [cmd, pkg] of [
+    ['haproxy', 'haproxy'],
+    ['caddy', 'caddy'],
+  ] as const) {
+    if (!needed.has(cmd)) continue;
+    tools[cmd] = await ensureTool(cmd, pkg, opts.install, log);
+    if (!tools[cmd].path) log(`bench: ${cmd} skipped: ${tools[cmd].why}`);
+  }
+
   const ctx: StartContext = {
     root,
     distLoadtest,
@@ -75,6 +93,7 @@ async function main(): Promise<void> {
     originPort: 0,
     nginxBin,
     nginxWhy,
+    tools,
     nofile: await hardNofile(),
     startTimeoutMs: opts.quick ? 8000 : 15_000,
   };
@@ -92,9 +111,7 @@ async function main(): Promise<void> {
     }
   };
 
-  const usesOrigin = ['switchyard', 'switchyard-node', 'nginx', 'fastify-proxy'].some((id) =>
-    needed.has(id as ServerId),
-  );
+  const usesOrigin = [...needed].some((id) => !HANDLER_ONLY.has(id));
   let origin: StartResult | undefined;
   if (usesOrigin) {
     origin = await startServer('origin', ctx);
@@ -102,7 +119,7 @@ async function main(): Promise<void> {
     if (origin.ok) ctx.originPort = origin.server.port;
   }
   for (const id of needed) {
-    if (origin && !origin.ok && id !== 'uws' && id !== 'fastify' && id !== 'node-http') {
+    if (origin && !origin.ok && !HANDLER_ONLY.has(id)) {
       note(id, { ok: false, reason: 'did not start: the origin did not start', output: '' });
       continue;
     }
@@ -135,6 +152,8 @@ async function main(): Promise<void> {
     options: { ...opts, only: [...opts.only], contenders: [...opts.contenders] },
     servers: statuses,
     scenarios,
+    goals: checkGoals(scenarios),
+    loadAverage: { start: loadStart, end: os.loadavg() },
     elapsedSec: Math.round((Date.now() - t0) / 100) / 10,
   };
   const md = markdown(report);
@@ -144,6 +163,9 @@ async function main(): Promise<void> {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${report.machine.date.slice(0, 10)}-${report.machine.hostname}.json`);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    for (const s of scenarios) {
+      if (s.kind === 'throughput') writeFileSync(path.join(dir, `${s.id}.svg`), throughputSvg(s));
+    }
     writeFileSync(path.join(root, 'loadtest', 'RESULTS.md'), md);
     // report.ts already lays tables out as Biome does; this only guards `npm run lint` against
     // an odd character in a failure reason. Best effort: a missing Biome changes nothing.

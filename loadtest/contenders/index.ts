@@ -1,19 +1,27 @@
 /**
  * The servers the bench can start, each as a child process on its own free loopback port:
- * the origin, the three proxy contenders and the four handler contenders (Switchyard is both).
+ * the origin, the proxy contenders (nginx, HAProxy, Caddy, fastify, the two floors of our own stack)
+ * and the handler contenders; Switchyard is both, with the access log off and on.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, waitReady } from '../lib/net.js';
 import { type Spawned, spawnTracked, stop } from '../lib/proc.js';
+import { writeCaddyConf } from './caddy.js';
+import { writeHaproxyConf } from './haproxy.js';
 import { writeNginxConf } from './nginx.js';
 import { writeSwitchyardConf } from './switchyard.js';
 
 export type ServerId =
   | 'origin'
   | 'switchyard'
+  | 'switchyard-log'
   | 'switchyard-node'
   | 'nginx'
+  | 'haproxy'
+  | 'caddy'
+  | 'uws-undici'
+  | 'uws-socket'
   | 'fastify-proxy'
   | 'uws'
   | 'fastify'
@@ -22,8 +30,13 @@ export type ServerId =
 export const LABELS: Record<ServerId, string> = {
   origin: 'origin (raw uWS)',
   switchyard: 'Switchyard (uws engine)',
+  'switchyard-log': 'Switchyard, access log on',
   'switchyard-node': 'Switchyard (node engine)',
   nginx: 'nginx',
+  haproxy: 'HAProxy',
+  caddy: 'Caddy (GOMAXPROCS=1)',
+  'uws-undici': 'floor: uWS + undici dispatch',
+  'uws-socket': 'floor: uWS + raw net.Socket',
   'fastify-proxy': 'fastify + @fastify/http-proxy',
   uws: 'raw uWS.js',
   fastify: 'fastify',
@@ -42,6 +55,8 @@ export interface StartContext {
   nginxBin: string | null;
   /** Why nginx is unavailable, when `nginxBin` is null. */
   nginxWhy?: string;
+  /** Paths of haproxy and caddy (null: unavailable, `why` says why). */
+  tools: Partial<Record<'haproxy' | 'caddy', { path: string | null; why?: string }>>;
   /** Hard open-file limit, for nginx's worker_rlimit_nofile. */
   nofile: number;
   startTimeoutMs: number;
@@ -84,6 +99,29 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
     case 'fastify':
       proc = node('contenders/fastify-hello.js');
       break;
+    case 'uws-undici':
+    case 'uws-socket':
+      proc = node(`contenders/${id}.js`, ['--upstream', `http://127.0.0.1:${ctx.originPort}`]);
+      readyPath = '/small';
+      break;
+    case 'haproxy':
+    case 'caddy': {
+      const bin = ctx.tools[id]?.path;
+      if (!bin) return { ok: false, reason: ctx.tools[id]?.why ?? `${id} not available`, output: '' };
+      const dir = path.join(ctx.tmp, id);
+      mkdirSync(dir, { recursive: true });
+      if (id === 'haproxy') {
+        const conf = writeHaproxyConf({ dir, port, originPort: ctx.originPort, nofile: ctx.nofile });
+        proc = spawnTracked(id, bin, ['-db', '-f', conf]);
+      } else {
+        const conf = writeCaddyConf({ dir, port, originPort: ctx.originPort });
+        proc = spawnTracked(id, bin, ['run', '--adapter', 'caddyfile', '--config', conf], {
+          env: { ...process.env, GOMAXPROCS: '1', HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
+        });
+      }
+      readyPath = '/small';
+      break;
+    }
     case 'fastify-proxy':
       proc = node('contenders/fastify-proxy.js', ['--upstream', `http://127.0.0.1:${ctx.originPort}`]);
       readyPath = '/small';
@@ -107,6 +145,7 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
       break;
     }
     case 'switchyard':
+    case 'switchyard-log':
     case 'switchyard-node': {
       const cli = path.join(ctx.root, 'dist', 'src', 'cli.js');
       if (!existsSync(cli)) {
@@ -119,7 +158,8 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
       const dir = path.join(ctx.tmp, id);
       mkdirSync(dir, { recursive: true });
       const engine = id === 'switchyard-node' ? 'node' : 'uws';
-      const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort, engine });
+      const access = id === 'switchyard-log' ? path.join(dir, 'access.log') : 'off';
+      const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort, engine, access });
       proc = spawnTracked(id, process.execPath, [cli, 'start', '-c', conf], { cwd: ctx.root });
       readyPath = '/hello';
       break;

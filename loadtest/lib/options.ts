@@ -24,11 +24,12 @@ export const USAGE = `usage: npm run bench -- [options]
 
   --quick               short run to check the harness (< 60 s): 2 s steps, 1 round, 1,000 idle conns
   --only=a,b            scenarios: ${SCENARIO_IDS.join(', ')}
-  --contenders=a,b      servers: switchyard, switchyard-node, nginx, fastify-proxy, uws, fastify, node-http
+  --contenders=a,b      servers: switchyard, switchyard-log, switchyard-node, nginx, haproxy, caddy,
+                        uws-undici, uws-socket, fastify-proxy, uws, fastify, node-http
   --duration=SEC        seconds per measured step (default 10; quick 2)
   --rounds=N            alternating rounds per scenario (default 3; quick 1)
   --warmup=SEC          warm-up per contender before its first round (default 3; quick 0)
-  --connections=N       wrk connections (default 50)
+  --connections=N       wrk connections (default 64)
   --threads=N           wrk threads (default 1: the box has 2 cores, one is the server's)
   --idle=N              idle keep-alive connections to open (default 10000; quick 1000)
   --tool=wrk|autocannon load generator (default wrk, autocannon if wrk cannot be had)
@@ -80,7 +81,7 @@ export function parseOptions(argv: string[]): Options {
     durationSec: num('duration', values.duration, quick ? 2 : 10, 1),
     rounds: num('rounds', values.rounds, quick ? 1 : 3, 1),
     warmupSec: num('warmup', values.warmup, quick ? 0 : 3, 0),
-    connections: num('connections', values.connections, 50, 1),
+    connections: num('connections', values.connections, 64, 1),
     threads: num('threads', values.threads, 1, 1),
     idleConnections: num('idle', values.idle, quick ? 1000 : 10_000, 1),
     tool,

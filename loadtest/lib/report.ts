@@ -1,5 +1,6 @@
 /** The results file (JSON, everything) and the Markdown tables (RESULTS.md and the console). */
 import { LABELS, type ServerId } from '../contenders/index.js';
+import type { GoalRow } from './goals.js';
 import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { Options } from './options.js';
@@ -16,6 +17,10 @@ export interface Report {
   options: Omit<Options, 'only' | 'contenders'> & { only: string[]; contenders: string[] };
   servers: Partial<Record<ServerId, ServerStatus>>;
   scenarios: ScenarioResult[];
+  /** Issue 18's goals checked against this run (absent when proxy-small and hello were not run). */
+  goals?: GoalRow[];
+  /** 1-minute load average of the machine when the run started and when it ended. */
+  loadAverage?: { start: number[]; end: number[] };
   /** Wall time of the whole run, seconds. */
   elapsedSec: number;
 }
@@ -46,6 +51,12 @@ export function markdown(r: Report): string {
           `${m.loadTool}, ${o.connections} connections, ${o.threads} thread(s), ${o.durationSec} s × ${o.rounds} round(s), ${o.warmupSec} s warm-up`,
         ],
         ['commit', m.commit ?? 'none'],
+        [
+          'load average',
+          r.loadAverage
+            ? `${r.loadAverage.start.map((l) => l.toFixed(2)).join(' ')} at start, ${r.loadAverage.end.map((l) => l.toFixed(2)).join(' ')} at end`
+            : 'not recorded',
+        ],
         ['date', m.date],
       ],
     ),
@@ -54,8 +65,28 @@ export function markdown(r: Report): string {
     'the load generator on the same machine. Rounds alternate the order of the contenders; req/s,',
     'p50 and p99 are medians over rounds, and a ratio is the median of the per-round ratios',
     '(contender ÷ reference in the same round). Absolute numbers drift from run to run on these',
-    'machines; the ratios are what to compare.',
+    "machines; the ratios are what to compare. CPU µs/req is the server process tree's utime +",
+    "stime (all threads, and children: nginx's worker) from `/proc/PID/stat` over the measured step",
+    'divided by the requests served — steadier than req/s on a shared machine. "load" is the',
+    "machine's 1-minute load average at the end of each step (median over rounds).",
   );
+  if (r.goals && r.goals.length > 0) {
+    out.push(
+      '',
+      '## Goals (issue 18)',
+      '',
+      ...table(
+        ['goal', 'measured', 'limit', 'holds'],
+        [false, true, true, false],
+        r.goals.map((g) => [
+          g.goal,
+          x(g.measured),
+          `${g.kind === 'max' ? '≤' : '≥'} ${g.limit.toFixed(2)}×`,
+          g.holds === undefined ? 'not measured' : g.holds ? 'yes' : 'no',
+        ]),
+      ),
+    );
+  }
   for (const s of r.scenarios) {
     out.push('');
     if (s.kind === 'throughput') out.push(...throughputTable(s));
@@ -73,35 +104,43 @@ export function markdown(r: Report): string {
 
 function throughputTable(s: ThroughputResult): string[] {
   const ref = LABELS[s.reference];
+  const floor = s.floor !== s.reference ? LABELS[s.floor] : undefined;
+  const head = [
+    'contender',
+    'CPU µs/req',
+    `CPU vs ${ref}`,
+    ...(floor ? [`CPU vs ${floor.replace(/^floor: /, '')}`] : []),
+    'req/s',
+    `req/s vs ${ref}`,
+    'p50 ms',
+    'p99 ms',
+    `p99 vs ${ref}`,
+    'errors (HTTP / socket)',
+    'load',
+    'note',
+  ];
   return [
     `## ${s.title} (\`${s.id}\`)`,
     '',
-    `${s.what} Request: \`${s.request}\`. Reference: ${ref}.`,
+    `${s.what} Request: \`${s.request}\`. Reference: ${ref}${floor ? `; floor of our stack: ${floor.replace(/^floor: /, '')}` : ''}.`,
+    '',
+    `![${s.title}](results/${s.id}.svg)`,
     '',
     ...table(
-      [
-        'contender',
-        'req/s',
-        'p50 ms',
-        'p99 ms',
-        'CPU µs/req',
-        'HTTP errors',
-        'socket errors',
-        `vs ${ref}`,
-        'vs fastify',
-        'note',
-      ],
-      [false, true, true, true, true, true, true, true, true, false],
+      head,
+      head.map((_, i) => i > 0 && i < head.length - 1),
       s.rows.map((row) => [
         row.label,
+        row.cpuUs === undefined ? '—' : row.cpuUs.toFixed(1),
+        x(row.cpuVsReference),
+        ...(floor ? [x(row.cpuVsFloor)] : []),
         int(row.rps),
+        x(row.vsReference),
         ms(row.p50),
         ms(row.p99),
-        row.cpuUs === undefined ? '—' : row.cpuUs.toFixed(1),
-        int(row.httpErrors),
-        int(row.socketErrors),
-        x(row.vsReference),
-        x(row.vsFastify),
+        x(row.p99VsReference),
+        row.httpErrors === undefined ? '—' : `${int(row.httpErrors)} / ${int(row.socketErrors)}`,
+        row.load === undefined ? '—' : row.load.toFixed(2),
         note(row.status, row.reason),
       ]),
     ),

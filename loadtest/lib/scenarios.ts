@@ -15,6 +15,8 @@ export interface ThroughputDef {
   bodyBytes?: number;
   contenders: ServerId[];
   reference: ServerId;
+  /** The floor of our own stack (the same libraries without our code): CPU is also compared to it. */
+  floor: ServerId;
   fastify: ServerId;
   /** Checks a single answer before load is applied; returns what is wrong, or null. */
   expect(a: Answer): string | null;
@@ -32,7 +34,19 @@ const length = (n: number) => (a: Answer) =>
       ? null
       : `body is ${a.body.length} bytes, not ${n}`;
 
-const PROXIES: ServerId[] = ['switchyard', 'switchyard-node', 'nginx', 'fastify-proxy'];
+const PROXIES: ServerId[] = ['switchyard', 'switchyard-node', 'nginx', 'haproxy', 'caddy', 'fastify-proxy'];
+/** proxy-small carries issue 18's goals: every contender, our floors and the access log on. */
+const PROXIES_SMALL: ServerId[] = [
+  'switchyard',
+  'switchyard-log',
+  'uws-undici',
+  'uws-socket',
+  'nginx',
+  'haproxy',
+  'caddy',
+  'switchyard-node',
+  'fastify-proxy',
+];
 
 export const THROUGHPUT: ThroughputDef[] = [
   {
@@ -41,8 +55,9 @@ export const THROUGHPUT: ThroughputDef[] = [
     what: 'GET /small through each proxy to the uWS origin (12-byte body): per-request proxy overhead.',
     method: 'GET',
     path: '/small',
-    contenders: PROXIES,
+    contenders: PROXIES_SMALL,
     reference: 'nginx',
+    floor: 'uws-undici',
     fastify: 'fastify-proxy',
     expect: body('hello world\n'),
   },
@@ -54,6 +69,7 @@ export const THROUGHPUT: ThroughputDef[] = [
     path: '/64k',
     contenders: PROXIES,
     reference: 'nginx',
+    floor: 'nginx',
     fastify: 'fastify-proxy',
     expect: length(65536),
   },
@@ -66,6 +82,7 @@ export const THROUGHPUT: ThroughputDef[] = [
     bodyBytes: MiB,
     contenders: PROXIES,
     reference: 'nginx',
+    floor: 'nginx',
     fastify: 'fastify-proxy',
     expect: body(String(MiB)),
   },
@@ -75,8 +92,9 @@ export const THROUGHPUT: ThroughputDef[] = [
     what: 'GET /hello answered in-process with "Hello world!" (12 bytes): per-request cost of the server itself.',
     method: 'GET',
     path: '/hello',
-    contenders: ['switchyard', 'switchyard-node', 'uws', 'fastify', 'node-http'],
+    contenders: ['switchyard', 'switchyard-log', 'uws', 'switchyard-node', 'fastify', 'node-http'],
     reference: 'uws',
+    floor: 'uws',
     fastify: 'fastify',
     expect: body('Hello world!'),
   },
@@ -122,9 +140,17 @@ export interface ThroughputRow {
   /** CPU µs per request of the server process tree, one per round, and their median */
   cpuSamples?: number[];
   cpuUs?: number;
+  /** 1-minute load average of the machine at the end of each round's step, and their median. */
+  loadSamples?: number[];
+  load?: number;
   /** Median over rounds of (this rps / reference rps in the same round). */
   vsReference?: number;
   vsFastify?: number;
+  /** Medians over rounds of this CPU µs/req ÷ the reference's / the floor's in the same round. */
+  cpuVsReference?: number;
+  cpuVsFloor?: number;
+  /** Median over rounds of this p99 ÷ the reference's p99 in the same round. */
+  p99VsReference?: number;
 }
 
 export interface ThroughputResult {
@@ -134,6 +160,7 @@ export interface ThroughputResult {
   what: string;
   request: string;
   reference: ServerId;
+  floor: ServerId;
   fastify: ServerId;
   rows: ThroughputRow[];
 }

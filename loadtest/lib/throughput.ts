@@ -3,6 +3,7 @@
  * (A B C, B C A, C A B …) so that drift of the machine lands on all of them alike; ratios are taken
  * within a round and their median reported.
  */
+import os from 'node:os';
 import { LABELS, type Running } from '../contenders/index.js';
 import { type LoadResult, runLoad } from './load.js';
 import { request } from './net.js';
@@ -64,8 +65,10 @@ export async function runThroughput(def: ThroughputDef, env: RunEnv): Promise<Th
         const cpu = r.requests > 0 ? (cpuTreeUs(server.pid) - cpu0) / r.requests : 0;
         row.samples[round] = r;
         (row.cpuSamples ??= [])[round] = cpu;
+        const load = os.loadavg()[0]!;
+        (row.loadSamples ??= [])[round] = load;
         env.log(
-          `  ${def.id.padEnd(12)} round ${round + 1}/${opts.rounds}  ${row.label.padEnd(30)} ${fmt(r)}  cpu ${cpu.toFixed(1)} µs/req`,
+          `  ${def.id.padEnd(12)} round ${round + 1}/${opts.rounds}  ${row.label.padEnd(30)} ${fmt(r)}  cpu ${cpu.toFixed(1)} µs/req  load ${load.toFixed(2)}`,
         );
       } catch (err) {
         Object.assign(row, { status: 'failed', reason: (err as Error).message });
@@ -82,6 +85,7 @@ export async function runThroughput(def: ThroughputDef, env: RunEnv): Promise<Th
     what: def.what,
     request: `${def.method} ${def.path}${def.bodyBytes ? ` (${def.bodyBytes}-byte body)` : ''}`,
     reference: def.reference,
+    floor: def.floor,
     fastify: def.fastify,
     rows,
   };
@@ -97,23 +101,38 @@ function summarise(rows: ThroughputRow[], def: ThroughputDef): void {
     row.p99 = median(samples.map((s) => s.p99));
     const cpu = (row.cpuSamples ?? []).filter((c): c is number => c !== undefined && c > 0);
     if (cpu.length > 0) row.cpuUs = median(cpu);
+    const load = (row.loadSamples ?? []).filter((l): l is number => l !== undefined);
+    if (load.length > 0) row.load = median(load);
     row.httpErrors = sum(samples.map((s) => s.httpErrors));
     row.socketErrors = sum(samples.map((s) => s.socketErrors));
-    row.vsReference = ratio(row, byId.get(def.reference));
-    row.vsFastify = ratio(row, byId.get(def.fastify));
+    const ref = byId.get(def.reference);
+    row.vsReference = ratio(row, ref, rpsOf);
+    row.vsFastify = ratio(row, byId.get(def.fastify), rpsOf);
+    row.cpuVsReference = ratio(row, ref, cpuOf);
+    row.cpuVsFloor = ratio(row, byId.get(def.floor), cpuOf);
+    row.p99VsReference = ratio(row, ref, p99Of);
   }
 }
 
-/** Median over rounds where both have a sample of (row rps / other rps). */
-function ratio(row: ThroughputRow, other: ThroughputRow | undefined): number | undefined {
+type Measure = (row: ThroughputRow, round: number) => number | undefined;
+const rpsOf: Measure = (row, i) => row.samples[i]?.rps;
+const p99Of: Measure = (row, i) => row.samples[i]?.p99;
+const cpuOf: Measure = (row, i) => row.cpuSamples?.[i];
+
+/** Median over the rounds where both have a positive figure of (row's ÷ other's in that round). */
+export function ratio(row: ThroughputRow, other: ThroughputRow | undefined, of: Measure): number | undefined {
   if (!other) return undefined;
   const rs: number[] = [];
-  row.samples.forEach((s, i) => {
-    const o = other.samples[i];
-    if (s && o && o.rps > 0) rs.push(s.rps / o.rps);
-  });
+  for (let i = 0; i < row.samples.length; i++) {
+    const a = of(row, i);
+    const b = of(other, i);
+    if (a !== undefined && b !== undefined && a > 0 && b > 0) rs.push(a / b);
+  }
   return rs.length > 0 ? median(rs) : undefined;
 }
+
+/** Median over rounds of (row's req/s ÷ other's), exported for the goals table. */
+export const rpsRatio = (row: ThroughputRow, other: ThroughputRow | undefined) => ratio(row, other, rpsOf);
 
 export function fmt(r: LoadResult): string {
   return (
