@@ -6,12 +6,12 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
-let browser: Browser;
+let browser: TestBrowser;
 
 beforeAll(async () => {
   const root = mkdtempSync(join(tmpdir(), 'sy-page-'));
@@ -30,19 +30,7 @@ beforeAll(async () => {
   srv = await startServer(
     `routes:\n  - { path: "/site/*", static: { root: ${join(root, 'site')} }, compress: {} }\n`,
   );
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await openBrowser();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -50,8 +38,7 @@ afterAll(async () => {
 });
 
 it('Chromium renders a page whose HTML, CSS and script came compressed', async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
+  const page = await browser.context.newPage();
   const encodings = new Map<string, string | undefined>();
   page.on('response', (r) => {
     encodings.set(new URL(r.url()).pathname, r.headers()['content-encoding']);
@@ -64,5 +51,5 @@ it('Chromium renders a page whose HTML, CSS and script came compressed', async (
   expect(encodings.get('/site/')).toBe('br');
   expect(encodings.get('/site/style.css')).toBe('br');
   expect(encodings.get('/site/app.js')).toBe('br');
-  await context.close();
+  await page.close();
 }, 60_000);

@@ -3,27 +3,15 @@
  * against the built CLI: two pages load /game, a move made in one appears in the other; then the
  * same through a proxy route whose upstream is a separate `ws` origin speaking the game protocol.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
 import { packageRoot } from '../../src/config/load.js';
+import { openBrowser, type TestBrowser } from '../helpers/browser.js';
 import { type Cli, startCli } from '../helpers/cli.js';
-
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface Seen {
   id: string;
@@ -33,8 +21,7 @@ interface Seen {
 }
 
 let cli: (Cli & { ports: number[] }) | undefined;
-let browser: BrowserContext | undefined;
-let profile = '';
+let browser: TestBrowser | undefined;
 let origin: WebSocketServer;
 
 /** A minimal origin for the proxied page: the same protocol, one shard, state on every change. */
@@ -86,17 +73,11 @@ routes:
   - { path: "/far/*", proxy: origin, strip_prefix: /far }
 `,
   );
-  profile = mkdtempSync(join(tmpdir(), 'switchyard-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: FLAGS,
-  });
+  browser = await openBrowser();
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (profile !== '') rmSync(profile, { recursive: true, force: true });
   if (cli !== undefined && cli.child.exitCode === null) {
     cli.kill('SIGTERM');
     await cli.exited;
@@ -121,8 +102,8 @@ async function seesThat(page: Page, fn: (ps: Seen[]) => boolean, what: string): 
 
 async function moveSeenByOther(query: string): Promise<void> {
   const base = `http://127.0.0.1:${cli!.ports[0]}/game`;
-  const a = await browser!.newPage();
-  const b = await browser!.newPage();
+  const a = await browser!.context.newPage();
+  const b = await browser!.context.newPage();
   try {
     await a.goto(`${base}?name=alice${query}`);
     await b.goto(`${base}?name=bob${query}`);
