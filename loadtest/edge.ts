@@ -14,12 +14,14 @@
  * to stdout and loadtest/results/edge.json. Needs wrk, nginx-light and openssl (installed with
  * apt-get when missing and running as root). `--only=static-1k,gzip-64k` runs some scenarios.
  */
+
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { selfSigned } from './lib/certs.js';
 import { killAll } from './lib/cleanup.js';
 import { freePort, HOST } from './lib/net.js';
 import { run, type Spawned, sleep, spawnTracked, stop } from './lib/proc.js';
@@ -203,29 +205,7 @@ async function main(): Promise<void> {
   while (html.length < 64 * 1024)
     html += `<p class="item">${words[(html.length * 7) % 400]} ${words[html.length % 400]}</p>\n`;
   writeFileSync(path.join(site, 'page.html'), html.slice(0, 64 * 1024));
-  const cert = path.join(tmp, 'edge.crt');
-  const key = path.join(tmp, 'edge.key');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = selfSigned(tmp, 'edge', '/CN=localhost');
 
   const [syPlain, syTls, ngPlain, ngTls] = [
     await freePort(),

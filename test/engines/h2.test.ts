@@ -5,13 +5,14 @@
  * unknown length, an error — and an HTTP/2 client that resets its stream cancels the request (the
  * handler's signal aborts; the access log says 499 SY_ERR_CLIENT_GONE).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { type ClientHttp2Session, connect, constants } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSigned } from '../../loadtest/lib/certs.js';
 import { packageRoot } from '../../src/config/load.js';
 import { type Cli, startCli } from '../helpers/cli.js';
 
@@ -22,30 +23,10 @@ let h2cPort: number;
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sy-h2-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = selfSigned(dir, 'h2', '/CN=localhost');
   cli = await startCli(`
 listen:
-  - { host: 127.0.0.1, port: 0, engine: node, tls: { cert: ${join(dir, 'cert.pem')}, key: ${join(dir, 'key.pem')} } }
+  - { host: 127.0.0.1, port: 0, engine: node, tls: { cert: ${cert}, key: ${key} } }
   - { host: 127.0.0.1, port: 0, engine: node, h2c: true }
 log: { level: info, access: stdout }
 routes_dir: ${fixtures}

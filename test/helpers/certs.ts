@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSigned } from '../../loadtest/lib/certs.js';
 
 export interface Certs {
   dir: string;
@@ -20,33 +21,6 @@ export interface Certs {
   enc: { cert: string; key: string; passphrase: string };
   /** a key that matches no certificate here */
   stray: string;
-}
-
-function selfSigned(dir: string, name: string, subj: string, san: string, ec: boolean) {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.crt`);
-  const alg = ec ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      ...alg,
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      subj,
-      '-addext',
-      `subjectAltName=${san}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
 }
 
 export function makeCerts(): Certs {
