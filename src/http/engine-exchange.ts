@@ -5,6 +5,7 @@
  */
 import { errorReply, type SwitchyardError } from '../errors.js';
 import { Exchange, Phase, type Reply } from '../exchange.js';
+import { QueuedBody } from './queued-body.js';
 import { releaseBody, replyProblem } from './reply-rules.js';
 
 /**
@@ -59,6 +60,12 @@ export abstract class EngineExchange extends Exchange {
     this.phase = Phase.Closed;
     if (!wasDone) this.destroyConnection();
     this.wake();
+  }
+
+  /** Is the request body still arriving? Then we close after answering (we will not read it). */
+  protected bodyUnread(): boolean {
+    const b = this.body;
+    return b instanceof QueuedBody && !b.complete;
   }
 
   /** The reply to write: `reply` itself, or (logged) the error reply when it breaks a rule. */

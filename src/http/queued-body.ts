@@ -41,6 +41,9 @@ export abstract class QueuedBody implements RequestBody, AsyncIterator<Buffer> {
     this.sink = sink;
   }
 
+  /** Has the whole body arrived (read or not)? Otherwise answering must close the connection. */
+  abstract get complete(): boolean;
+
   /** Stop the source delivering (the reader is behind). */
   protected abstract pauseSource(): void;
   /** Let the source deliver again; false when it can no longer be touched (then nothing is done). */

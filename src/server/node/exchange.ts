@@ -175,12 +175,6 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
     this.res.destroy();
   }
 
-  /** Is the request body still arriving? Then we close after answering (we will not read it). */
-  private bodyUnread(): boolean {
-    const b = this.body;
-    return b instanceof NodeBody && !b.complete;
-  }
-
   send(reply: Reply): Promise<void> {
     if (this.phase !== Phase.Open) {
       if (this.phase === Phase.Closed) releaseBody((reply as Reply | null)?.body);

@@ -135,12 +135,6 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     this.res.close();
   }
 
-  /** Is the request body still arriving? Then we must close after answering (we will not read it). */
-  private bodyUnread(): boolean {
-    const b = this.body;
-    return b instanceof UwsBody && !b.complete;
-  }
-
   send(reply: Reply): Promise<void> {
     if (this.later !== undefined) return this.later;
     if (this.phase !== Phase.Open) return RESOLVED;
