@@ -20,6 +20,7 @@ import { SharedRegion } from './shared/region.js';
 import { threadCount } from './threads/count.js';
 import type { Supervisor } from './threads/supervisor.js';
 import { loadTls } from './tls/load.js';
+import { engineMaxMessage } from './tracks/websocket/limits.js';
 
 export interface Listening {
   kind: 'http' | 'tcp';
@@ -123,6 +124,7 @@ export class Server {
       chunkedRequests,
       handle: this.pipeline.handle,
       websocket: this.pipeline.websocket,
+      websocketMaxMessage: engineMaxMessage(this.loaded.config.routes),
       sharedPort: this.parts.sharedPort === true,
       onWriteError(ex: Exchange, err: SwitchyardError | Error) {
         logs.error.error(

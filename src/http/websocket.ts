@@ -28,10 +28,33 @@ export interface WsSession {
   closed(code: number, reason: string): void;
 }
 
+/**
+ * Per-connection limits the engine enforces, set per route (src/tracks/websocket/limits.ts):
+ * - `maxMessage` bytes: a larger message from the client closes the connection with 1009 and is
+ *   never handed on;
+ * - `idle` ms without a message from the client: closed with 1001 (0 = never);
+ * - `ping` ms: every period in which nothing came from the client it is pinged; a second silent
+ *   period cuts the connection without a close frame (a dead peer; 0 = never);
+ * - `maxBackpressure` bytes queued for the client besides the message being sent (so one message
+ *   larger than the cap still goes to a client that reads): past it the connection is cut at
+ *   once and what is queued is dropped. The session (and the access log) see 1008 "backpressure";
+ *   the client gets no close frame (it could only arrive behind the queue) and sees 1006;
+ * - `deflate`: permessage-deflate is agreed when the client offers it.
+ */
+export interface WsLimits {
+  readonly maxMessage: number;
+  readonly idle: number;
+  readonly ping: number;
+  readonly maxBackpressure: number;
+  readonly deflate: boolean;
+}
+
 export interface WsAccept {
   readonly kind: 'websocket';
   /** the subprotocol to answer (`''`: none) */
   readonly protocol: string;
+  /** what the engine enforces for this connection */
+  readonly limits: WsLimits;
   /** the handshake completed */
   open(socket: WsSocket): WsSession;
   /** the client went away before the handshake completed: release what `accept` holds */

@@ -13,25 +13,25 @@
  *
  * Relay: messages keep their type (text/binary). Upstream → client: when the client's buffer is
  * past the socket (send returns false) the upstream socket is paused until the client drains.
- * Client → upstream: the engine cannot pause a WebSocket's reads, so past `maxBackpressure` queued
- * for the upstream the connection is closed with 1008 (stated in SECURITY.md). Close codes and
+ * Client → upstream: the engine cannot pause a WebSocket's reads, so past the route's
+ * `max_backpressure` queued for the upstream the connection is closed with 1008 (stated in
+ * SECURITY.md). The route's `ws:` limits (WsLimits) apply to the client's side. Close codes and
  * reasons pass both ways; 1005 (no status) stays an empty close frame and an abnormal end (1006)
  * on one side cuts the other.
  */
 import WebSocket from 'ws';
 import { type SwitchyardError, syError } from '../errors.js';
 import type { Exchange, Reply } from '../exchange.js';
-import type { WsAccept, WsSession, WsSocket } from '../http/websocket.js';
+import type { WsAccept, WsLimits, WsSession, WsSocket } from '../http/websocket.js';
 import type { Params } from '../router/router.js';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
+import { WS_PROXY_DEFAULTS, wsLimits } from '../tracks/websocket/limits.js';
 import { UpstreamPath } from './path.js';
 import type { Peer } from './peer.js';
 import { RequestHeaders } from './request-headers.js';
 import type { Trust } from './trust.js';
 import type { Upstream } from './upstream.js';
 
-/** bytes queued toward the upstream before the connection is closed */
-const MAX_UPSTREAM_BACKLOG = 1024 * 1024;
 /** a handshake the upstream has not answered by then is a failed attempt */
 const HANDSHAKE_TIMEOUT = 10_000;
 /** bytes of a refused handshake's body relayed to the client */
@@ -70,9 +70,11 @@ export class WsProxyRoute {
   private readonly upstream: Upstream;
   private readonly path: UpstreamPath;
   private readonly requestHeaders: RequestHeaders;
+  private readonly limits: WsLimits;
 
   constructor(route: ProxyRouteConfig, where: string, upstream: Upstream, trust: Trust) {
     this.upstream = upstream;
+    this.limits = wsLimits(route.ws, WS_PROXY_DEFAULTS);
     this.path = new UpstreamPath(route);
     this.requestHeaders = new RequestHeaders(route, where, trust);
   }
@@ -104,7 +106,7 @@ export class WsProxyRoute {
       ex.upstream = ex.upstream === undefined ? peer.address : `${ex.upstream}, ${peer.address}`;
       const started = performance.now();
       try {
-        const result = await handshake(peer, path, protocols, headers, ex);
+        const result = await handshake(peer, path, protocols, headers, ex, this.limits);
         ex.upstreamTime = performance.now() - started;
         peer.succeeded();
         if (!(result instanceof ProxiedSocket)) {
@@ -131,6 +133,7 @@ function handshake(
   protocols: string[],
   headers: Record<string, string>,
   ex: Exchange,
+  limits: WsLimits,
 ): Promise<ProxiedSocket | Reply> {
   const url = `${peer.origin.replace(/^http/, 'ws')}${path}`;
   const ws = new WebSocket(url, protocols, {
@@ -143,7 +146,7 @@ function handshake(
   ex.addEventListener('abort', onCancel);
   const settled = new Promise<ProxiedSocket | Reply>((resolve, reject) => {
     // Synchronously: a message in the same read as the handshake's answer is emitted right after.
-    ws.once('open', () => resolve(new ProxiedSocket(ws)));
+    ws.once('open', () => resolve(new ProxiedSocket(ws, limits)));
     ws.once('error', reject);
     ws.once('unexpected-response', (req, res) => {
       const chunks: Buffer[] = [];
@@ -176,14 +179,16 @@ function handshake(
 class ProxiedSocket implements WsAccept {
   readonly kind = 'websocket';
   readonly protocol: string;
+  readonly limits: WsLimits;
   private readonly up: WebSocket;
   private client: WsSocket | undefined;
   private clientGone = false;
   private held: { data: Buffer; binary: boolean }[] = [];
   private heldClose: { code: number; reason: string } | undefined;
 
-  constructor(up: WebSocket) {
+  constructor(up: WebSocket, limits: WsLimits) {
     this.up = up;
+    this.limits = limits;
     this.protocol = up.protocol;
     up.on('error', () => {}); // `close` follows every error
     up.pause();
@@ -210,6 +215,7 @@ class ProxiedSocket implements WsAccept {
 
   open(client: WsSocket): WsSession {
     const up = this.up;
+    const backlog = this.limits.maxBackpressure;
     this.client = client;
     let blocked = false;
     for (const m of this.held) blocked = !client.send(m.data, m.binary) || blocked;
@@ -220,7 +226,7 @@ class ProxiedSocket implements WsAccept {
       message(data: Buffer, binary: boolean) {
         if (up.readyState !== WebSocket.OPEN) return;
         up.send(data, { binary });
-        if (up.bufferedAmount > MAX_UPSTREAM_BACKLOG) {
+        if (up.bufferedAmount > backlog) {
           client.close(1008, 'upstream backlog over limit');
           up.terminate();
         }

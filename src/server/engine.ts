@@ -44,6 +44,8 @@ export interface EngineOptions {
   handle(ex: Exchange): void;
   /** an upgrade request: the pipeline's `websocket` (engines without WebSockets ignore it) */
   websocket?: (ex: Exchange) => WsRun | undefined;
+  /** the largest WebSocket message any route allows: what the engine buffers at most per message */
+  websocketMaxMessage?: number;
   /** a response could not be written as asked (bad reply, stream failure): log it */
   onWriteError(ex: Exchange, err: SwitchyardError | Error): void;
   /**

@@ -37,9 +37,10 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: nu
  * `pace` on this 2-core machine at its quietest (the lowest of 40 measurements, each the slowest of
  * five round trips), ms: `get`, a GET over a fresh raw connection to a route that answers at once
  * (in-process server); `fetch`, the same with fetch() or node:http; `job`, GET /job/where (a
- * trivial pool job); `local`, `localPace()`.
+ * trivial pool job); `local`, `localPace()`; `wsEcho`, a text message echoed through a proxied
+ * WebSocket on an open connection (client → Switchyard → `ws` origin and back).
  */
-export const QUIET_PACE_MS = { get: 0.5, fetch: 0.8, job: 1.1, local: 0.7 } as const;
+export const QUIET_PACE_MS = { get: 0.5, fetch: 0.8, job: 1.1, local: 0.7, wsEcho: 0.5 } as const;
 
 /**
  * `pace` of a GET to a node:http server in this process over a fresh connection: the machine's pace

@@ -2,13 +2,15 @@
  * WebSocket proxying through a `proxy:` route to a real `ws` origin: the handshake fields and the
  * subprotocol, text and binary both ways, close codes and reasons both ways, a refused handshake
  * relayed, an unreachable upstream answered 502 before any upgrade, the client going away closing
- * the upstream connection, and a route that takes no WebSockets answering the upgrade as HTTP.
+ * the upstream connection (within 100 ms, scaled by the pace of a proxied echo measured just
+ * before), and a route that takes no WebSockets answering the upgrade as HTTP.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { pace, QUIET_PACE_MS, scaled } from '../helpers/timing.js';
 import { until } from '../helpers/wait.js';
 
 let origin: WebSocketServer;
@@ -17,6 +19,7 @@ let proxy: TestServer;
 let seen: { url: string; headers: IncomingHttpHeaders } | undefined;
 const originClosed: { code: number; reason: string }[] = [];
 let originOpen = 0;
+let originClosedAt = 0;
 
 function opened(
   url: string,
@@ -71,6 +74,7 @@ beforeAll(async () => {
       } else ws.send(data, { binary });
     });
     ws.on('close', (code, reason) => {
+      originClosedAt = performance.now();
       originOpen--;
       originClosed.push({ code, reason: reason.toString() });
     });
@@ -157,12 +161,23 @@ describe('WebSocket proxying', () => {
     expect(originClosed.at(-1)).toEqual({ code: 4002, reason: 'later' });
   });
 
-  it('closes the upstream connection when the client goes without a close frame', async () => {
+  it('closes the upstream connection when the client goes without a close frame, within 100 ms (scaled)', async () => {
     await until(() => originOpen === 0, undefined, 'earlier connections to close');
     const ws = await opened(wsUrl('/ws/gone'));
     expect(originOpen).toBe(1);
+    // The machine's pace now: the slowest of five echo round trips through the proxy.
+    const echo = () =>
+      new Promise<void>((resolve) => {
+        ws.once('message', () => resolve());
+        ws.send('pace');
+      });
+    await echo();
+    const paceMs = await pace(echo);
+    const t0 = performance.now();
     ws.terminate();
     await until(() => originOpen === 0, undefined, 'the upstream connection to close');
+    const ms = originClosedAt - t0;
+    expect(ms).toBeLessThan(scaled(100, paceMs, QUIET_PACE_MS.wsEcho));
   });
 
   it('answers 502 before any upgrade when the upstream cannot be reached', async () => {

@@ -10,7 +10,7 @@ import type { TlsMaterial } from '../../tls/load.js';
 import { type Address, type Engine, type EngineOptions, ListenError } from '../engine.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
-import { registerWebSockets, WS_DEFAULTS } from './ws.js';
+import { registerWebSockets, WS_ENGINE_MAX_MESSAGE } from './ws.js';
 
 /** The binary accepts (host, port, options, cb); the bundled typings only know (port, options, cb). */
 type ListenFn = (
@@ -84,7 +84,8 @@ export class UwsEngine implements Engine {
     };
     const onRequest = (res: HttpResponse, req: HttpRequest) => serve(UwsExchange.accept(res, req, hooks));
     const websocket = opts.websocket;
-    if (websocket !== undefined) registerWebSockets(this.uws, this.app, hooks, WS_DEFAULTS, websocket, serve);
+    const wsCap = opts.websocketMaxMessage ?? WS_ENGINE_MAX_MESSAGE;
+    if (websocket !== undefined) registerWebSockets(this.uws, this.app, hooks, wsCap, websocket, serve);
     this.app.any('/*', onRequest);
     // Each SNI server name has a router of its own in uWS: without this, its requests get no answer.
     // (WebSockets on SNI names are not registered: README "WebSockets".)

@@ -7,63 +7,98 @@
  * `onAborted` is attached first and the handshake is completed later inside `cork` (uWS's
  * UpgradeAsync pattern). A Reply instead of an accept is answered as plain HTTP: no upgrade.
  *
- * Limits: messages over `maxPayload` close the connection with 1009 (uWS); past `maxBackpressure`
- * queued for a client the connection is closed, never silently dropped (closeOnBackpressureLimit).
+ * Limits are per route (WsLimits, carried by the accept) and enforced here, because one uWS
+ * behaviour serves every route: uWS itself only cuts a message past `maxMessage` (a little over
+ * the largest any route of the starting config allows: src/tracks/websocket/limits.ts), never drops or
+ * closes on backpressure; its own idle timeout and pings are off (heartbeat.ts does the pings).
+ * Deflate is agreed per route by passing the client's offer to `upgrade` or not.
  */
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { asSwitchyardError, errorReply } from '../../errors.js';
 import { type Exchange, Phase } from '../../exchange.js';
-import { isAccept, type WsAccept, type WsRun, type WsSession, type WsSocket } from '../../http/websocket.js';
+import {
+  isAccept,
+  type WsAccept,
+  type WsLimits,
+  type WsRun,
+  type WsSession,
+  type WsSocket,
+} from '../../http/websocket.js';
 import type { EngineHooks } from './exchange.js';
 import { UwsExchange } from './exchange.js';
+import { type Beat, Heartbeats } from './heartbeat.js';
 import type { Uws } from './load.js';
 
-export interface WsLimits {
-  /** bytes; a larger message closes the connection with 1009 */
-  maxPayload: number;
-  /** seconds without traffic before uWS closes (it pings first); 0 = never */
-  idleTimeout: number;
-  /** bytes queued for one client before it is closed */
-  maxBackpressure: number;
-  /** per-message deflate (shared compressor) */
-  deflate: boolean;
-}
+/** The engine's cap when the server is built without one (src/tracks/websocket/limits.ts). */
+export const WS_ENGINE_MAX_MESSAGE = 128 * 1024;
 
-export const WS_DEFAULTS: WsLimits = {
-  maxPayload: 1024 * 1024,
-  idleTimeout: 120,
-  maxBackpressure: 1024 * 1024,
-  deflate: false,
-};
-
+/**
+ * The uWS user data. This build copies the user data's own properties onto the uWS WebSocket and
+ * `getUserData()` returns that WebSocket, so a class instance would lose its methods (and `close`
+ * would be uWS's own, a cut): the connection object is wrapped.
+ */
 interface UserData {
-  accept: WsAccept;
-  session: WsSession | undefined;
-  socket: UwsSocket | undefined;
+  conn: UwsSocket;
 }
 
-/** The client's socket as a session sees it; every call after the close is a no-op. */
-class UwsSocket implements WsSocket {
+const BACKPRESSURE = { code: 1008, reason: 'backpressure' };
+
+/** One connection: the socket a session sees, and its heartbeat. */
+class UwsSocket implements WsSocket, Beat {
+  ws: WebSocket<UserData> | undefined;
+  session: WsSession | undefined;
+  readonly limits: WsLimits;
   gone = false;
-  constructor(private readonly ws: WebSocket<UserData>) {}
+  heard = true;
+  pinged = false;
+  idleTimer: NodeJS.Timeout | undefined;
+  /** why the engine cut the connection, reported instead of uWS's 1006 */
+  closedAs: { code: number; reason: string } | undefined;
+
+  constructor(readonly accept: WsAccept) {
+    this.limits = accept.limits;
+  }
+
   send(data: Uint8Array | string, binary: boolean): boolean {
     if (this.gone) return false;
-    return this.ws.send(data, binary, true) === 1;
+    const ws = this.ws!;
+    const r = ws.send(data, binary, true); // compress only if deflate was agreed
+    if (r === 1) return true;
+    // Past the cap besides this message (one message larger than the cap still goes out): cut at
+    // once, the queue dropped; a close frame would wait behind it and keep the queue alive
+    // (WsLimits.maxBackpressure; test/websocket/limits.test.ts "stops reading").
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (ws.getBufferedAmount() - size > this.limits.maxBackpressure) {
+      this.closedAs = BACKPRESSURE;
+      this.terminate();
+    }
+    return false;
   }
+
   buffered(): number {
-    return this.gone ? 0 : this.ws.getBufferedAmount();
+    return this.gone ? 0 : this.ws!.getBufferedAmount();
   }
+
   close(code?: number, reason?: string): void {
     if (this.gone) return;
     this.gone = true;
     // 1005/1006/1015 may not be sent (RFC 6455 §7.4.1): an empty close frame instead.
-    if (code === undefined || code === 1005 || code === 1006 || code === 1015) this.ws.end();
-    else this.ws.end(code, reason ?? '');
+    if (code === undefined || code === 1005 || code === 1006 || code === 1015) this.ws!.end();
+    else this.ws!.end(code, reason ?? '');
   }
+
   terminate(): void {
     if (this.gone) return;
     this.gone = true;
-    this.ws.close();
+    this.ws!.close();
+  }
+
+  ping(): void {
+    if (!this.gone) this.ws!.ping();
+  }
+
+  cut(): void {
+    this.terminate();
   }
 }
 
@@ -72,16 +107,18 @@ export function registerWebSockets(
   uws: Uws,
   app: TemplatedApp,
   hooks: EngineHooks,
-  limits: WsLimits,
+  maxMessage: number,
   route: (ex: Exchange) => WsRun | undefined,
   handle: (ex: UwsExchange) => void,
 ): void {
+  const beats = new Heartbeats();
   app.ws<UserData>('/*', {
-    maxPayloadLength: limits.maxPayload,
-    idleTimeout: limits.idleTimeout,
-    maxBackpressure: limits.maxBackpressure,
-    closeOnBackpressureLimit: 1, // a boolean in C++; the typings say number
-    compression: limits.deflate ? uws.SHARED_COMPRESSOR : uws.DISABLED,
+    maxPayloadLength: maxMessage,
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
+    maxBackpressure: 0,
+    closeOnBackpressureLimit: 0,
+    compression: uws.SHARED_COMPRESSOR,
     upgrade(res, req, context) {
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
@@ -104,27 +141,51 @@ export function registerWebSockets(
             return;
           }
           ex.phase = Phase.Done;
-          const data: UserData = { accept: result, session: undefined, socket: undefined };
-          res.cork(() => res.upgrade(data, key, result.protocol, extensions, context));
+          const data: UserData = { conn: new UwsSocket(result) };
+          const offer = result.limits.deflate ? extensions : '';
+          res.cork(() => res.upgrade(data, key, result.protocol, offer, context));
         });
     },
     open(ws) {
-      const data = ws.getUserData();
-      const socket = new UwsSocket(ws);
-      data.socket = socket;
-      data.session = data.accept.open(socket);
+      const s = ws.getUserData().conn;
+      s.ws = ws;
+      const { idle, ping } = s.limits;
+      if (idle > 0) {
+        s.idleTimer = setTimeout(() => s.close(1001, 'idle timeout'), idle);
+        s.idleTimer.unref();
+      }
+      if (ping > 0) beats.add(ping, s);
+      s.session = s.accept.open(s);
     },
     message(ws, message, isBinary) {
+      const s = ws.getUserData().conn;
+      if (s.gone) return;
+      s.heard = true;
+      if (message.byteLength > s.limits.maxMessage) {
+        s.close(1009, 'message too big');
+        return;
+      }
+      s.idleTimer?.refresh();
       // `message` is valid only during this call: the session gets a copy.
-      ws.getUserData().session?.message(Buffer.from(new Uint8Array(message)), isBinary);
+      s.session?.message(Buffer.from(new Uint8Array(message)), isBinary);
+    },
+    ping(ws) {
+      ws.getUserData().conn.heard = true;
+    },
+    pong(ws) {
+      ws.getUserData().conn.heard = true;
     },
     drain(ws) {
-      ws.getUserData().session?.drain();
+      ws.getUserData().conn.session?.drain();
     },
     close(ws, code, message) {
-      const data = ws.getUserData();
-      if (data.socket !== undefined) data.socket.gone = true;
-      data.session?.closed(code, Buffer.from(new Uint8Array(message)).toString('utf8'));
+      const s = ws.getUserData().conn;
+      s.gone = true;
+      if (s.idleTimer !== undefined) clearTimeout(s.idleTimer);
+      if (s.limits.ping > 0) beats.remove(s.limits.ping, s);
+      const as = s.closedAs;
+      if (as !== undefined) s.session?.closed(as.code, as.reason);
+      else s.session?.closed(code, Buffer.from(new Uint8Array(message)).toString('utf8'));
     },
   });
 }

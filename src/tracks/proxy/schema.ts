@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { headerMap, headerName, name } from '../../config/fields.js';
 import { HOP_BY_HOP } from '../../proxy/header-rules.js';
 import type { CommonRoute } from '../track.js';
+import { wsLimitShape } from '../websocket/limits.js';
 
 const headerRules = z.strictObject({
   set: headerMap.optional(),
@@ -36,6 +37,8 @@ export const proxyShape = {
     .default('pass'),
   request_headers: managedBy([...HOP_BY_HOP, 'host', 'content-length', 'expect']).optional(),
   response_headers: managedBy([...HOP_BY_HOP, 'content-length', 'date']).optional(),
+  /** limits for WebSocket upgrades through this route (src/tracks/websocket/limits.ts) */
+  ws: z.strictObject(wsLimitShape).optional(),
 };
 
 /** A validated `proxy:` route. */

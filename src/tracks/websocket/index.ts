@@ -11,17 +11,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { duration, name, size } from '../../config/fields.js';
+import { name } from '../../config/fields.js';
 import { syError } from '../../errors.js';
 import type { Reply } from '../../exchange.js';
 import type { WsAccept } from '../../http/websocket.js';
 import { Context } from '../handler/context.js';
 import { defineTrack, type RunFn } from '../track.js';
+import { WS_ROUTE_DEFAULTS, wsLimitShape, wsLimits } from './limits.js';
 import { loadWsModule } from './module.js';
-import { openSession, type SessionLimits } from './session.js';
-
-/** Defaults: nginx has none of these for WebSockets; these suit chat and game traffic. */
-export const WS_ROUTE_DEFAULTS = { maxMessage: 64 * 1024, idle: 120_000 };
+import { openSession } from './session.js';
 
 function offered(v: string | undefined): string[] {
   return v === undefined
@@ -46,10 +44,7 @@ export const websocketTrack = defineTrack({
   name: 'websocket',
   shape: {
     websocket: name,
-    /** largest message accepted from a client (close 1009 past it; at most 1 MiB, the engine's cap) */
-    max_message: size.optional(),
-    /** no message from the client for this long: close 1001 (0 = never) */
-    idle: duration.optional(),
+    ...wsLimitShape,
     /** subprotocols this route speaks, preferred first */
     protocols: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).optional(),
   },
@@ -61,17 +56,12 @@ export const websocketTrack = defineTrack({
         key: 'websocket',
         message: `no websocket module "${route.websocket}" (looked for ${file})`,
       });
-    if (route.max_message !== undefined && route.max_message > 1024 * 1024)
-      out.push({ key: 'max_message', message: 'at most 1MiB (the engine closes larger messages with 1009)' });
     return out;
   },
   async compile(route, env) {
     const mod = await loadWsModule(env.routesDir, route.websocket);
     const services = env.services;
-    const limits: SessionLimits = {
-      maxMessage: route.max_message ?? WS_ROUTE_DEFAULTS.maxMessage,
-      idle: route.idle ?? WS_ROUTE_DEFAULTS.idle,
-    };
+    const limits = wsLimits(route, WS_ROUTE_DEFAULTS);
     const protocols = route.protocols;
     const log = services.logs.error;
     const run: RunFn = () => UPGRADE_REQUIRED;
@@ -97,9 +87,9 @@ export const websocketTrack = defineTrack({
       return {
         kind: 'websocket',
         protocol,
+        limits,
         abandon() {},
-        open: (socket) =>
-          openSession(mod, socket, { remote, protocol, data, limits, log, route: route.path }),
+        open: (socket) => openSession(mod, socket, { remote, protocol, data, log, route: route.path }),
       };
     };
     return run;
