@@ -9,6 +9,7 @@ import type { SwitchyardError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { redirectToHttps } from './http/redirect-https.js';
 import { createLogs, type Logs } from './observe/log.js';
+import { NoRequestTally } from './observe/no-request.js';
 import { Pipeline } from './pipeline.js';
 import { JobPool } from './pool/index.js';
 import { RouteTable } from './router/table.js';
@@ -65,6 +66,8 @@ export class Server {
   private readonly pool: JobPool | undefined;
   private readonly tcp: TcpListener[] = [];
   private readonly loaded: LoadedConfig;
+  /** connections closed without a request, one error-log line per interval (engines that see connections) */
+  private readonly noRequest: NoRequestTally | undefined;
 
   private constructor(
     loaded: LoadedConfig,
@@ -79,6 +82,8 @@ export class Server {
     this.services = services;
     this.pipeline = pipeline;
     this.pool = pool;
+    const every = loaded.config.log.no_request_interval;
+    this.noRequest = every === 'off' ? undefined : new NoRequestTally(this.logs.error, every);
   }
 
   /**
@@ -126,6 +131,7 @@ export class Server {
       websocket: this.pipeline.websocket,
       websocketMaxMessage: engineMaxMessage(this.loaded.config.routes),
       sharedPort: this.parts.sharedPort === true,
+      onNoRequest: this.noRequest?.count,
       onWriteError(ex: Exchange, err: SwitchyardError | Error) {
         logs.error.error(
           { id: ex.id, route: ex.route, code: (err as SwitchyardError).code, err },
@@ -218,6 +224,7 @@ export class Server {
 
   /** Close every listener and connection now (an acceptor thread that must end at once). */
   closeNow(): void {
+    this.noRequest?.stop();
     for (const e of this.engines) e.close?.();
   }
 
@@ -226,6 +233,7 @@ export class Server {
    * cancel what remains, then release the route table's upstreams and the pool.
    */
   async drain(graceMs = this.loaded.config.shutdown.grace): Promise<void> {
+    this.noRequest?.stop();
     for (const e of this.engines) e.stopAccepting();
     await Promise.all([
       this.pipeline.drain(graceMs),

@@ -52,6 +52,8 @@ const log = z.strictObject({
   access: z.string().min(1).default('stdout'),
   /** stdout | stderr | a file path */
   error: z.string().min(1).default('stderr'),
+  /** one error-log line per interval counting connections closed without a request (node engine); off: none */
+  no_request_interval: z.union([z.literal('off'), duration]).default(60_000),
 });
 
 const limits = z

@@ -11,6 +11,7 @@ import type { SwitchyardError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { HeaderLimits } from '../http/request-checks.js';
 import type { WsRun } from '../http/websocket.js';
+import type { NoRequestReason } from '../observe/no-request.js';
 import type { TlsMaterial } from '../tls/load.js';
 
 /** Milliseconds; engines that cannot set them (uWS: fixed ≈ 10 s) say so in their docs. */
@@ -57,6 +58,11 @@ export interface EngineOptions {
   tls?: TlsMaterial | undefined;
   /** header, keep-alive and request timeouts (engines that can set them) */
   timeouts?: EngineTimeouts | undefined;
+  /**
+   * A connection closed without a complete request (log.no_request_interval): engines that see
+   * connections call it once per such connection; absent, they watch nothing.
+   */
+  onNoRequest?: ((reason: NoRequestReason) => void) | undefined;
 }
 
 export interface Address {

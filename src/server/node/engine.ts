@@ -29,6 +29,7 @@ import {
 } from '../engine.js';
 import { Conn } from './conn.js';
 import { NodeExchange, type NodeHooks } from './exchange.js';
+import { markReason, markRequest, watchNoRequest } from './no-request.js';
 import { isHead, parseErrorFor, rawRefusal } from './refuse.js';
 
 /** nginx's defaults: client_header_timeout 60 s, keepalive_timeout 75 s, send_timeout 60 s; node's requestTimeout 300 s. */
@@ -82,6 +83,7 @@ export class NodeEngine implements Engine {
   /** Every request of every server, HTTP/1 or HTTP/2. */
   private onRequest = (req: AnyRequest, res: AnyResponse): void => {
     const h2 = 'stream' in req;
+    markRequest(h2 ? req.stream.session : req.socket);
     const conn = h2 ? undefined : Conn.of(req.socket as Duplex);
     // pipelined behind an answer that closes the connection: never processed (RFC 9112 §9.6)
     if (conn?.closing) return;
@@ -141,6 +143,7 @@ export class NodeEngine implements Engine {
       socket.destroy();
       return;
     }
+    markReason(socket, err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'malformed');
     const refusal = parseErrorFor(err, this.opts.limits);
     // bad chunked framing inside a request being answered: that request answers 400 and closes
     if (conn.current?.failBody(syError('SY_ERR_BAD_BODY', refusal.message))) {
@@ -156,6 +159,7 @@ export class NodeEngine implements Engine {
 
   /** CONNECT (authority-form): Switchyard is not a forward proxy (RFC 9110 §9.3.6). */
   private onConnect = (_req: IncomingMessage, socket: Duplex): void => {
+    markRequest(socket);
     const err = syError('SY_ERR_BAD_REQUEST', 'CONNECT', { status: 501, reason: 'method not implemented' });
     if (socket.writable) socket.end(rawRefusal(err));
     else socket.destroy();
@@ -185,6 +189,7 @@ export class NodeEngine implements Engine {
     // Expect: answered by the exchange (100 when the body is read), not by node up front
     server.on('checkContinue', this.onRequest);
     server.on('checkExpectation', this.onRequest);
+    if (this.opts.onNoRequest !== undefined) watchNoRequest(server, this.opts.onNoRequest);
     return server;
   }
 
@@ -192,8 +197,14 @@ export class NodeEngine implements Engine {
     const material = this.opts.tls;
     if (material === undefined && options?.h2c !== true) return this.http1();
     const { http2Server } = await import('./h2.js');
+    // a TLS handshake must finish within the head's time (node's default: 120 s)
     const tls =
-      material === undefined ? undefined : (await import('../../tls/node.js')).nodeTlsOptions(material);
+      material === undefined
+        ? undefined
+        : {
+            ...(await import('../../tls/node.js')).nodeTlsOptions(material),
+            handshakeTimeout: this.timeouts.header,
+          };
     const server = http2Server(tls, this.opts.limits, this.timeouts, this.onRequest);
     server.on('session', (s: Http2Session) => {
       this.sessions.add(s);
@@ -202,6 +213,7 @@ export class NodeEngine implements Engine {
     });
     server.on('clientError', this.onClientError);
     server.on('checkContinue', this.onRequest);
+    if (this.opts.onNoRequest !== undefined) watchNoRequest(server, this.opts.onNoRequest);
     return server;
   }
 

@@ -13,6 +13,7 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import type { HeaderLimits } from '../../http/request-checks.js';
 import type { EngineTimeouts } from '../engine.js';
@@ -38,6 +39,11 @@ export function http2Server(
     tls !== undefined
       ? createSecureServer({ ...tls, ...common, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] })
       : createServer(common);
+  // A failed or timed-out TLS handshake closes the connection. node:http2 hands it on as a
+  // 'clientError' and then leaves the socket open to whoever listens there (the engine does, for
+  // HTTP/1 parse errors): a silent client would hold it forever. Test: no-request.test.ts "counts by reason".
+  if (tls !== undefined)
+    server.prependListener('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
   server.setTimeout(timeouts.keepAlive);
   server.on('request', onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   return server;
