@@ -1,6 +1,6 @@
 /**
- * A user's first `k6 run loadtest/k6/proxy.js` against `npm start`: the script's default paths
- * must exist on the default config. k6 is not installable here, so its dry checker runs each VU
+ * A user's first `k6 run loadtest/k6/proxy.js` (or game.js, over WebSockets) against `npm start`:
+ * the script's default paths must exist on the default config. k6 is not installable here, so its dry checker runs each VU
  * function once in live mode: real requests to the built CLI serving conf/switchyard.yaml (ports
  * moved to free ones), real `check()`s, any status >= 400 a failure.
  */
@@ -31,7 +31,7 @@ function k6Live(baseUrl: string, script: string, env: Record<string, string> = {
 }
 
 describe('k6 scripts against the default config', () => {
-  it('proxy.js and smoke.js pass with their defaults; a path the config lacks fails', async () => {
+  it('proxy.js, smoke.js and game.js pass with their defaults; a path the config lacks fails', async () => {
     const [main, second, tcp] = [await freePort(), await freePort(), await freePort()];
     const yaml = readFileSync(join(packageRoot, 'conf', 'switchyard.yaml'), 'utf8')
       .replaceAll('port: 8080', `port: ${main}`)
@@ -51,6 +51,14 @@ describe('k6 scripts against the default config', () => {
       const bench = k6Live(base, 'proxy.js', { ORIGIN: 'bench' });
       expect(bench.status).toBe(1);
       expect(bench.stdout).toContain('/small: status 404');
+      // game.js (k6/ws): one player joins the room, moves, sees itself in the state, leaves with 1000
+      const game = k6Live(base, 'game.js', { SESSION_MS: '1500' });
+      expect(game.stdout, game.stdout).toContain('game.js ok');
+      expect(game.status).toBe(0);
+      const nowhere = k6Live(base, 'game.js', { SESSION_MS: '300', WS_PATH: '/nope' });
+      expect(nowhere.status).toBe(1);
+      expect(nowhere.stdout).toContain('/nope?name=k6-1: status 404');
+      expect(nowhere.stdout).toContain('check "game: handshake answered 101" failed');
     } finally {
       c.kill();
       await c.exited;

@@ -12,13 +12,20 @@
  * real server (one at a time, synchronously, as k6's http does) and evaluates its `check()`s; the
  * script fails when a check fails or a response has a status >= 400 (k6's http_req_failed). The
  * test suite runs `proxy.js` this way against the default config.
+ *
+ * `k6/ws` in live mode: `connect` blocks until the socket closes, as in k6. A worker thread holds
+ * the real WebSocket (the `ws` package) and posts its events; this thread waits for them with
+ * Atomics.wait, takes them with receiveMessageOnPort and runs the script's handlers and its
+ * `socket.setTimeout` / `setInterval` timers in between, one at a time, as k6's event loop does.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 
 if (typeof vm.SourceTextModule !== 'function') {
   process.stderr.write('k6 check: run with node --experimental-vm-modules\n');
@@ -27,7 +34,7 @@ if (typeof vm.SourceTextModule !== 'function') {
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 /** Scripts users run (lib.js is imported by them, not run on its own). */
-const ENTRY = ['smoke.js', 'proxy.js', 'handlers.js', 'mixed.js'];
+const ENTRY = ['smoke.js', 'proxy.js', 'handlers.js', 'mixed.js', 'game.js'];
 
 /** `--live BASE_URL` and `-e NAME=value` options; the rest are script files. */
 const args = process.argv.slice(2);
@@ -86,6 +93,99 @@ function liveRequest(method, url, body, params) {
   return { ...res, headers, timings: {}, json: () => JSON.parse(res.body) };
 }
 
+/** The worker that holds one live WebSocket: events out through `port`, `flag` bumped for each. */
+const WS_WORKER = `
+const { workerData } = require('node:worker_threads');
+const { port, flag, url, headers, wsModule } = workerData;
+const WebSocket = require(wsModule);
+const signal = new Int32Array(flag);
+const post = (m) => { port.postMessage(m); Atomics.add(signal, 0, 1); Atomics.notify(signal, 0); };
+const ws = new WebSocket(url, { headers });
+ws.on('upgrade', (res) => post({ event: 'upgrade', status: res.statusCode, headers: res.headers }));
+ws.on('unexpected-response', (_req, res) => { post({ event: 'refused', status: res.statusCode }); ws.terminate(); });
+ws.on('open', () => post({ event: 'open' }));
+ws.on('message', (data, binary) => post({ event: 'message', data: binary ? data : data.toString(), binary }));
+ws.on('ping', () => post({ event: 'ping' }));
+ws.on('pong', () => post({ event: 'pong' }));
+ws.on('error', (err) => post({ event: 'error', error: String(err.message) }));
+ws.on('close', (code) => post({ event: 'close', code }));
+port.on('message', (m) => {
+  if (m.send !== undefined) ws.send(m.send);
+  else if (m.ping) ws.ping();
+  else if (m.close !== undefined) ws.close(m.close);
+});
+`;
+const wsModule = createRequire(import.meta.url).resolve('ws');
+
+/** k6/ws `connect(url, params, callback)`: runs the session to its end, returns the response. */
+function liveWsConnect(url, params, callback) {
+  if (typeof params === 'function') [callback, params] = [params, null];
+  const flag = new SharedArrayBuffer(4);
+  const signal = new Int32Array(flag);
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(WS_WORKER, {
+    eval: true,
+    workerData: { port: port2, flag, url: String(url), headers: params?.headers ?? {}, wsModule },
+    transferList: [port2],
+  });
+  /** @type {Record<string, Function[]>} */
+  const handlers = {};
+  const timers = [];
+  const emit = (event, ...a) => {
+    for (const fn of handlers[event] ?? []) fn(...a);
+  };
+  const res = { url: String(url), status: 0, headers: {}, body: '', error: '' };
+  let done = false;
+  const socket = {
+    on: (event, fn) => (handlers[event] ??= []).push(fn),
+    send: (data) => port1.postMessage({ send: data }),
+    sendBinary: (data) => port1.postMessage({ send: Buffer.from(data) }),
+    ping: () => port1.postMessage({ ping: true }),
+    close: (code) => port1.postMessage({ close: code ?? 1000 }),
+    setTimeout: (fn, ms) => timers.push({ at: performance.now() + ms, fn, every: 0 }),
+    setInterval: (fn, ms) => timers.push({ at: performance.now() + ms, fn, every: Math.max(1, ms) }),
+  };
+  callback(socket);
+  const giveUp = performance.now() + 60_000;
+  while (!done) {
+    const seen = Atomics.load(signal, 0);
+    for (let m = receiveMessageOnPort(port1); m !== undefined && !done; m = receiveMessageOnPort(port1)) {
+      const e = m.message;
+      if (e.event === 'upgrade') Object.assign(res, { status: e.status, headers: e.headers });
+      else if (e.event === 'refused') {
+        res.status = e.status;
+        res.error = `websocket: bad handshake (status ${e.status})`;
+        liveProblems.push(`WS ${url}: status ${e.status}`);
+      } else if (e.event === 'open') emit('open');
+      else if (e.event === 'message') emit(e.binary ? 'binaryMessage' : 'message', e.data);
+      else if (e.event === 'ping' || e.event === 'pong') emit(e.event);
+      else if (e.event === 'error') {
+        res.error ||= e.error;
+        emit('error', { error: () => e.error });
+      } else if (e.event === 'close') {
+        emit('close', e.code);
+        done = true;
+      }
+    }
+    if (done) break;
+    const now = performance.now();
+    if (now > giveUp) {
+      liveProblems.push(`WS ${url}: still open after 60 s`);
+      break;
+    }
+    for (const t of timers.filter((t) => t.at <= now)) {
+      if (t.every > 0) t.at += t.every;
+      else timers.splice(timers.indexOf(t), 1);
+      t.fn();
+    }
+    const next = Math.min(giveUp, ...timers.map((t) => t.at));
+    Atomics.wait(signal, 0, seen, Math.max(0, next - performance.now()));
+  }
+  void worker.terminate();
+  if (res.status === 0 && res.error !== '') liveProblems.push(`WS ${url}: failed (${res.error})`);
+  return res;
+}
+
 /** The k6 modules in live mode: real requests, real checks; everything else stays a stub. */
 const LIVE = {
   k6: {
@@ -110,6 +210,7 @@ const LIVE = {
     patch: (url, body, params) => liveRequest('PATCH', url, body, params),
     request: (method, url, body, params) => liveRequest(method, url, body, params),
   },
+  'k6/ws': { connect: liveWsConnect },
 };
 
 /** Names k6's built-in modules export, as far as our scripts may use them. */
@@ -134,6 +235,7 @@ const K6 = {
     'setResponseCallback',
   ],
   'k6/metrics': ['default', 'Counter', 'Gauge', 'Rate', 'Trend'],
+  'k6/ws': ['default', 'connect'],
   'k6/execution': ['default'],
   'k6/data': ['default', 'SharedArray'],
   'k6/encoding': ['default', 'b64encode', 'b64decode'],
