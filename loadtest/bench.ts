@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     tools,
     nofile: await hardNofile(),
     startTimeoutMs: opts.quick ? 8000 : 15_000,
+    ...(opts.baseline === undefined ? {} : { baseline: path.resolve(opts.baseline) }),
   };
   const servers = new Map<ServerId, StartResult>();
   const statuses: Partial<Record<ServerId, ServerStatus>> = {};
@@ -183,6 +184,10 @@ function neededServers(opts: Options): Set<ServerId> {
   if (opts.only.has('idle')) for (const id of IDLE.contenders) ids.add(id);
   for (const def of THROUGHPUT) if (opts.only.has(def.id)) for (const id of def.contenders) ids.add(id);
   if (opts.only.has('mixed')) ids.add('switchyard');
+  if (opts.baseline === undefined) {
+    ids.delete('switchyard-base');
+    ids.delete('switchyard-base-log');
+  }
   if (opts.contenders.size > 0) for (const id of ids) if (!opts.contenders.has(id)) ids.delete(id);
   return ids;
 }

@@ -16,6 +16,8 @@ export type ServerId =
   | 'origin'
   | 'switchyard'
   | 'switchyard-log'
+  | 'switchyard-base'
+  | 'switchyard-base-log'
   | 'switchyard-node'
   | 'nginx'
   | 'haproxy'
@@ -31,6 +33,8 @@ export const LABELS: Record<ServerId, string> = {
   origin: 'origin (raw uWS)',
   switchyard: 'Switchyard (uws engine)',
   'switchyard-log': 'Switchyard, access log on',
+  'switchyard-base': 'Switchyard baseline (--baseline)',
+  'switchyard-base-log': 'Switchyard baseline, access log on',
   'switchyard-node': 'Switchyard (node engine)',
   nginx: 'nginx',
   haproxy: 'HAProxy',
@@ -60,6 +64,8 @@ export interface StartContext {
   /** Hard open-file limit, for nginx's worker_rlimit_nofile. */
   nofile: number;
   startTimeoutMs: number;
+  /** `--baseline=DIR`: another build of Switchyard (DIR/dist/src/cli.js) to compare in the same run. */
+  baseline?: string;
 }
 
 export interface Running {
@@ -146,8 +152,12 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
     }
     case 'switchyard':
     case 'switchyard-log':
+    case 'switchyard-base':
+    case 'switchyard-base-log':
     case 'switchyard-node': {
-      const cli = path.join(ctx.root, 'dist', 'src', 'cli.js');
+      const base = id.startsWith('switchyard-base');
+      const root = base && ctx.baseline !== undefined ? ctx.baseline : ctx.root;
+      const cli = path.join(root, 'dist', 'src', 'cli.js');
       if (!existsSync(cli)) {
         return {
           ok: false,
@@ -158,9 +168,9 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
       const dir = path.join(ctx.tmp, id);
       mkdirSync(dir, { recursive: true });
       const engine = id === 'switchyard-node' ? 'node' : 'uws';
-      const access = id === 'switchyard-log' ? path.join(dir, 'access.log') : 'off';
+      const access = id.endsWith('-log') ? path.join(dir, 'access.log') : 'off';
       const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort, engine, access });
-      proc = spawnTracked(id, process.execPath, [cli, 'start', '-c', conf], { cwd: ctx.root });
+      proc = spawnTracked(id, process.execPath, [cli, 'start', '-c', conf], { cwd: root });
       readyPath = '/hello';
       break;
     }

@@ -18,6 +18,8 @@ export interface Options {
   tool: 'wrk' | 'autocannon';
   install: boolean;
   save: boolean;
+  /** Root of another checkout whose build is measured beside this one (before/after a change). */
+  baseline?: string;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -33,6 +35,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --threads=N           wrk threads (default 1: the box has 2 cores, one is the server's)
   --idle=N              idle keep-alive connections to open (default 10000; quick 1000)
   --tool=wrk|autocannon load generator (default wrk, autocannon if wrk cannot be had)
+  --baseline=DIR        also run DIR/dist/src/cli.js (another checkout, built) as "Switchyard
+                        baseline", access log off and on: a change's effect measured in one run
   --no-install          do not apt-get install wrk / nginx-light when missing
   --no-save             print the tables but do not write loadtest/results/ and RESULTS.md
 `;
@@ -51,6 +55,7 @@ export function parseOptions(argv: string[]): Options {
       threads: { type: 'string' },
       idle: { type: 'string' },
       tool: { type: 'string' },
+      baseline: { type: 'string' },
       'no-install': { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -87,6 +92,7 @@ export function parseOptions(argv: string[]): Options {
     tool,
     install: values['no-install'] !== true,
     save: values['no-save'] !== true,
+    ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
   };
 }
 

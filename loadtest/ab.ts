@@ -1,0 +1,115 @@
+/**
+ * `npm run bench:ab -- --baseline=DIR [--path=/small] [--access=off|on] [--rounds=12] [--duration=3]`:
+ * the CPU cost per request of this build against another build (DIR: a checkout or a copy with
+ * `dist/`, e.g. main before a change), measured **paired**: both servers run at once, each loaded
+ * by its own wrk for the same window, so the neighbours' load, the CPU frequency and the origin's
+ * state fall on both alike. A window gives one ratio (this ÷ baseline, CPU µs per request from
+ * /proc utime + stime); the median and the spread over windows are printed. On a machine shared
+ * with other work this resolves differences of a few per cent where alternating rounds do not.
+ *
+ * Both servers get the bench's Switchyard config (contenders/switchyard.ts) and forward to one
+ * raw-uWS origin. Nothing is written to disk but the configs in a temporary directory.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type Running, type ServerId, startServer } from './contenders/index.js';
+import { runLoad } from './lib/load.js';
+import { cpuTreeUs, stop } from './lib/proc.js';
+import { median } from './lib/stats.js';
+import { which } from './lib/tools.js';
+
+const { values } = parseArgs({
+  options: {
+    baseline: { type: 'string' },
+    path: { type: 'string', default: '/small' },
+    access: { type: 'string', default: 'off' },
+    rounds: { type: 'string', default: '12' },
+    duration: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+async function main(): Promise<void> {
+  if (!values.baseline) throw new Error('--baseline=DIR is required (a checkout with dist/ built)');
+  const wrk = which('wrk');
+  if (!wrk) throw new Error('wrk is needed (apt-get install -y wrk)');
+  const distLoadtest = path.dirname(fileURLToPath(import.meta.url));
+  const root = path.resolve(distLoadtest, '..', '..');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'switchyard-ab-'));
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+  const ctx = {
+    root,
+    distLoadtest,
+    tmp,
+    originPort: 0,
+    nginxBin: null,
+    tools: {},
+    nofile: 65535,
+    startTimeoutMs: 15_000,
+    baseline: path.resolve(values.baseline),
+  };
+  const started: Running[] = [];
+  const start = async (id: ServerId) => {
+    const r = await startServer(id, ctx);
+    if (!r.ok) throw new Error(`${id}: ${r.reason}\n${r.output}`);
+    started.push(r.server);
+    return r.server;
+  };
+  try {
+    const origin = await start('origin');
+    ctx.originPort = origin.port;
+    const on = values.access === 'on';
+    const a = await start(on ? 'switchyard-log' : 'switchyard');
+    const b = await start(on ? 'switchyard-base-log' : 'switchyard-base');
+    const rounds = Number(values.rounds);
+    const duration = Number(values.duration);
+    const connections = Number(values.connections);
+    const tool = { kind: 'wrk' as const, bin: wrk };
+    const spec = (s: Running, d: number) => ({
+      url: `http://127.0.0.1:${s.port}${values.path}`,
+      connections,
+      threads: 1,
+      durationSec: d,
+      method: 'GET' as const,
+    });
+    log(`ab: GET ${values.path}, access log ${values.access}, ${rounds} paired windows of ${duration} s`);
+    await Promise.all([runLoad(tool, spec(a, 2), tmp), runLoad(tool, spec(b, 2), tmp)]);
+    const ratios: number[] = [];
+    const cpuA: number[] = [];
+    const cpuB: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const a0 = cpuTreeUs(a.pid);
+      const b0 = cpuTreeUs(b.pid);
+      const [ra, rb] = await Promise.all([
+        runLoad(tool, spec(a, duration), tmp),
+        runLoad(tool, spec(b, duration), tmp),
+      ]);
+      const ca = (cpuTreeUs(a.pid) - a0) / ra.requests;
+      const cb = (cpuTreeUs(b.pid) - b0) / rb.requests;
+      cpuA.push(ca);
+      cpuB.push(cb);
+      ratios.push(ca / cb);
+      log(
+        `  window ${String(i + 1).padStart(2)}: this ${ca.toFixed(1)} µs/req (${Math.round(ra.rps)} req/s), ` +
+          `baseline ${cb.toFixed(1)} µs/req (${Math.round(rb.rps)} req/s), ratio ${(ca / cb).toFixed(3)}, load ${os.loadavg()[0]!.toFixed(2)}`,
+      );
+    }
+    const sorted = [...ratios].sort((x, y) => x - y);
+    const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+    log(
+      `ab: this ${median(cpuA).toFixed(1)} µs/req, baseline ${median(cpuB).toFixed(1)} µs/req; ` +
+        `ratio median ${median(ratios).toFixed(3)} (quartiles ${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)})`,
+    );
+  } finally {
+    for (const s of started) await stop(s.proc.child);
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`ab: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
