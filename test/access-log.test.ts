@@ -100,8 +100,8 @@ describe('access log: status as written, closed_by', () => {
   it('a client that leaves before the answer: status 0, closed by the client', async () => {
     const id = rid();
     const c = await RawClient.connect(cli.port);
-    c.write(`GET /sleep?ms=3000 HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n\r\n`);
-    await new Promise((r) => setTimeout(r, 100));
+    c.write(`GET /sleep?ms=30000&tell HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n\r\n`);
+    await cli.waitFor(new RegExp(`"id":"${id}".*"msg":"sleeping"`));
     c.destroy();
     expect(await lineFor(id)).toMatchObject({ status: 0, closed_by: 'client', err: 'SY_ERR_CLIENT_GONE' });
   });

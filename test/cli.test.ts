@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
 import { freePort, runCli, runCliToEnd, startCli, tempFile } from './helpers/cli.js';
+import { RawClient, type WireResponse } from './helpers/raw-client.js';
 import { localPace, QUIET_PACE_MS, scaled } from './helpers/timing.js';
 
 const fixtures = join(packageRoot, 'test', 'fixtures', 'handlers');
@@ -136,26 +137,31 @@ describe('switchyard CLI', () => {
 
   it('drain: an in-flight request completes after SIGTERM, new connections are refused, exit 0', async () => {
     const c = await startCli(
-      `listen:\n  - { host: 127.0.0.1, port: 0 }\nroutes_dir: ${fixtures}\nshutdown: { grace: 5s }\nroutes:\n  - { path: /sleep, handler: sleep }\n`,
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\nroutes_dir: ${fixtures}\nshutdown: { grace: 5s }\nroutes:\n  - { path: /gate, handler: gate }\n`,
     );
     const port = c.ports[0]!;
-    const slow = get(port, '/sleep?ms=800');
-    await new Promise((r) => setTimeout(r, 200));
+    // in flight: the handler has the request and waits for its body, sent after the drain began
+    const client = await RawClient.connect(port);
+    client.write('POST /gate HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n');
+    await c.waitFor(/at the gate/);
     c.kill('SIGTERM');
     await c.waitFor(/draining/);
     expect(await canConnect(port)).toBe(false);
-    const r = await slow;
-    expect(r).toMatchObject({ status: 200, body: 'slept' });
+    client.write('ok');
+    const r = await client.next(10_000);
+    expect(r).toMatchObject({ status: 200 });
+    expect((r as WireResponse).body.toString()).toBe('passed ok');
+    client.destroy();
     expect(await c.exited).toBe(0);
-    expect(c.stdout()).toMatch(/"path":"\/sleep".*"status":200/);
+    expect(c.stdout()).toMatch(/"path":"\/gate".*"status":200/);
   });
 
   it('drain: past the grace period what remains is cancelled (503) and the process exits 0', async () => {
     const c = await startCli(
       `listen:\n  - { host: 127.0.0.1, port: 0 }\nroutes_dir: ${fixtures}\nshutdown: { grace: 300ms }\nroutes:\n  - { path: /sleep, handler: sleep }\n`,
     );
-    const slow = get(c.ports[0]!, '/sleep?ms=10000');
-    await new Promise((r) => setTimeout(r, 100));
+    const slow = get(c.ports[0]!, '/sleep?ms=10000&tell');
+    await c.waitFor(/"msg":"sleeping"/);
     const paceMs = await localPace();
     const t0 = performance.now();
     c.kill('SIGTERM');
@@ -171,8 +177,8 @@ describe('switchyard CLI', () => {
     const c = await startCli(
       `listen:\n  - { host: 127.0.0.1, port: 0 }\nroutes_dir: ${fixtures}\nshutdown: { grace: 30s }\nroutes:\n  - { path: /sleep, handler: sleep }\n`,
     );
-    const slow = get(c.ports[0]!, '/sleep?ms=20000').catch(() => 'reset');
-    await new Promise((r) => setTimeout(r, 100));
+    const slow = get(c.ports[0]!, '/sleep?ms=20000&tell').catch(() => 'reset');
+    await c.waitFor(/"msg":"sleeping"/);
     c.kill('SIGTERM');
     await c.waitFor(/draining/);
     const paceMs = await localPace();

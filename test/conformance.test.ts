@@ -4,9 +4,9 @@
  * on a fresh socket, and asserts three things:
  *
  * 1. the answer: the statuses of the responses (each parsed strictly: well-framed, no control
- *    characters), or, for a known gap of the uWS parser, `silent` (nothing within 500 ms, the
- *    socket still open: uWS closes it with its ≈ 10 s timer, checked once below) or `reset`
- *    (closed at once, not one byte sent);
+ *    characters), or, for a known gap of the uWS parser, `silent` (nothing within 500 ms, scaled
+ *    by the machine's pace; the socket still open: uWS closes it with its ≈ 10 s timer, checked
+ *    once below) or `reset` (closed well before that timer, not one byte sent);
  * 2. the connection afterwards: a follow-up request on the same socket is answered (`open`), the
  *    server closed it (`closed`), or — a gap — the follow-up is never answered (`unusable`);
  * 3. what the upstream received, recorded byte for byte and parsed strictly
@@ -35,6 +35,8 @@ import {
   type RecordingUpstream,
   recordingUpstream,
 } from './helpers/recording-upstream.js';
+import { absenceWindow, recentPace } from './helpers/timing.js';
+import { settle, sleep } from './helpers/wait.js';
 
 type Group =
   | 'framing'
@@ -1369,7 +1371,16 @@ afterAll(async () => {
   await up?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The machine's pace now (measured at most once a second), for the waits below. */
+const paceNow = recentPace();
+/**
+ * How long to wait for a response or a close that should come: generous, yet below uWS's ≈ 10 s
+ * timer (≥ 7 s, measured below), so a connection that timer closes is never taken for an answer.
+ */
+const ANSWER_MS = 5000;
+/** How long to watch for what must not come (a byte, a forwarded request): scaled, kept below ANSWER_MS. */
+const watchFor = async (quietMs: number) =>
+  Math.min(ANSWER_MS, await absenceWindow(quietMs, await paceNow()));
 
 /** Send one case and check the answer and the connection. */
 async function exchange(c: Case, port: number): Promise<void> {
@@ -1379,22 +1390,23 @@ async function exchange(c: Case, port: number): Promise<void> {
   try {
     const parts = typeof c.send === 'string' ? [c.send] : c.send;
     for (let i = 0; i < parts.length; i++) {
-      if (i > 0) await sleep(100);
+      // the parts arrive in separate reads: 100 ms apart on a quiet machine, scaled
+      if (i > 0) await sleep(await absenceWindow(100, await paceNow()));
       client.write(parts[i]!);
     }
     if (c.want === 'silent') {
-      const n = await client.next(500);
-      expect(n, 'silent: no byte within 500 ms, still open').toEqual({ timeout: true, partial: '' });
+      const n = await client.next(await watchFor(500));
+      expect(n, 'silent: no byte (500 ms, scaled), still open').toEqual({ timeout: true, partial: '' });
       return;
     }
     if (c.want === 'reset') {
-      const n = await client.next(500);
+      const n = await client.next(ANSWER_MS);
       expect(n, 'reset: closed at once').toEqual({ closed: true });
       expect(client.received, 'reset: not one byte').toBe('');
       return;
     }
     for (const status of c.want) {
-      const n = await client.next(2000, c.head === true && status >= 200);
+      const n = await client.next(ANSWER_MS, c.head === true && status >= 200);
       if (!('status' in n)) throw new Error(`expected a ${status} response, got ${JSON.stringify(n)}`);
       expect(n.status).toBe(status);
       expect(n.problems, 'a well-formed response').toEqual([]);
@@ -1402,12 +1414,12 @@ async function exchange(c: Case, port: number): Promise<void> {
         expect(values(n, 'connection')).toEqual(['close']);
     }
     if (c.after === 'closed') {
-      expect(await client.closedWithin(1000), 'closed after the response').toBe(true);
+      expect(await client.closedWithin(ANSWER_MS), 'closed after the response').toBe(true);
       expect(client.pending, 'nothing after the response').toBe('');
       return;
     }
     client.write(FOLLOW);
-    const n = await client.next(c.after === 'open' ? 2000 : 500);
+    const n = await client.next(c.after === 'open' ? ANSWER_MS : await watchFor(500));
     if (c.after === 'unusable') {
       expect('status' in n, `the follow-up is not answered: ${JSON.stringify(n)}`).toBe(false);
       return;
@@ -1415,7 +1427,7 @@ async function exchange(c: Case, port: number): Promise<void> {
     if (!('status' in n)) throw new Error(`the follow-up was not answered: ${JSON.stringify(n)}`);
     expect(n.status).toBe(200);
     expect(n.body.toString()).toBe('sync\n');
-    await sleep(5);
+    await sleep(await watchFor(5));
     expect(client.pending, 'nothing after the follow-up').toBe('');
   } finally {
     client.destroy();
@@ -1458,20 +1470,13 @@ async function runCase(c: Case, port: number): Promise<void> {
   const mark = up.requests.length;
   const pmark = up.problems().length;
   await exchange(c, port);
-  // a request forwarded by mistake would arrive within a few ms; the gap cases waited 500 ms
-  if (c.upstream === 'none') await sleep(20);
+  // a request forwarded by mistake would arrive within a few ms (20, scaled)
+  if (c.upstream === 'none') await sleep(await watchFor(20));
   // A cut request's upstream connection closes when undici gets round to it (later on a busy
-  // machine): wait until no new close has been seen for 300 ms, so it is counted here and not in
-  // the next case (found on Node 24: the next case saw this one's 'incomplete request at close').
-  if (c.upstream === 'cut') {
-    let n = -1;
-    for (let quiet = 0, i = 0; quiet < 3 && i < 30; i++) {
-      await sleep(100);
-      const now = up.problems().length;
-      quiet = now === n ? quiet + 1 : 0;
-      n = now;
-    }
-  }
+  // machine): wait until the count of upstream problems settles, so it is counted here and not in
+  // the next case (on Node 24 the next case saw this one's 'incomplete request at close').
+  if (c.upstream === 'cut')
+    await settle(() => up.problems().length, { quietMs: await watchFor(300), ms: 3 * ANSWER_MS });
   checkUpstream(c, mark, pmark);
 }
 
@@ -1508,7 +1513,7 @@ describe.each(engines)('engine %s', (engine) => {
 
 const silent = cases.filter((c) => c.want === 'silent');
 
-// The silent gaps each wait 500 ms for nothing: run them side by side. They expect nothing
+// The silent gaps each wait 500 ms (scaled) for nothing: run them side by side. They expect nothing
 // upstream, so a request forwarded by any of them fails them all.
 describe.skipIf(!engines.includes('uws'))('known gaps with no answer (uWS; see SECURITY.md)', () => {
   it.concurrent.each(silent.map((c) => [`${c.group}: ${c.name}`, c] as const))('%s', async (_n, c) => {

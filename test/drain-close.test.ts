@@ -15,7 +15,7 @@ const fixtures = join(packageRoot, 'test', 'fixtures', 'handlers');
 describe('drain', () => {
   it('requests in flight at SIGTERM are answered with Connection: close, then the connection closes', async () => {
     const c = await startCli(
-      `listen:\n  - { host: 127.0.0.1, port: 0 }\nlog: { access: off }\nroutes_dir: ${fixtures}\nshutdown: { grace: 10s }\nroutes:\n  - { path: /sleep, handler: sleep }\n`,
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\nlog: { access: off }\nroutes_dir: ${fixtures}\nshutdown: { grace: 10s }\nroutes:\n  - { path: /sleep, handler: sleep }\n  - { path: /gate, handler: gate }\n`,
     );
     try {
       const client = await RawClient.connect(c.ports[0]!);
@@ -24,10 +24,12 @@ describe('drain', () => {
       const first = (await client.next(10_000)) as WireResponse;
       expect(first.status).toBe(200);
       expect(values(first, 'connection')).toEqual(keepAliveField());
-      // then a slow one, in flight when the signal comes
-      client.write('GET /sleep?ms=1500 HTTP/1.1\r\nHost: a\r\n\r\n');
-      await new Promise((r) => setTimeout(r, 300));
+      // then one in flight when the signal comes: the handler has it and waits for its body
+      client.write('POST /gate HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n');
+      await c.waitFor(/at the gate/);
       c.kill('SIGTERM');
+      await c.waitFor(/draining/);
+      client.write('ok');
       const second = (await client.next(10_000)) as WireResponse;
       expect(second.status).toBe(200);
       expect(values(second, 'connection')).toEqual(['close']);

@@ -10,7 +10,8 @@ import { packageRoot } from '../src/config/load.js';
 import { defaultEngine, GC_SLACK } from './helpers/engines.js';
 import { parseResponse, RawClient, raw, values, type WireResponse } from './helpers/raw-client.js';
 import { startServer, type TestServer } from './helpers/server.js';
-import { until } from './helpers/wait.js';
+import { absenceWindow } from './helpers/timing.js';
+import { sleep, until } from './helpers/wait.js';
 
 /** What the engine itself says on a keep-alive answer: node:http writes both fields, uWS neither. */
 const ENGINE_KEEP_ALIVE: Record<string, string[] | undefined> =
@@ -155,7 +156,7 @@ describe('request body cap', () => {
     sock.write('POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n');
     const chunk = `4000\r\n${'z'.repeat(0x4000)}\r\n`; // 16 KiB
     for (let i = 0; i < 4; i++) sock.write(chunk); // 64 KiB: at the cap, not over
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(await absenceWindow(100)); // a 413 sent too early would have arrived by now
     expect(got).toBe('');
     sock.write(chunk); // over the cap
     await until(() => got.includes('\r\n\r\n'), '413');

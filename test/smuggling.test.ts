@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cli, startCli } from './helpers/cli.js';
 import { RawClient, values, type WireResponse } from './helpers/raw-client.js';
 import { type RecordingUpstream, recordingUpstream } from './helpers/recording-upstream.js';
+import { absenceWindow } from './helpers/timing.js';
 
 const HEAD = 'POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n';
 const VICTIM = 'GET /victim HTTP/1.1\r\nHost: a\r\nCookie: session=SECRET\r\n\r\n';
@@ -122,8 +123,8 @@ async function refuseAll(
       }),
     );
   }
-  // a request forwarded by mistake arrives within a few ms of its connection's close
-  await sleep(50);
+  // a request forwarded by mistake arrives within a few ms of its connection's close (50, scaled)
+  await sleep(await absenceWindow(50));
   expect(upstreamBytes() - before, 'bytes that reached the upstream').toBe(0);
   return seen;
 }
@@ -147,7 +148,7 @@ describe('default listener: chunked request bodies are refused (411, close)', ()
     const o = await attack(refusePort, ISSUE_1.parts, ISSUE_1.gap);
     expectRefused(o, 'issue 1');
     expect(o.statuses).toEqual([411]);
-    await sleep(50);
+    await sleep(await absenceWindow(50)); // a forwarded request would have arrived by now
     expect(up.requests).toEqual([]);
   });
 
@@ -155,7 +156,7 @@ describe('default listener: chunked request bodies are refused (411, close)', ()
     const o = await attack(refusePort, ISSUE_2.parts, ISSUE_2.gap);
     expectRefused(o, 'issue 2');
     expect(o.statuses).toEqual([411]);
-    await sleep(50);
+    await sleep(await absenceWindow(50)); // a forwarded request would have arrived by now
     expect(up.requests).toEqual([]);
   });
 
@@ -246,7 +247,7 @@ describe('chunked_requests: accept (the documented risk)', () => {
       c.write(ISSUE_2.parts[0]!);
       await sleep(ISSUE_2.gap);
       c.write(ISSUE_2.parts[1]!);
-      expect(await upstreamSees('session=SECRET', 3000)).toBe(true);
+      expect(await upstreamSees('session=SECRET', 10_000)).toBe(true);
       const smuggled = up.requests.slice(mark).find((r) => r.target === '/smuggled');
       expect(smuggled?.fields.map(([k]) => k.toLowerCase())).toContain('cookie');
     } finally {
@@ -260,7 +261,7 @@ describe('chunked_requests: accept (the documented risk)', () => {
       c.write(ISSUE_1.parts[0]!);
       await sleep(ISSUE_1.gap);
       c.write(ISSUE_1.parts[1]!);
-      expect(await upstreamSees('GET /victim HTTP/1.1\r\nHost: a\r\nCookie: session=SECRET', 3000)).toBe(
+      expect(await upstreamSees('GET /victim HTTP/1.1\r\nHost: a\r\nCookie: session=SECRET', 10_000)).toBe(
         true,
       );
     } finally {

@@ -10,6 +10,7 @@ import { createServer, type Server as HttpServer, get as httpGet } from 'node:ht
 import { createGunzip } from 'node:zlib';
 import { afterAll, expect, it } from 'vitest';
 import { type Cli, startCli } from '../helpers/cli.js';
+import { absenceWindow } from '../helpers/timing.js';
 import { until } from '../helpers/wait.js';
 
 const TOTAL = 64 * 1024 * 1024;
@@ -106,10 +107,14 @@ it('64 MiB proxied through gzip: flat server memory, and a stalled client stalls
     quiet = sent === stalledAt ? quiet + 1 : 0;
     stalledAt = sent;
   }
-  await new Promise((r) => setTimeout(r, 1000));
-  // Stalled: the upstream sent (almost) no more, and far less than the whole body.
+  // more upstream progress would show within 1 s (scaled); below 5 s: uWS closes a client that
+  // reads nothing for ≈ 10 s, and then the stall is over
+  const quiet = Math.min(5000, await absenceWindow(1000));
+  await new Promise((r) => setTimeout(r, quiet));
+  // Stalled: the upstream sent (almost) no more, and far less than the whole body (what sits in
+  // between is socket buffers, which loopback autotuning grows to tens of MiB on a slow reader)
   expect(sent - stalledAt).toBeLessThan(4 * 1024 * 1024);
-  expect(sent).toBeLessThan(TOTAL / 2);
+  expect(sent).toBeLessThan(TOTAL * 0.75);
   res.resume();
   gunzip.resume();
   await new Promise<void>((resolve) => gunzip.on('end', () => resolve()));

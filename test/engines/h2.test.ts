@@ -156,9 +156,9 @@ describe('HTTP/2 over TLS (ALPN) and h2c', () => {
   it('a client stream reset cancels the request: the handler is aborted, logged status 0, closed_by client SY_ERR_CLIENT_GONE', async () => {
     const s = connect(`https://127.0.0.1:${tlsPort}`, { rejectUnauthorized: false });
     try {
-      const req = s.request({ ':path': '/sleep?ms=30000&id=reset', 'x-request-id': 'h2-reset-1' });
+      const req = s.request({ ':path': '/sleep?ms=30000&tell', 'x-request-id': 'h2-reset-1' });
       req.on('error', () => {});
-      await new Promise((r) => req.once('response', r).once('ready', () => setTimeout(r, 200)));
+      await cli.waitFor(/"id":"h2-reset-1".*"msg":"sleeping"/);
       req.close(constants.NGHTTP2_CANCEL);
       await cli.waitFor(/"id":"h2-reset-1".*"status":0.*"closed_by":"client"/);
       expect(cli.stdout()).toMatch(/"id":"h2-reset-1".*"err":"SY_ERR_CLIENT_GONE"/);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/load.js';
 import { type Cli, startCli } from '../helpers/cli.js';
 import { RawClient, values } from '../helpers/raw-client.js';
+import { settle, until } from '../helpers/wait.js';
 
 const fixtures = join(packageRoot, 'test', 'fixtures', 'handlers');
 let cli: Cli & { ports: number[] };
@@ -97,8 +98,8 @@ describe('node engine (HTTP/1.x)', () => {
 
   it('a client that goes away cancels its request (the handler is aborted, logged status 0, closed_by client)', async () => {
     const c = await RawClient.connect(port);
-    c.write(GET('/sleep?ms=30000', 'X-Request-Id: node-gone-1\r\n'));
-    await new Promise((r) => setTimeout(r, 100));
+    c.write(GET('/sleep?ms=30000&tell', 'X-Request-Id: node-gone-1\r\n'));
+    await cli.waitFor(/"id":"node-gone-1".*"msg":"sleeping"/);
     c.destroy();
     await cli.waitFor(
       /"id":"node-gone-1".*"status":0.*"closed_by":"client".*"err":"SY_ERR_CLIENT_GONE"/,
@@ -139,7 +140,9 @@ describe('node engine (HTTP/1.x)', () => {
     try {
       c.socket.pause();
       c.write(GET('/stream?bytes=8000000&chunk=65536&known=1'));
-      await new Promise((r) => setTimeout(r, 300));
+      // the server is held back: bytes arrived, then stopped (our buffer and the socket's are full)
+      await until(() => c.socket.readableLength > 0, 'the first bytes');
+      await settle(() => c.socket.readableLength);
       c.socket.resume();
       const n = await c.next(30_000);
       if (!('status' in n)) throw new Error(JSON.stringify(n));

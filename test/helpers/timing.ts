@@ -68,3 +68,28 @@ export async function localPace(): Promise<number> {
     await new Promise((r) => server.close(r));
   }
 }
+
+/**
+ * A `localPace()` kept for up to `maxAgeMs` and measured again after: for a file of many short
+ * cases that each scale their waits, without a measurement per case.
+ */
+export function recentPace(maxAgeMs = 1000): () => Promise<number> {
+  let at = Number.NEGATIVE_INFINITY;
+  let last = 0;
+  return async () => {
+    if (performance.now() - at > maxAgeMs) {
+      last = await localPace();
+      at = performance.now();
+    }
+    return last;
+  };
+}
+
+/**
+ * How long to watch for something that must NOT happen (a byte, a forwarded request): `claimMs`,
+ * the time it would take to show up on a quiet machine, scaled by the pace measured now. Only for
+ * proving absence; a test that waits for something to happen uses `until`.
+ */
+export async function absenceWindow(claimMs: number, paceMs?: number): Promise<number> {
+  return scaled(claimMs, paceMs ?? (await localPace()), QUIET_PACE_MS.local);
+}

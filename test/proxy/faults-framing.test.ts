@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient, values, type WireResponse } from '../helpers/raw-client.js';
 import { type RecordingUpstream, recordingUpstream } from '../helpers/recording-upstream.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { GIVE_UP_MS, sleep } from '../helpers/wait.js';
+import { GIVE_UP_MS, sleep, until } from '../helpers/wait.js';
 
 /** What the scripted upstream answers for a path; other paths get `200 <path>`. */
 const script = new Map<string, string | ((socket: net.Socket) => void)>();
@@ -329,14 +329,15 @@ routes: [{ path: "/*", proxy: e }]
 
 describe('bytes nobody asked for', () => {
   it('an unsolicited response on an idle keep-alive connection never answers the next request', async () => {
+    let forged = false;
     script.set('/then-unsolicited', (socket) => {
       socket.write(normal('/then-unsolicited'));
-      setTimeout(() => socket.write(normal('/FORGED')), 50);
+      setTimeout(() => socket.write(normal('/FORGED'), () => (forged = true)), 50);
     });
     const o = await ask('/then-unsolicited');
     if (o.kind !== 'response') throw new Error(JSON.stringify(o));
     expect(o.res.body.toString()).toBe('/then-unsolicited');
-    await sleep(150); // the forged bytes are on the idle connection now
+    await until(() => forged, 'the forged bytes on the idle connection');
     await expectNextIsItsOwn('after-unsolicited');
   });
 
@@ -349,13 +350,14 @@ describe('bytes nobody asked for', () => {
   });
 
   it('garbage on an idle keep-alive connection is not an error for the next request', async () => {
+    let garbage = false;
     script.set('/then-garbage', (socket) => {
       socket.write(normal('/then-garbage'));
-      setTimeout(() => socket.write('\r\n\r\ngarbage\r\n'), 50);
+      setTimeout(() => socket.write('\r\n\r\ngarbage\r\n', () => (garbage = true)), 50);
     });
     const o = await ask('/then-garbage');
     if (o.kind !== 'response') throw new Error(JSON.stringify(o));
-    await sleep(150);
+    await until(() => garbage, 'the garbage on the idle connection');
     await expectNextIsItsOwn('after-garbage');
   });
 });

@@ -9,6 +9,7 @@ import { uwsGapIt } from '../helpers/engines.js';
 import { get } from '../helpers/http.js';
 import { raw } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { absenceWindow } from '../helpers/timing.js';
 import { httpUpstream, rawUpstream, type Upstream } from '../helpers/upstreams.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -360,7 +361,7 @@ routes: [{ path: "/*", proxy: f }]
     });
     s.write('HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n');
     await until(() => got.includes('\r\n\r\n'), 'the HEAD response');
-    await sleep(50); // a body, if one were (wrongly) sent, would arrive now
+    await sleep(await absenceWindow(50)); // a body, if one were (wrongly) sent, would arrive by now
     const head = got;
     got = '';
     s.write('GET /h HTTP/1.1\r\nHost: x\r\n\r\n');

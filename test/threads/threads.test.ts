@@ -10,6 +10,7 @@ import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/load.js';
 import { type Cli, freePort, runCliToEnd, startCli, tempFile } from '../helpers/cli.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { until } from '../helpers/wait.js';
 
 const handlers = join(packageRoot, 'test', 'fixtures', 'handlers');
@@ -61,6 +62,30 @@ async function fresh(port: number, path: string, headers: Record<string, string>
     return { status: r.statusCode, headers: r.headers, body: await r.body.text() };
   } finally {
     await agent.close();
+  }
+}
+
+/** How many requests the gate fixture holds (its "at the gate" lines so far). */
+function atGate(c: Cli): number {
+  return c.stderr().match(/at the gate/g)?.length ?? 0;
+}
+
+/**
+ * `count` requests to the gate fixture at /g, each on a fresh connection: once every one is held at
+ * the gate or answered without it, `meanwhile` runs; then the bodies go and the answers come back.
+ */
+async function gated(c: Cli & { ports: number[] }, count: number, meanwhile: () => unknown) {
+  const clients = await Promise.all(Array.from({ length: count }, () => RawClient.connect(c.ports[0]!)));
+  try {
+    for (const cl of clients) cl.write('POST /g HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n');
+    const answered = () => clients.filter((cl) => cl.received !== '').length;
+    await until(() => atGate(c) + answered() >= count, `${count} requests at the gate or answered`);
+    await meanwhile();
+    for (const cl of clients) cl.write('ok');
+    const rs = await Promise.all(clients.map((cl) => cl.next(10_000)));
+    return rs.map((r) => ('status' in r ? r : { status: -1, ...r }));
+  } finally {
+    for (const cl of clients) cl.destroy();
   }
 }
 
@@ -162,14 +187,12 @@ describe.each([2, 4])('threads: %i', (n) => {
   });
 
   it('route queue caps hold process-wide, not per thread', async () => {
-    const c = await start(n, `routes:\n  - { path: /s, handler: sleep, queue: 2 }\n`);
-    const port = c.ports[0]!;
-    const rs = await Promise.all(Array.from({ length: 6 * n }, () => fresh(port, '/s?ms=700')));
+    const c = await start(n, `routes:\n  - { path: /g, handler: gate, queue: 2 }\n`);
+    // every admitted request is held at the gate until all have been admitted or refused
+    const rs = await gated(c, 6 * n, () => expect(atGate(c)).toBe(2));
     const ok = rs.filter((r) => r.status === 200).length;
     const full = rs.filter((r) => r.status === 503).length;
-    expect(ok + full).toBe(rs.length);
-    expect(ok).toBeGreaterThanOrEqual(1);
-    expect(ok).toBeLessThanOrEqual(2);
+    expect([ok, full]).toEqual([2, rs.length - 2]);
     expect(new Set((await accessLines(c, rs.length)).map((l) => l.thread)).size).toBeGreaterThan(1);
   });
 
@@ -197,16 +220,16 @@ describe.each([2, 4])('threads: %i', (n) => {
   });
 
   it('SIGTERM drains every thread: requests in flight all complete, the process exits 0', async () => {
-    const c = await start(n, `shutdown: { grace: 10s }\nroutes:\n  - { path: /s, handler: sleep }\n`);
-    const port = c.ports[0]!;
-    const inflight = Array.from({ length: 4 * n }, () => fresh(port, '/s?ms=800'));
-    await new Promise((r) => setTimeout(r, 300));
-    c.kill('SIGTERM');
-    const rs = await Promise.all(inflight);
+    const c = await start(n, `shutdown: { grace: 10s }\nroutes:\n  - { path: /g, handler: gate }\n`);
+    // in flight at the signal: every handler has its request and waits for the body
+    const rs = await gated(c, 4 * n, async () => {
+      c.kill('SIGTERM');
+      await c.waitFor(/draining/);
+    });
     expect(rs.map((r) => r.status)).toEqual(rs.map(() => 200));
     expect(await c.exited).toBe(0);
     const lines = access(c);
-    expect(lines).toHaveLength(inflight.length);
+    expect(lines).toHaveLength(rs.length);
     expect(new Set(lines.map((l) => l.thread)).size).toBeGreaterThan(1);
   });
 
