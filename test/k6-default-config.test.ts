@@ -5,7 +5,8 @@
  * moved to free ones), real `check()`s, any status >= 400 a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
@@ -62,6 +63,25 @@ describe('k6 scripts against the default config', () => {
     } finally {
       c.kill();
       await c.exited;
+    }
+  });
+});
+
+describe('the dry check (npm run typecheck)', () => {
+  it('passes every script with its output on a file, as under `npm test > log` (Node 20 crashed on the third)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k6-check-'));
+    const out = openSync(join(dir, 'out'), 'w');
+    try {
+      const r = spawnSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', CHECK], {
+        stdio: ['ignore', out, 'pipe'],
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+      expect(readFileSync(join(dir, 'out'), 'utf8')).toMatch(/k6 check: (\d+) of \1 scripts ok/);
+    } finally {
+      closeSync(out);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -287,8 +287,13 @@ async function checkScript(file) {
   const root = load(file);
   await root.link((specifier, referrer) => {
     if (specifier in K6) {
+      // One module per k6 specifier, held here until evaluated: a SyntheticModule that only V8's
+      // module graph refers to can be collected after linking, and evaluating the graph then
+      // crashes Node 20 (SIGSEGV in SyntheticModuleEvaluationStepsCallback).
+      const held = cache.get(`k6:${specifier}`);
+      if (held) return held;
       const names = K6[specifier];
-      return new vm.SyntheticModule(
+      const synthetic = new vm.SyntheticModule(
         names,
         function () {
           const real = live ? (LIVE[specifier] ?? {}) : {};
@@ -298,6 +303,8 @@ async function checkScript(file) {
         },
         { context, identifier: specifier },
       );
+      cache.set(`k6:${specifier}`, synthetic);
+      return synthetic;
     }
     if (specifier.startsWith('./') || specifier.startsWith('../')) {
       return load(path.resolve(path.dirname(referrer.identifier), specifier));
