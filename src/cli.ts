@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * switchyard start [-c FILE] | check [-c FILE] | version | --help
+ * switchyard start [-c FILE] | check [-c FILE] | reload | reopen | stop [-c FILE] | version | --help
  */
+// First: SIGUSR1 must not start the inspector, nor SIGHUP kill us, while the rest loads.
+import './ops/early-signals.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +14,9 @@ const USAGE = `usage: switchyard <command> [options]
 commands:
   start [-c FILE]   serve the configuration (default conf/switchyard.yaml)
   check [-c FILE]   validate the configuration, print every problem with its path (like nginx -t)
+  reload [-c FILE]  check the configuration, then tell the running instance (pid: in it) to reload
+  reopen [-c FILE]  tell the running instance to reopen its log files (after rotating them)
+  stop [-c FILE]    tell the running instance to stop gracefully (readiness fails, then drain)
   version           print the version
 
 options:
@@ -83,6 +88,15 @@ async function main(argv: string[]): Promise<void> {
         throw err;
       }
       process.stdout.write(`${file}: configuration ok\n`);
+      return;
+    }
+    case 'reload':
+    case 'reopen':
+    case 'stop': {
+      const { signalRunning } = await import('./ops/control.js');
+      const r = await signalRunning(command, file);
+      if (!r.ok) fail(r.message);
+      process.stdout.write(`${r.message}\n`);
       return;
     }
     case 'start': {

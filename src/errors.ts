@@ -31,6 +31,7 @@ export const catalogue = {
   SY_ERR_FORBIDDEN: { status: 403, reason: 'forbidden' },
   SY_ERR_PRECONDITION_FAILED: { status: 412, reason: 'precondition failed' },
   SY_ERR_RANGE_NOT_SATISFIABLE: { status: 416, reason: 'range not satisfiable' },
+  SY_ERR_PROXY_PROTOCOL: { status: 400, reason: 'missing or untrusted PROXY protocol header' },
   SY_ERR_SHUTTING_DOWN: { status: 503, reason: 'server is shutting down' },
   // time and cancellation
   SY_ERR_TIMEOUT: { status: 504, reason: 'request timed out' },

@@ -130,6 +130,8 @@ export abstract class Exchange implements CancelSource {
   tries: number;
   /** free-form extra fields for the access log (e.g. job timings); undefined until used */
   logExtra: Record<string, unknown> | undefined;
+  /** the PROXY protocol's source address (a `proxy_protocol` listener, from a trusted peer only) */
+  proxied: string | undefined;
 
   constructor(method: string, rawPath: string, query: string, headers: string[], remoteAddress?: string) {
     this.method = method;
@@ -137,6 +139,7 @@ export abstract class Exchange implements CancelSource {
     this.query = query;
     this.headers = headers;
     this.address = remoteAddress;
+    this.proxied = undefined;
     this.host = '';
     this.problem = undefined;
     this.closeAfter = false;

@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { moduleUrl } from './module-url.js';
 
 /**
  * Where in `file` a SyntaxError is, from `node --check` (`[stdin]:12` first on stderr). The source
@@ -29,12 +30,15 @@ function syntaxErrorLine(file: string): number | undefined {
   return undefined;
 }
 
-/** The line of `file` in a stack trace (`file:///…/x.js:2:7`), if the error was thrown there. */
+/**
+ * The line of `file` in a stack trace (`file:///…/x.js:2:7`, or `x.js?v=HASH:2:7` as imported by
+ * `importModule`), if the error was thrown there.
+ */
 function stackLine(stack: string | undefined, url: string): number | undefined {
   if (stack === undefined) return undefined;
-  const at = stack.indexOf(`${url}:`);
+  const at = stack.indexOf(url);
   if (at === -1) return undefined;
-  const m = /^:(\d+)/.exec(stack.slice(at + url.length));
+  const m = /^(?:\?v=[0-9a-f]+)?:(\d+)/.exec(stack.slice(at + url.length));
   return m === null ? undefined : Number(m[1]);
 }
 
@@ -51,7 +55,8 @@ export function describeLoadError(file: string, err: unknown): string {
 export async function importModule(fileOrUrl: string): Promise<Record<string, unknown>> {
   const file = fileOrUrl.startsWith('file:') ? fileURLToPath(fileOrUrl) : fileOrUrl;
   try {
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    // Versioned by content: a reload imports a changed module fresh (src/module-url.ts).
+    return (await import(moduleUrl(file))) as Record<string, unknown>;
   } catch (err) {
     throw new Error(describeLoadError(file, err), { cause: err });
   }

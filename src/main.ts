@@ -1,44 +1,38 @@
 /**
- * Boot: load config → build → listen; SIGTERM/SIGINT drain (a second signal exits at once);
- * SIGUSR1 owned (never Node's inspector).
+ * Boot: load config → claim the pid file → build → listen → ready. Signals (src/ops/signals.ts):
+ * TERM/INT/QUIT drain (a second one exits at once), HUP reload, USR1 reopen the log files.
  */
 import { configWarnings, loadChecked } from './check.js';
+import { PidFile, pidPath } from './ops/pidfile.js';
+import { Reloader } from './ops/reload.js';
 import { Server } from './server.js';
 
 export interface Started {
   server: Server;
+  /** Readiness fails at once; after `shutdown.delay` the drain starts. Idempotent. */
   stop(): Promise<void>;
-}
-
-/** The server SIGUSR1 acts on, once built. */
-let usr1Target: Server | undefined;
-
-/**
- * Own SIGUSR1 before anything else: Node's default for it opens the inspector on 127.0.0.1:9229 —
- * code execution for every local user — and logrotate's usual `postrotate` sends exactly this
- * signal. Any JS listener replaces that default (checked on Node 20: test/signals.test.ts).
- */
-function ownUsr1(): void {
-  if (process.listenerCount('SIGUSR1') > 0) return;
-  process.on('SIGUSR1', () => {
-    if (usr1Target !== undefined) onUsr1(usr1Target);
-  });
-}
-
-/** SIGUSR1, as in nginx: reopen log files. The hook for log reopening; for now it only says so. */
-function onUsr1(server: Server): void {
-  server.logs.error.info({ signal: 'SIGUSR1' }, 'SIGUSR1: log reopening is not implemented yet');
+  /** Re-read the config file (see src/ops/reload.ts); resolves true when it is in force. */
+  reload(): Promise<boolean>;
+  /** Remove the pid file (if it still names us). */
+  releasePid(): void;
 }
 
 export async function start(file: string): Promise<Started> {
-  ownUsr1();
   const loaded = await loadChecked(file); // as `switchyard check`: modules imported, problems named
-  const server = await Server.build(loaded);
-  usr1Target = server;
+  const pid =
+    loaded.config.pid === undefined ? undefined : PidFile.claim(pidPath(loaded.file, loaded.config.pid));
+  let server: Server;
+  try {
+    server = await Server.build(loaded);
+  } catch (err) {
+    pid?.release();
+    throw err;
+  }
   try {
     await server.listen();
   } catch (err) {
     await server.drain(0).catch(() => {});
+    pid?.release();
     throw err;
   }
   // The runtime reports errors nobody awaited (a pick loser that failed for real) as warnings.
@@ -59,36 +53,18 @@ export async function start(file: string): Promise<Started> {
       `listening on ${l.host}:${l.port}`,
     );
   }
+  const reloader = new Reloader(server, pid);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= server.drain());
-  return { server, stop };
+  const stop = () => {
+    if (stopping !== undefined) return stopping;
+    server.readiness.state = 'draining';
+    const delay = server.current.config.shutdown.delay;
+    if (delay === 0) return (stopping = server.drain()); // stops accepting synchronously
+    server.logs.error.info({ delay_ms: delay }, 'readiness failing; serving on until the drain');
+    stopping = new Promise<void>((r) => setTimeout(r, delay)).then(() => server.drain());
+    return stopping;
+  };
+  return { server, stop, reload: () => reloader.reload(), releasePid: () => reloader.pid?.release() };
 }
 
-/** Install signal handlers: first SIGTERM/SIGINT drains and exits 0, a second exits at once. */
-export function exitOnSignals(started: Started): void {
-  let signalled = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalled) {
-      started.server.logs.error.warn({ signal: sig }, 'second signal: exiting now');
-      started.server.logs.flush();
-      process.exit(1);
-    }
-    signalled = true;
-    const stopping = started.stop(); // stops accepting synchronously, before anything else
-    started.server.logs.error.info({ signal: sig }, 'draining');
-    stopping.then(
-      () => {
-        started.server.logs.error.info('drained, exiting');
-        started.server.logs.flush();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        started.server.logs.error.error({ err }, 'drain failed');
-        started.server.logs.flush();
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-}
+export { ownSignals as exitOnSignals } from './ops/signals.js';

@@ -8,7 +8,9 @@
 import { asSwitchyardError, errorReply, type SwitchyardError, syError } from './errors.js';
 import { type Exchange, Phase, type Reply } from './exchange.js';
 import type { WsRun } from './http/websocket.js';
-import { type Logs, logAccess } from './observe/log.js';
+import { type Logs, logAccess, loggedStatus } from './observe/log.js';
+import type { RouteStats } from './observe/metrics.js';
+import { type ProbeKind, probeReply, Readiness } from './observe/probes.js';
 import { normalizePath } from './router/normalize.js';
 import type { CompiledRoute, RouteTable } from './router/table.js';
 
@@ -41,9 +43,13 @@ export class Pipeline {
   draining = false;
   private idle: (() => void) | undefined = undefined;
 
-  constructor(table: RouteTable, logs: Logs) {
+  /** what the readiness probe reports (the server moves it: starting → ready → draining) */
+  readonly readiness: Readiness;
+
+  constructor(table: RouteTable, logs: Logs, readiness = new Readiness()) {
     this.table = table;
     this.logs = logs;
+    this.readiness = readiness;
   }
 
   /** The table new requests are routed with. */
@@ -86,8 +92,13 @@ export class Pipeline {
     if (path === null)
       return this.refuse(ex, syError('SY_ERR_BAD_PATH', `path "${ex.rawPath.slice(0, 200)}"`));
     ex.path = path;
+    const table = this.table;
+    if (table.probes !== null) {
+      const probe = table.probes.get(path);
+      if (probe !== undefined) return this.probe(ex, probe);
+    }
 
-    const m = this.table.router.match(ex.method, ex.host, path);
+    const m = table.router.match(ex.method, ex.host, path);
     if (m.kind !== 'found') {
       if (m.kind === 'none') return this.refuse(ex, syError('SY_ERR_NOT_FOUND'));
       const err = syError('SY_ERR_METHOD_NOT_ALLOWED');
@@ -102,6 +113,7 @@ export class Pipeline {
       return this.refuse(
         ex,
         syError('SY_ERR_BODY_TOO_LARGE', `Content-Length ${body.declared} over ${route.bodyLimit}`),
+        route.stats,
       );
     }
     body.limit = route.bodyLimit;
@@ -109,7 +121,7 @@ export class Pipeline {
     if (route.queue !== null && !route.queue.tryAcquire(route.maxActive)) {
       const err = syError('SY_ERR_UPSTREAM_QUEUE_FULL', `route ${route.name}: ${route.maxActive} in flight`);
       err.headers = { 'retry-after': '1' };
-      return this.refuse(ex, err);
+      return this.refuse(ex, err, route.stats);
     }
     route.active++;
     let timer: NodeJS.Timeout | undefined;
@@ -127,8 +139,9 @@ export class Pipeline {
       // Synchronous reply (respond, redirect): no promise on the way unless the body streams.
       const sent = ex.send(result);
       this.release(route);
-      if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) void sent.then(() => this.finish(ex));
-      else this.finish(ex);
+      if (ex.phase === Phase.Open || ex.phase === Phase.Streaming)
+        void sent.then(() => this.finish(ex, route.stats));
+      else this.finish(ex, route.stats);
       return;
     }
     void this.complete(ex, route, result, timer);
@@ -148,7 +161,7 @@ export class Pipeline {
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       this.release(route);
-      this.finish(ex);
+      this.finish(ex, route.stats);
     }
   }
 
@@ -172,7 +185,7 @@ export class Pipeline {
   }
 
   /** Answer a request that never reaches a track (bad request, 404, 405, 413 …). */
-  private refuse(ex: Exchange, err: SwitchyardError): void {
+  private refuse(ex: Exchange, err: SwitchyardError, stats = this.table.unmatched): void {
     ex.errorCode = err.code;
     // Malformed requests and unread bodies: close, so the next bytes are never read as a request.
     if (err.status !== 404 && err.status !== 405) ex.closeAfter = true;
@@ -180,13 +193,22 @@ export class Pipeline {
     const sent = ex.send(errorReply(err, wantsJson(ex)));
     // A closing answer is written a loop turn later (or never, when uWS closes first): the access
     // line waits for that outcome, so it states only a status that was written.
-    if (ex.phase === Phase.Open) void sent.then(() => this.finish(ex));
-    else this.finish(ex);
+    if (ex.phase === Phase.Open) void sent.then(() => this.finish(ex, stats));
+    else this.finish(ex, stats);
   }
 
-  private finish(ex: Exchange): void {
+  /** Readiness or liveness (src/observe/probes.ts): a fixed reply, before routing. */
+  private probe(ex: Exchange, kind: ProbeKind): void {
+    ex.route = kind;
+    ex.track = 'probe';
+    void ex.send(probeReply(kind, ex.method, this.readiness));
+    this.finish(ex, this.table.probeStats);
+  }
+
+  private finish(ex: Exchange, stats: RouteStats): void {
     if (ex.cancelReason !== undefined) ex.errorCode ??= ex.cancelReason.code;
-    if (this.logs.access !== null) logAccess(this.logs.access, ex);
+    stats.record(loggedStatus(ex), (performance.now() - ex.startTime) / 1000);
+    if (this.logs.access !== null) logAccess(this.logs.access, ex, this.table.clientOf);
     this.inflight.delete(ex);
     if (this.idle !== undefined && this.inflight.size === 0) this.idle();
   }

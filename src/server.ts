@@ -10,17 +10,21 @@ import type { Exchange } from './exchange.js';
 import { redirectToHttps } from './http/redirect-https.js';
 import { createLogs, type Logs } from './observe/log.js';
 import { NoRequestTally } from './observe/no-request.js';
+import { Stats } from './observe/metrics.js';
+import { Readiness } from './observe/probes.js';
+import { ServerViews } from './observe/views.js';
 import { Pipeline } from './pipeline.js';
 import { JobPool } from './pool/index.js';
 import { RouteTable } from './router/table.js';
-import type { Engine, EngineOptions } from './server/engine.js';
+import { type Engine, type EngineOptions, ListenError } from './server/engine.js';
 import { chooseEngine, type EngineName, engines } from './server/engines.js';
+import { listenerKey } from './server/listener-key.js';
 import type { JobRunner, ProcessServices } from './services.js';
 import { processLayout, tableLayout } from './shared/plan.js';
 import { SharedRegion } from './shared/region.js';
 import { threadCount } from './threads/count.js';
 import type { Supervisor } from './threads/supervisor.js';
-import { loadTls } from './tls/load.js';
+import { loadTls, type TlsMaterial } from './tls/load.js';
 import { engineMaxMessage } from './tracks/websocket/limits.js';
 
 export interface Listening {
@@ -45,7 +49,15 @@ export interface AcceptorParts {
 }
 
 export interface TcpListener {
+  readonly port: number;
+  readonly connections: number;
   close(graceMs?: number): Promise<void>;
+}
+
+interface OpenListener {
+  listening: Listening;
+  tcp: TcpListener | undefined;
+  engine: Engine | undefined;
 }
 
 export class Server {
@@ -60,12 +72,19 @@ export class Server {
   private redirecting: Engine | undefined = undefined;
   /** the first tls listener's bound port: where `redirect_https` listeners send clients */
   private httpsPort = 443;
+  private tlsSeen = false;
+  /** the job pool (undefined in an acceptor thread: the supervisor's pool runs its jobs) */
+  readonly pool: JobPool | undefined;
+  /** the engine of `proxy_protocol` listeners (uWS cannot tell listeners apart per request) */
+  private ppEngine: Engine | undefined = undefined;
   /** with `threads` > 1 in the main thread: the acceptor threads serve the http listeners */
   private supervisor: Supervisor | undefined = undefined;
   private readonly parts: AcceptorParts;
-  private readonly pool: JobPool | undefined;
-  private readonly tcp: TcpListener[] = [];
-  private readonly loaded: LoadedConfig;
+  private readonly open = new Map<string, OpenListener>();
+  private readonly closing: Promise<void>[] = [];
+  private loaded: LoadedConfig;
+  /** the engine's header limits; a reload updates them in place */
+  private readonly limits = { headers: 0, headerBytes: 0, uri: 0 };
   /** connections closed without a request, one error-log line per interval (engines that see connections) */
   private readonly noRequest: NoRequestTally | undefined;
 
@@ -84,6 +103,59 @@ export class Server {
     this.pool = pool;
     const every = loaded.config.log.no_request_interval;
     this.noRequest = every === 'off' ? undefined : new NoRequestTally(this.logs.error, every);
+    this.setLimits(loaded);
+    (services.views as ServerViews).attach(this);
+  }
+
+  /** The config in force (the last one loaded or reloaded). */
+  get current(): LoadedConfig {
+    return this.loaded;
+  }
+
+  /** Where the readiness probe stands. */
+  get readiness(): Readiness {
+    return this.pipeline.readiness;
+  }
+
+  /** Acceptor threads serve the http listeners (the main thread supervises). */
+  get threaded(): boolean {
+    return this.supervisor !== undefined;
+  }
+
+  /** Reload: the new config is in force (the route table is swapped separately). */
+  adopt(loaded: LoadedConfig): void {
+    this.loaded = loaded;
+    this.setLimits(loaded);
+  }
+
+  private setLimits(loaded: LoadedConfig): void {
+    const l = loaded.config.limits;
+    this.limits.headers = l.headers;
+    this.limits.headerBytes = l.header_bytes;
+    this.limits.uri = l.uri;
+  }
+
+  /** The ports of this thread's http listeners (open connections are counted from the kernel's table). */
+  httpPorts(): Set<number> {
+    const ports = new Set<number>();
+    for (const o of this.open.values()) if (o.tcp === undefined) ports.add(o.listening.port);
+    if (this.supervisor !== undefined) for (const l of this.supervisor.listening) ports.add(l.port);
+    return ports;
+  }
+
+  tcpConnections(): number {
+    let n = 0;
+    for (const o of this.open.values()) if (o.tcp !== undefined) n += o.tcp.connections;
+    return n;
+  }
+
+  /** The route-table options for `loaded`: with acceptor threads, a region they share. */
+  tableOptions(
+    loaded: LoadedConfig,
+  ): { region: SharedRegion; share: { index: number; of: number } } | undefined {
+    const threads = this.pool === undefined ? 1 : threadCount(loaded.config);
+    if (threads <= 1) return undefined;
+    return { region: SharedRegion.create(tableLayout(loaded.config, threads)), share: { index: 0, of: 1 } };
   }
 
   /**
@@ -96,7 +168,14 @@ export class Server {
     const logs = opts.logs ?? createLogs(config.log);
     const pool = opts.jobs === undefined ? await JobPool.start(config, routesDir, logs) : undefined;
     const shared = opts.shared ?? SharedRegion.create(processLayout(config));
-    const services: ProcessServices = { logs, jobs: opts.jobs ?? pool, state: {}, shared };
+    const services: ProcessServices = {
+      logs,
+      jobs: opts.jobs ?? pool,
+      state: {},
+      shared,
+      stats: new Stats(),
+      views: new ServerViews(),
+    };
     // The supervisor's own table (reload checks, metrics) uses the region it hands the acceptors.
     const threads = opts.jobs === undefined ? threadCount(config) : 1;
     const table0 =
@@ -111,14 +190,14 @@ export class Server {
       await pool?.close();
       throw err;
     }
-    return new Server(loaded, services, new Pipeline(table, logs), pool, opts);
+    return new Server(loaded, services, new Pipeline(table, logs, new Readiness()), pool, opts);
   }
 
   private engineOptions(chunkedRequests: EngineOptions['chunkedRequests']): EngineOptions {
     const { limits } = this.loaded.config;
     const logs = this.logs;
     return {
-      limits: { headers: limits.headers, headerBytes: limits.header_bytes, uri: limits.uri },
+      limits: this.limits,
       timeouts: {
         header: limits.header_timeout,
         keepAlive: limits.keepalive_timeout,
@@ -157,6 +236,16 @@ export class Server {
       }
       return this.redirecting;
     }
+    if (l.proxy_protocol) {
+      if (name !== 'uws') throw new ListenError('proxy_protocol: the node engine does not take it yet');
+      if (this.ppEngine === undefined) {
+        const pipeline = this.pipeline;
+        const trust = { trusted: (peer: string) => pipeline.routes.services.upstreams.trust.trusted(peer) };
+        this.ppEngine = await engines.uws({ ...this.engineOptions(chunked), proxyProtocol: trust });
+        this.engines.push(this.ppEngine);
+      }
+      return this.ppEngine;
+    }
     const key = `${name}:${chunked}`;
     let engine = this.plain.get(key);
     if (engine === undefined) {
@@ -181,33 +270,87 @@ export class Server {
       });
       for (const l of this.supervisor.listening) this.listening.push({ kind: 'http', ...l });
     }
-    let tlsSeen = false;
     for (const [i, l] of this.loaded.config.listen.entries()) {
-      if (l.kind === 'http') {
-        if (threads > 1) continue;
-        const choice = await chooseEngine(l.engine, `listen[${i}]`);
-        const port = await (await this.engineFor(l, choice.name)).listen(l.host, l.port, { h2c: l.h2c });
-        if (l.tls !== undefined && !tlsSeen) {
-          tlsSeen = true;
-          this.httpsPort = port;
-        }
-        this.listening.push({
-          kind: 'http',
-          host: l.host,
-          port,
-          ...(l.tls === undefined ? {} : { tls: true }),
-          engine: choice.name,
-          fallback: choice.fallback,
-        });
-      } else {
-        const { listenTcp } = await import('./pool/tcp.js');
-        if (this.pool === undefined) continue; // acceptor threads: the supervisor serves tcp listeners
-        const t = await listenTcp(l, this.pool, this.logs);
-        this.tcp.push(t);
-        this.listening.push({ kind: 'tcp', host: l.host, port: t.port });
+      if (l.kind === 'http' && threads > 1) continue;
+      if (l.kind === 'tcp' && this.pool === undefined) continue; // acceptor threads: the supervisor serves tcp listeners
+      await this.openListener(l, `listen[${i}]`);
+    }
+    if (this.pipeline.readiness.state === 'starting') this.pipeline.readiness.state = 'ready';
+    return this.listening;
+  }
+
+  /** Open one listener (start-up, or a reload that added it). */
+  async openListener(l: ListenConfig, where: string): Promise<Listening> {
+    let listening: Listening;
+    let tcp: TcpListener | undefined;
+    let engine: Engine | undefined;
+    if (l.kind === 'http') {
+      const choice = await chooseEngine(l.engine, where);
+      engine = await this.engineFor(l, choice.name);
+      const port = await engine.listen(l.host, l.port, { h2c: l.h2c });
+      if (l.tls !== undefined && !this.tlsSeen) {
+        this.tlsSeen = true;
+        this.httpsPort = port;
+      }
+      listening = {
+        kind: 'http',
+        host: l.host,
+        port,
+        ...(l.tls === undefined ? {} : { tls: true }),
+        engine: choice.name,
+        fallback: choice.fallback,
+      };
+    } else {
+      const { listenTcp } = await import('./pool/tcp.js');
+      tcp = await listenTcp(l, this.pool!, this.logs);
+      listening = { kind: 'tcp', host: l.host, port: tcp.port };
+    }
+    this.open.set(listenerKey(l), { listening, tcp, engine });
+    this.listening.push(listening);
+    return listening;
+  }
+
+  /**
+   * Read the TLS files of every open TLS listener `loaded` keeps, then hand each engine its new
+   * material. A file that cannot be read rejects before any engine changes.
+   */
+  async reloadTls(loaded: LoadedConfig): Promise<void> {
+    const todo: { engine: Engine; tls: TlsMaterial }[] = [];
+    for (const [i, l] of loaded.config.listen.entries()) {
+      if (l.kind !== 'http' || l.tls === undefined) continue;
+      const engine = this.open.get(listenerKey(l))?.engine;
+      if (engine?.reloadTls === undefined) continue;
+      try {
+        todo.push({ engine, tls: loadTls(l.tls) });
+      } catch (err) {
+        throw new Error(`listen[${i}].tls: ${(err as Error).message}`);
       }
     }
-    return this.listening;
+    for (const t of todo) await t.engine.reloadTls!(t.tls);
+  }
+
+  /** The keys of the listeners this thread has open (see `listenerKey`). */
+  listenerKeys(): string[] {
+    return [...this.open.keys()];
+  }
+
+  /**
+   * Close one listener (a reload removed it): stop accepting at once; a TCP listener lets its
+   * connections' jobs finish (up to the grace); HTTP requests in flight on its connections finish.
+   * Returns false when the engine cannot close a single listener (it stays open until restart).
+   */
+  closeListener(key: string): Listening | false {
+    const o = this.open.get(key);
+    if (o === undefined) return false;
+    if (o.tcp !== undefined) {
+      this.closing.push(o.tcp.close(this.loaded.config.shutdown.grace));
+    } else if (o.engine?.unlisten?.(o.listening.host, o.listening.port) !== true) {
+      return false;
+    }
+    this.open.delete(key);
+    const i = this.listening.indexOf(o.listening);
+    if (i !== -1) this.listening.splice(i, 1);
+    return o.listening;
   }
 
   /**
@@ -215,11 +358,11 @@ export class Server {
    * Each compiles its own table beside the old and swaps; resolves with their errors ([] = all
    * done). Without threads: nothing to do (the caller swaps this pipeline's table itself).
    */
-  async reloadThreads(loaded: LoadedConfig): Promise<string[]> {
+  async reloadThreads(loaded: LoadedConfig, region?: SharedRegion): Promise<string[]> {
     const sup = this.supervisor;
     if (sup === undefined) return [];
     const threads = threadCount(this.loaded.config);
-    return sup.reload(loaded, SharedRegion.create(tableLayout(loaded.config, threads)));
+    return sup.reload(loaded, region ?? SharedRegion.create(tableLayout(loaded.config, threads)));
   }
 
   /** Close every listener and connection now (an acceptor thread that must end at once). */
@@ -234,11 +377,14 @@ export class Server {
    */
   async drain(graceMs = this.loaded.config.shutdown.grace): Promise<void> {
     this.noRequest?.stop();
+    this.pipeline.readiness.state = 'draining';
     for (const e of this.engines) e.stopAccepting();
+    const tcp = [...this.open.values()].flatMap((o) => (o.tcp === undefined ? [] : [o.tcp.close(graceMs)]));
     await Promise.all([
       this.pipeline.drain(graceMs),
       this.supervisor?.drain(graceMs),
-      ...this.tcp.map((t) => t.close(graceMs)),
+      ...tcp,
+      ...this.closing,
     ]);
     await Promise.allSettled([this.pipeline.routes.close(), this.pool?.close()]);
     for (const e of this.engines) e.close?.(); // idle keep-alive connections (an acceptor thread must end with none)

@@ -15,6 +15,7 @@
 import type { Dispatcher } from 'undici';
 import type { Exchange } from './exchange.js';
 import type { Logs } from './observe/log.js';
+import type { Stats } from './observe/metrics.js';
 import type { Upstreams } from './proxy/index.js';
 import type { Shared, SharedRegion } from './shared/index.js';
 
@@ -33,9 +34,21 @@ export interface UpstreamHandle {
   readonly dispatcher: Dispatcher;
 }
 
+/** Scrape-time views of the process (src/observe): built by the server, read by the metrics and status tracks. */
+export interface Views {
+  /** the Prometheus exposition: content type and text */
+  metrics(): Promise<{ type: string; text: string }>;
+  /** the status page's JSON */
+  status(): unknown;
+}
+
 /** Per process: shared by every acceptor and every route table. */
 export interface ProcessServices {
   logs: Logs;
+  /** request and upstream counters, kept across reloads */
+  stats: Stats;
+  /** undefined where no server runs (tools, tests of a table alone) */
+  views?: Views | undefined;
   /** the job pool; undefined where a process runs without one (tests) */
   jobs: JobRunner | undefined;
   /** application state shared by every handler of this thread (`ctx.state`); plain objects, not across threads */

@@ -96,10 +96,10 @@ describe('config', () => {
 
   it('reports a route with no track or two tracks', () => {
     expect(problems('routes:\n  - { path: /a }')).toEqual([
-      'routes[0]: a route needs one of handler, proxy, respond, redirect, static, websocket',
+      'routes[0]: a route needs one of handler, proxy, respond, redirect, static, websocket, metrics, status',
     ]);
     expect(problems('routes:\n  - { path: /a, respond: { body: a }, redirect: { to: /b } }')).toEqual([
-      'routes[0]: a route takes one of handler, proxy, respond, redirect, static, websocket (got respond and redirect)',
+      'routes[0]: a route takes one of handler, proxy, respond, redirect, static, websocket, metrics, status (got respond and redirect)',
     ]);
   });
 

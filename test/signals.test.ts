@@ -51,7 +51,7 @@ describe('SIGUSR1', () => {
     const before = listeningPorts(pid);
     expect(before).toContain(cli.ports[0]);
     cli.kill('SIGUSR1');
-    await cli.waitFor(/SIGUSR1: log reopening is not implemented yet/);
+    await cli.waitFor(/log files reopened/);
     // Node writes "Debugger listening on ws://127.0.0.1:9229/…" when the inspector opens
     expect(cli.stderr()).not.toMatch(/Debugger listening/);
     expect(listeningPorts(pid)).not.toContain(9229);

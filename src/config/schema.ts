@@ -8,43 +8,15 @@
  * looks at cross-references (an upstream's name, a module on disk). Those need to know what else
  * the file declares, so the schema is built per file by `configSchema(refs)`.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { compressSchema } from '../compress/schema.js';
 import { patternProblem } from '../router/router.js';
-import { tlsProblems } from '../tls/load.js';
-import { tlsSchema } from '../tls/schema.js';
 import { tracks } from '../tracks/index.js';
 import type { CheckRefs, Track } from '../tracks/track.js';
-import { duration, httpMethod, name, port, rate, requestKey, size } from './fields.js';
-
-const listenShape = (refs: CheckRefs) => ({
-  host: z.string().default('127.0.0.1'),
-  port,
-  /** `http` or `tcp` (the line-protocol job listener, node:net). */
-  kind: z.enum(['http', 'tcp']).default('http'),
-  /** http listeners: `uws` (default where it loads) or `node` (node:http / node:http2) */
-  engine: z.enum(['uws', 'node']).optional(),
-  /** node engine: HTTP/2 over cleartext with prior knowledge (this listener then speaks only HTTP/2) */
-  h2c: z.boolean().optional(),
-  /** tcp listeners: the job that answers each line. */
-  job: name.optional(),
-  /** tcp listeners: close a connection with nothing in flight after this long without a line */
-  idle: duration.optional(),
-  /** tcp listeners: connections beyond this are refused (closed at once) */
-  max_connections: z.number().int().min(1).optional(),
-  /**
-   * http listeners: request bodies with `Transfer-Encoding: chunked`. `refuse` (the default) answers
-   * 411 and closes; `accept` trusts uWS's lenient chunked decoder, which can smuggle (SECURITY.md).
-   */
-  chunked_requests: z.enum(['refuse', 'accept']).optional(),
-  /** http listeners: terminate TLS (src/tls/schema.ts) */
-  tls: tlsSchema(refs.configDir).optional(),
-  /** plain http listeners: answer every request with a redirect to the first tls listener */
-  redirect_https: z.boolean().optional(),
-});
+import { duration, httpMethod, name, rate, requestKey, size } from './fields.js';
+import { listener } from './listen.js';
+import { probes, proxyProtocolProblems, shutdown } from './operate.js';
 
 const log = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -285,108 +257,55 @@ function route(refs: CheckRefs) {
   });
 }
 
-/** Listener checks that need more than one key, or the modules on disk. */
-function listener(refs: CheckRefs) {
-  return z.strictObject(listenShape(refs)).superRefine((l, ctx) => {
-    if (l.kind === 'tcp' && l.job === undefined)
-      ctx.addIssue({ code: 'custom', path: ['job'], message: 'a tcp listener needs a job' });
-    if (l.kind === 'tcp') {
-      for (const k of ['engine', 'h2c'] as const) {
-        if (l[k] !== undefined)
-          ctx.addIssue({ code: 'custom', path: [k], message: `only http listeners take ${k}` });
-      }
-    }
-    if (l.h2c === true && l.engine === 'uws')
-      ctx.addIssue({ code: 'custom', path: ['h2c'], message: 'h2c needs engine: node' });
-    if (l.h2c === true && l.tls !== undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['h2c'],
-        message: 'h2c is cleartext: not with tls (TLS speaks h2 by ALPN)',
-      });
-    if (l.kind === 'http') {
-      for (const k of ['job', 'idle', 'max_connections'] as const) {
-        if (l[k] !== undefined)
-          ctx.addIssue({
-            code: 'custom',
-            path: [k],
-            message: `only tcp listeners take ${k === 'job' ? 'a job' : k}`,
-          });
-      }
-    } else if (l.chunked_requests !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['chunked_requests'],
-        message: 'only http listeners take chunked_requests',
-      });
-    }
-    if (l.kind === 'tcp' && (l.tls !== undefined || l.redirect_https === true))
-      ctx.addIssue({
-        code: 'custom',
-        path: [l.tls ? 'tls' : 'redirect_https'],
-        message: 'only http listeners take it',
-      });
-    if (l.tls !== undefined && l.redirect_https === true)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['redirect_https'],
-        message: 'a tls listener cannot redirect to https',
-      });
-    if (l.tls !== undefined)
-      for (const p of tlsProblems(l.tls))
-        ctx.addIssue({ code: 'custom', path: ['tls', ...p.path], message: p.message });
-    if (l.job !== undefined) {
-      const file = join(refs.routesDir, 'jobs', `${l.job}.js`);
-      if (!existsSync(file))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['job'],
-          message: `unknown job "${l.job}" (looked for ${file})`,
-        });
-    }
-  });
-}
-
 /** The whole config schema for one file (`refs`: what its cross-references may point at). */
 export function configSchema(refs: CheckRefs) {
-  return z.strictObject({
-    listen: z
-      .array(listener(refs))
-      .min(1)
-      .default([{ host: '127.0.0.1', port: 8080, kind: 'http' }])
-      .superRefine((ls, ctx) => {
-        const i = ls.findIndex((l) => l.redirect_https === true);
-        if (i !== -1 && !ls.some((l) => l.tls !== undefined))
-          ctx.addIssue({
-            code: 'custom',
-            path: [i, 'redirect_https'],
-            message: 'no listener has tls to redirect to',
+  return z
+    .strictObject({
+      listen: z
+        .array(listener(refs))
+        .min(1)
+        .default([{ host: '127.0.0.1', port: 8080, kind: 'http' }])
+        .superRefine((ls, ctx) => {
+          const i = ls.findIndex((l) => l.redirect_https === true);
+          if (i !== -1 && !ls.some((l) => l.tls !== undefined))
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'redirect_https'],
+              message: 'no listener has tls to redirect to',
+            });
+          const seen = new Map<string, number>();
+          ls.forEach((l, i) => {
+            if (l.port === 0) return;
+            const key = `${l.host}:${l.port}`;
+            const prev = seen.get(key);
+            if (prev !== undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: [i],
+                message: `${key} is already used by listen[${prev}]`,
+              });
+            else seen.set(key, i);
           });
-        const seen = new Map<string, number>();
-        ls.forEach((l, i) => {
-          if (l.port === 0) return;
-          const key = `${l.host}:${l.port}`;
-          const prev = seen.get(key);
-          if (prev !== undefined)
-            ctx.addIssue({ code: 'custom', path: [i], message: `${key} is already used by listen[${prev}]` });
-          else seen.set(key, i);
-        });
-      }),
-    /** acceptor threads: `auto` = one per core; 1 = the main thread serves (no thread hop) */
-    threads: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
-    /** the shared-memory region handlers reach as ctx.shared */
-    shared: shared.prefault({}),
-    log: log.prefault({}),
-    limits: limits.prefault({}),
-    shutdown: z.strictObject({ grace: duration.default(10_000) }).prefault({}),
-    pool: pool.prefault({}),
-    /** CIDRs or names (loopback, linklocal, uniquelocal) whose X-Forwarded-* headers are trusted */
-    trusted_proxies: z.array(trustedProxy).default([]),
-    /** where handler modules are found, relative to the config file; default: this package's built routes/ */
-    routes_dir: z.string().min(1).optional(),
-    upstreams: z.record(name, upstream).default({}),
-    routes: z.array(route(refs)).default([]),
-  });
+        }),
+      /** acceptor threads: `auto` = one per core; 1 = the main thread serves (no thread hop) */
+      threads: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
+      /** the shared-memory region handlers reach as ctx.shared */
+      shared: shared.prefault({}),
+      log: log.prefault({}),
+      limits: limits.prefault({}),
+      shutdown: shutdown.prefault({}),
+      /** a pid file: written at start (refused if a live instance holds it), removed at exit */
+      pid: z.string().min(1).optional(),
+      probes: probes.prefault({}),
+      pool: pool.prefault({}),
+      /** CIDRs or names (loopback, linklocal, uniquelocal) whose X-Forwarded-* headers are trusted */
+      trusted_proxies: z.array(trustedProxy).default([]),
+      /** where handler modules are found, relative to the config file; default: this package's built routes/ */
+      routes_dir: z.string().min(1).optional(),
+      upstreams: z.record(name, upstream).default({}),
+      routes: z.array(route(refs)).default([]),
+    })
+    .superRefine((c, ctx) => proxyProtocolProblems(c, ctx));
 }
 
 export type ConfigInput = z.input<ReturnType<typeof configSchema>>;

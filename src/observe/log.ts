@@ -2,7 +2,14 @@
  * Logging: two pino loggers, the error log (levels, for operators) and the access log (one JSON
  * line per request). Both write through pino's asynchronous destination (SonicBoom with
  * `sync: false`): a write appends to a buffer and returns; the file descriptor is written from the
- * event loop, so a slow disk or a full pipe never blocks request handling. `flush()` on shutdown.
+ * event loop, so a slow disk or a full pipe never blocks request handling.
+ *
+ * Durability: a file destination batches up to 4 KiB but is flushed every second
+ * (`periodicFlush`), so a quiet server's lines reach the file within a second
+ * (test/ops/signals-logs.test.ts "a line reaches the file within the flush period"). `close()` writes out
+ * everything held and closes the files; every exit path (drain, second signal, crash) awaits it.
+ * `reopen()` (SIGUSR1) reopens file destinations by path, for log rotation: lines written before
+ * the reopen go to the old (renamed) file, lines after to the new one, none is lost.
  */
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { Exchange } from '../exchange.js';
@@ -11,15 +18,65 @@ export interface Logs {
   error: Logger;
   /** null when `log.access: off` */
   access: Logger | null;
+  /** Write out what is held, synchronously where possible (best effort: `exit` handlers). */
   flush(): void;
+  /** Reopen file destinations by path (log rotation); stdout/stderr are left alone. */
+  reopen(): void;
+  /** Write out everything held and close the destinations; resolves when written (or after 2 s). */
+  close(): Promise<void>;
 }
 
-type Sink = DestinationStream & { flushSync?: () => void; end?: () => void };
+/** How often a file destination writes out what it holds (ms): "within a second". */
+const FILE_FLUSH_MS = 1000;
+
+type Sink = DestinationStream & {
+  flushSync?: () => void;
+  end?: () => void;
+  reopen?: () => void;
+  once?: (event: string, fn: () => void) => void;
+  file?: string;
+};
 
 function destination(target: string): Sink {
   if (target === 'stdout') return pino.destination({ dest: 1, sync: false, minLength: 0 }) as Sink;
   if (target === 'stderr') return pino.destination({ dest: 2, sync: false, minLength: 0 }) as Sink;
-  return pino.destination({ dest: target, sync: false, mkdir: true, minLength: 4096 }) as Sink;
+  return pino.destination({
+    dest: target,
+    sync: false,
+    mkdir: true,
+    minLength: 4096,
+    periodicFlush: FILE_FLUSH_MS,
+  } as Parameters<typeof pino.destination>[0]) as Sink;
+}
+
+/** End one sink and resolve once its last write is done and it is closed. */
+function endSink(s: Sink): Promise<void> {
+  if (typeof s.end !== 'function' || typeof s.once !== 'function') {
+    try {
+      s.flushSync?.();
+    } catch {
+      // a closed pipe at exit is not worth a crash
+    }
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, 2000);
+    t.unref();
+    s.once!('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    s.once!('error', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    try {
+      s.end!();
+    } catch {
+      clearTimeout(t);
+      resolve();
+    }
+  });
 }
 
 /** The loggers for `log:` config. `streams` replaces the destinations (tests capture lines this way). */
@@ -43,36 +100,73 @@ export function createLogs(
       accSink,
     );
   }
+  let closing: Promise<void> | undefined;
   return {
     error,
     access,
     flush() {
+      if (closing !== undefined) return;
       for (const s of sinks) {
         try {
           s.flushSync?.();
         } catch {
-          // a closed pipe at exit is not worth a crash
+          // a closed pipe at exit, or a write in progress: not worth a crash
         }
       }
+    },
+    reopen() {
+      if (closing !== undefined) return;
+      for (const s of sinks) {
+        if (typeof s.file === 'string' && typeof s.reopen === 'function') {
+          try {
+            s.reopen();
+          } catch (err) {
+            error.error({ err, file: s.file }, `cannot reopen log file ${s.file}`);
+          }
+        }
+      }
+    },
+    close() {
+      closing ??= Promise.all(sinks.map(endSink)).then(() => {});
+      return closing;
     },
   };
 }
 
 /** A logger that drops everything (tests, tools). */
 export function silentLogs(): Logs {
-  return { error: pino({ level: 'silent' }), access: null, flush() {} };
+  return {
+    error: pino({ level: 'silent' }),
+    access: null,
+    flush() {},
+    reopen() {},
+    close: () => Promise.resolve(),
+  };
 }
+
+/** The status the log and the counters report: as written; 0 when none was. */
+export function loggedStatus(ex: Exchange): number {
+  return ex.status;
+}
+
+/** Who the client is: the peer, or what a trusted proxy in front of it says (X-Forwarded-For). */
+export type ClientOf = (ex: Exchange) => string;
 
 /**
  * Write the access-log line of a finished exchange. Field names are stable (documented in README):
- * time, id, client, method, path, route, track, status (as written; 0 when none was), bytes_in,
- * bytes_out, ms, and when present upstream, upstream_status, upstream_ms, tries, closed_by, err.
+ * time, id, client, peer, method, host, path, route, track, status (as written; 0 when none was),
+ * bytes_in, bytes_out, ms, user_agent, referer, and when present upstream, upstream_status,
+ * upstream_ms, tries, closed_by, err. `peer` is the TCP peer; `client` is the same unless the peer
+ * is a trusted proxy (X-Forwarded-For) or a trusted balancer's PROXY header says otherwise.
  */
-export function logAccess(access: Logger, ex: Exchange): void {
+export function logAccess(access: Logger, ex: Exchange, clientOf?: ClientOf): void {
+  const peer = ex.remoteAddress;
   const line: Record<string, unknown> = {
     id: ex.id,
-    client: ex.remoteAddress,
+    client: clientOf === undefined ? peer : clientOf(ex),
+    peer,
     method: ex.method,
+    host: ex.host === '' ? undefined : ex.host,
     path: ex.path,
     query: ex.query === '' ? undefined : ex.query,
     route: ex.route,
@@ -81,6 +175,8 @@ export function logAccess(access: Logger, ex: Exchange): void {
     bytes_in: ex.bytesIn,
     bytes_out: ex.bytesOut,
     ms: Math.round((performance.now() - ex.startTime) * 1000) / 1000,
+    user_agent: ex.header('user-agent'),
+    referer: ex.header('referer'),
   };
   if (ex.upstream !== undefined) {
     line.upstream = ex.upstream;

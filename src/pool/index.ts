@@ -74,18 +74,43 @@ function cancelReason(signal: AbortSignal): SwitchyardError {
   return err.code === 'SY_ERR_HANDLER' ? syError('SY_ERR_CANCELLED', undefined, { cause: r }) : err;
 }
 
+/** One piscina pool and the tasks on it; a reload that changes jobs starts a new one. */
+interface Generation {
+  readonly piscina: Piscina<JobTask, JobResult>;
+  active: number;
+  retired: boolean;
+}
+
+/** What a reload will switch to (see `prepare` / `commit`). */
+export interface PoolChange {
+  jobs: Map<string, JobEntry>;
+  config: Config;
+  /** jobs or thread settings differ: a new piscina pool for the new generation */
+  restart: boolean;
+}
+
+function checkListenerJobs(config: Config, routesDir: string, jobs: Map<string, JobEntry>): void {
+  config.listen.forEach((l, i) => {
+    if (l.job !== undefined && !jobs.has(l.job)) {
+      throw new Error(`listen[${i}].job: unknown job "${l.job}" (no ${join(routesDir, 'jobs', l.job)}.js)`);
+    }
+  });
+}
+
 export class JobPool implements JobRunner {
-  /** the registered jobs, by name */
-  readonly jobs: ReadonlyMap<string, JobEntry>;
-  readonly maxThreads: number;
+  /** the registered jobs, by name (replaced by a reload) */
+  jobs: ReadonlyMap<string, JobEntry>;
+  maxThreads: number;
   /** queued jobs allowed beyond one per thread */
-  readonly queueLimit: number;
-  readonly idleMs: number;
+  queueLimit: number;
+  idleMs: number;
   /** the server's shutdown grace (the TCP listener's default drain time) */
-  readonly graceMs: number;
+  graceMs: number;
   private readonly logs: Logs;
   private readonly counters = new Map<string, JobCounters>();
-  private piscina: Piscina<JobTask, JobResult> | undefined = undefined;
+  private gen: Generation | undefined = undefined;
+  /** retired generations with tasks still running */
+  private readonly retiring = new Set<Generation>();
   /** jobs handed to piscina and not yet settled (running + queued) */
   private inPool = 0;
   private closed = false;
@@ -106,11 +131,7 @@ export class JobPool implements JobRunner {
    */
   static async start(config: Config, routesDir: string, logs: Logs): Promise<JobPool> {
     const jobs = await discoverJobs(routesDir);
-    config.listen.forEach((l, i) => {
-      if (l.job !== undefined && !jobs.has(l.job)) {
-        throw new Error(`listen[${i}].job: unknown job "${l.job}" (no ${join(routesDir, 'jobs', l.job)}.js)`);
-      }
-    });
+    checkListenerJobs(config, routesDir, jobs);
     return new JobPool(jobs, config, logs);
   }
 
@@ -149,11 +170,12 @@ export class JobPool implements JobRunner {
   }
 
   private async runPooled<T>(job: JobEntry, c: JobCounters, input: unknown, opts: JobRunOptions): Promise<T> {
-    const piscina = (this.piscina ??= this.createPiscina());
+    const gen = (this.gen ??= this.createGeneration());
     const t0 = performance.now();
     this.inPool++;
+    gen.active++;
     try {
-      const r = await piscina.run(
+      const r = await gen.piscina.run(
         { job: job.name, input },
         { signal: opts.signal ?? null, transferList: transferables(input) },
       );
@@ -167,6 +189,52 @@ export class JobPool implements JobRunner {
       throw this.failure(job.name, c, err, opts);
     } finally {
       this.inPool--;
+      if (--gen.active === 0 && gen.retired) this.destroy(gen);
+    }
+  }
+
+  private destroy(gen: Generation): void {
+    this.retiring.delete(gen);
+    gen.piscina.destroy().catch((err: unknown) => {
+      this.logs.error.warn({ err }, 'worker pool: closing a retired pool failed');
+    });
+  }
+
+  /**
+   * Reload, step 1 (nothing changes yet): discover the jobs of `routesDir` (changed modules get a
+   * new URL, so new workers load them fresh). Throws as `start` does.
+   */
+  async prepare(config: Config, routesDir: string): Promise<PoolChange> {
+    const jobs = await discoverJobs(routesDir);
+    checkListenerJobs(config, routesDir, jobs);
+    const threads = config.pool.threads === 'auto' ? autoThreads() : config.pool.threads;
+    let restart =
+      threads !== this.maxThreads || config.pool.idle !== this.idleMs || jobs.size !== this.jobs.size;
+    for (const [name, j] of jobs) if (this.jobs.get(name)?.url !== j.url) restart = true;
+    return { jobs, config, restart };
+  }
+
+  /**
+   * Reload, step 2: new jobs run on the new job set. With `restart`, a new piscina pool takes the
+   * new jobs and the old one is destroyed once its last task has settled (tasks in flight finish
+   * on the code they started with).
+   */
+  commit(change: PoolChange): void {
+    const { config, jobs } = change;
+    this.queueLimit = config.pool.queue;
+    this.graceMs = config.shutdown.grace;
+    if (!change.restart) return;
+    this.jobs = jobs;
+    this.maxThreads = config.pool.threads === 'auto' ? autoThreads() : config.pool.threads;
+    this.idleMs = config.pool.idle;
+    for (const name of jobs.keys()) if (!this.counters.has(name)) this.counters.set(name, new JobCounters());
+    const old = this.gen;
+    this.gen = undefined;
+    if (old !== undefined) {
+      old.retired = true;
+      if (old.active === 0) this.destroy(old);
+      else this.retiring.add(old);
+      this.warm(); // it had threads: keep the first job of the new generation from waiting for a boot
     }
   }
 
@@ -197,6 +265,10 @@ export class JobPool implements JobRunner {
     return syError('SY_ERR_JOB_FAILED', `job "${name}" failed: ${msg}`, { cause: err });
   }
 
+  private createGeneration(): Generation {
+    return { piscina: this.createPiscina(), active: 0, retired: false };
+  }
+
   private createPiscina(): Piscina<JobTask, JobResult> {
     const jobs: Record<string, string> = {};
     for (const [name, j] of this.jobs) jobs[name] = j.url;
@@ -224,12 +296,17 @@ export class JobPool implements JobRunner {
    * first client should not wait ≈ 50 ms for a worker to boot). No-op once started or closed.
    */
   warm(): void {
-    if (!this.closed && this.jobs.size > 0) this.piscina ??= this.createPiscina();
+    if (!this.closed && this.jobs.size > 0) this.gen ??= this.createGeneration();
+  }
+
+  /** The thread ids of the current generation's workers (tests watch a terminated one go). */
+  threadIds(): number[] {
+    return this.gen === undefined ? [] : this.gen.piscina.threads.map((w) => w.threadId);
   }
 
   /** Counters and gauges for metrics (cheap; read it as often as you like). */
   stats(): PoolStats {
-    const p = this.piscina;
+    const p = this.gen?.piscina;
     const queued = p === undefined ? 0 : Math.min(p.queueSize, this.inPool);
     const jobs: PoolStats['jobs'] = {};
     let completed = 0;
@@ -265,8 +342,10 @@ export class JobPool implements JobRunner {
    */
   async close(): Promise<void> {
     this.closed = true;
-    const p = this.piscina;
-    this.piscina = undefined;
-    if (p !== undefined) await p.destroy();
+    const all = [...this.retiring].map((g) => g.piscina);
+    if (this.gen !== undefined) all.push(this.gen.piscina);
+    this.gen = undefined;
+    this.retiring.clear();
+    await Promise.all(all.map((p) => p.destroy()));
   }
 }

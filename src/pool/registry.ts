@@ -8,8 +8,8 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { importModule } from '../import-module.js';
+import { moduleUrl } from '../module-url.js';
 
 /** A job: structured-cloneable input → output, possibly async. Runs in a worker thread. */
 export type JobFn = (input: any) => unknown;
@@ -28,7 +28,7 @@ const JOB_FILE = /^([A-Za-z0-9_][A-Za-z0-9_.-]*)\.js$/;
 export async function loadJob(url: string): Promise<JobFn> {
   const mod = await importModule(url); // a failure names the file and line
   if (typeof mod.default !== 'function') {
-    throw new Error(`${url}: a job module must default-export a function (input) => output`);
+    throw new Error(`${url.split('?')[0]}: a job module must default-export a function (input) => output`);
   }
   return mod.default as JobFn;
 }
@@ -48,7 +48,7 @@ export async function discoverJobs(routesDir: string): Promise<Map<string, JobEn
     const m = JOB_FILE.exec(f);
     if (m === null) continue; // .js.map, .d.ts, READMEs
     const name = m[1]!;
-    const url = pathToFileURL(join(dir, f)).href;
+    const url = moduleUrl(join(dir, f)); // content-versioned: a reload loads a changed job fresh
     jobs.set(name, { name, url, fn: await loadJob(url) });
   }
   return jobs;

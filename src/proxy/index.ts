@@ -16,6 +16,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Logs } from '../observe/log.js';
+import { type PeerStats, Stats } from '../observe/metrics.js';
 import type { UpstreamHandle } from '../services.js';
 import { names } from '../shared/plan.js';
 import type { SharedRegion } from '../shared/region.js';
@@ -38,6 +39,8 @@ export interface UpstreamsOptions {
    * least one each: with fewer connections than threads the total is the thread count).
    */
   share?: { index: number; of: number } | undefined;
+  /** where each server's counters live (kept across reloads); a private set when absent */
+  stats?: Stats | undefined;
 }
 
 /** This thread's share of `total` connections. */
@@ -50,11 +53,13 @@ export function connectionShare(total: number, share: { index: number; of: numbe
 export class Upstreams {
   private readonly upstreams = new Map<string, Upstream>();
   private readonly checks = new Map<string, ActiveHealth>();
-  private readonly trust: Trust;
+  /** who may tell us the client's address (the access log reads it too) */
+  readonly trust: Trust;
 
   /** Throws (a TypeError naming the config path) on what the schema cannot check. */
   constructor(config: Config, opts: UpstreamsOptions) {
     const log = opts.logs.error;
+    const stats = opts.stats ?? new Stats();
     this.trust = new Trust(config.trusted_proxies);
     for (const [name, cfg] of Object.entries(config.upstreams)) {
       const events: PeerEvents = {
@@ -77,6 +82,7 @@ export class Upstreams {
         events,
         health,
         connectionShare(cfg.connections, opts.share),
+        (server) => stats.peer(name, server),
       );
       this.upstreams.set(name, up);
       if (cfg.health.active !== undefined) {
@@ -94,6 +100,19 @@ export class Upstreams {
     const run: RunFn = new ProxyRoute(route, where, up, this.trust).run;
     run.websocket = new WsProxyRoute(route, where, up, this.trust).run;
     return run;
+  }
+
+  /** Every server's counters with `up` set from this table's health view (scrape time). */
+  refreshPeers(): void {
+    const now = performance.now();
+    for (const up of this.upstreams.values()) for (const p of up.peers) p.stats.up = p.available(now);
+  }
+
+  /** Every server of every upstream, for the status page. */
+  peers(): PeerStats[] {
+    const out: PeerStats[] = [];
+    for (const up of this.upstreams.values()) for (const p of up.peers) out.push(p.stats);
+    return out;
   }
 
   /** An upstream for handlers (routes/first.ts): the origin and pool of its first server. */

@@ -19,6 +19,7 @@
  */
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
+import type { PeerStats } from '../observe/metrics.js';
 import type { Gauge, Stamp } from '../shared/cells.js';
 import { toShared } from '../shared/clock.js';
 
@@ -46,6 +47,8 @@ export class Peer {
   readonly index: number;
   /** requests in flight on this peer */
   active = 0;
+  /** attempts, errors, retries and head times (the process's record for this server) */
+  readonly stats: PeerStats;
 
   // passive health
   private readonly maxFails: number;
@@ -61,6 +64,7 @@ export class Peer {
     up: UpstreamConfig,
     events: PeerEvents,
     health: PeerHealth,
+    statsOf: (address: string) => PeerStats,
     /** this thread's connection cap to the server (its share of `connections`) */
     connections: number = up.connections,
   ) {
@@ -68,6 +72,7 @@ export class Peer {
     const url = new URL(server.url);
     this.origin = url.origin;
     this.address = url.port === '' ? `${url.hostname}:${url.protocol === 'https:' ? 443 : 80}` : url.host;
+    this.stats = statsOf(this.address);
     this.weight = server.weight;
     this.backup = server.backup;
     this.index = index;

@@ -90,7 +90,9 @@ export class RequestHeaders {
    */
   build(ex: Exchange): string[] {
     const h = ex.headers;
-    const trusted = this.trust.trusted(ex.remoteAddress);
+    // Where the request comes from: a trusted balancer's PROXY source, else the TCP peer.
+    const source = ex.proxied ?? ex.remoteAddress;
+    const trusted = this.trust.trusted(source);
     let named: string[] | null = null;
     for (let i = 0; i < h.length; i += 2)
       if (h[i] === 'connection') named = connectionNames(h[i + 1]!, named);
@@ -123,8 +125,7 @@ export class RequestHeaders {
       }
       out.push(name, upstreamValue(name, h[i + 1]!));
     }
-    if (this.emitXff)
-      out.push('x-forwarded-for', xff === '' ? ex.remoteAddress : `${xff}, ${ex.remoteAddress}`);
+    if (this.emitXff) out.push('x-forwarded-for', xff === '' ? source : `${xff}, ${source}`);
     if (this.emitXfp) out.push('x-forwarded-proto', xfp ?? 'http');
     if (this.emitXfh) out.push('x-forwarded-host', xfh ?? host);
     if (this.emitId) out.push('x-request-id', ex.id);

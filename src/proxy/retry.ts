@@ -42,6 +42,8 @@ export function attemptOn(plan: Plan, peer: Peer, signal: CancelSource): Attempt
   const ex = plan.ex;
   plan.tried.push(peer);
   ex.tries++;
+  peer.stats.requests++;
+  if (ex.tries > 1) peer.stats.retries++;
   ex.upstream = ex.upstream === undefined ? peer.address : `${ex.upstream}, ${peer.address}`;
   return new Attempt(peer, plan.opts, signal);
 }
@@ -49,6 +51,7 @@ export function attemptOn(plan: Plan, peer: Peer, signal: CancelSource): Attempt
 /** What one failed attempt tells us; throws when it ends the request. */
 export function recordFailure(plan: Plan, peer: Peer, sent: boolean, err: unknown): SwitchyardError {
   const f = classify(err, sent, peer.address);
+  peer.stats.errors++;
   if (f.counts) peer.failed(performance.now(), f.error.code);
   if (f.retry !== Retry.Never || f.counts) (plan.errors ??= []).push(f.error.code);
   if (!mayRetry(plan, f.retry)) throw f.error;
@@ -72,9 +75,11 @@ export async function attempts(plan: Plan, signal: CancelSource): Promise<Attemp
     if (peer === undefined && last?.code === 'SY_ERR_UPSTREAM_RESET') peer = plan.upstream.again(plan.key);
     if (peer === undefined)
       throw last ?? syError('SY_ERR_UPSTREAM_UNAVAILABLE', `upstream ${plan.upstream.name}`);
+    const t0 = performance.now();
     const a = attemptOn(plan, peer, signal);
     try {
       await a.head;
+      peer.stats.head.observe((performance.now() - t0) / 1000);
       peer.succeeded();
       return a;
     } catch (err) {

@@ -46,11 +46,11 @@ export class Trust {
   }
 
   /**
-   * The client's address: the peer's, or, when the peer is trusted, the right-most address of
+   * The client's address: the peer's (or the PROXY protocol's source), or, when that is trusted, the right-most address of
    * X-Forwarded-For that is not itself a trusted proxy (proxy-addr's rule).
    */
   clientAddress(ex: Exchange): string {
-    let addr = ex.remoteAddress;
+    let addr = ex.proxied ?? ex.remoteAddress;
     if (!this.trusted(addr)) return addr;
     const h = ex.headers;
     // Fields in reverse order, and entries right to left within each.

@@ -10,6 +10,7 @@
  */
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Exchange } from '../exchange.js';
+import { PeerStats } from '../observe/metrics.js';
 import type { UpstreamHandle } from '../services.js';
 import { type Balancer, createBalancer } from './balancer.js';
 import { Peer, type PeerEvents, type PeerHealth } from './peer.js';
@@ -65,9 +66,10 @@ export class Upstream implements UpstreamHandle {
     events: PeerEvents,
     health: (i: number) => PeerHealth,
     connections: number = cfg.connections,
+    statsOf: (server: string) => PeerStats = (server) => new PeerStats(name, server),
   ) {
     this.name = name;
-    this.peers = cfg.servers.map((s, i) => new Peer(s, i, cfg, events, health(i), connections));
+    this.peers = cfg.servers.map((s, i) => new Peer(s, i, cfg, events, health(i), statsOf, connections));
     const primaries = this.peers.filter((p) => !p.backup);
     const backups = this.peers.filter((p) => p.backup);
     this.primaries = primaries.length;

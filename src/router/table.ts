@@ -8,6 +8,9 @@ import { dirname } from 'node:path';
 import { withCompression } from '../compress/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { RouteConfig } from '../config/schema.js';
+import type { ClientOf } from '../observe/log.js';
+import type { RouteStats } from '../observe/metrics.js';
+import { compileProbes, type ProbeKind } from '../observe/probes.js';
 import { Upstreams } from '../proxy/index.js';
 import { Trust } from '../proxy/trust.js';
 import type { ProcessServices, TableServices } from '../services.js';
@@ -37,6 +40,8 @@ export interface CompiledRoute {
   readonly run: RunFn;
   /** set when the route takes WebSocket upgrades */
   readonly websocket: WsRunFn | undefined;
+  /** this route's counters (bound here, bumped per request by the pipeline) */
+  readonly stats: RouteStats;
   readonly table: RouteTable;
 }
 
@@ -45,6 +50,13 @@ const byName = new Map<string, Track>(tracks.map((t) => [t.name, t as unknown as
 export class RouteTable {
   readonly router: Router<CompiledRoute>;
   readonly services: TableServices;
+  /** `probes:` by path; null when none is configured */
+  readonly probes: ReadonlyMap<string, ProbeKind> | null;
+  /** the client's address for the access log (X-Forwarded-For from `trusted_proxies`) */
+  readonly clientOf: ClientOf;
+  /** counters of requests that matched no route (or a probe: see `probeStats`) */
+  readonly unmatched: RouteStats;
+  readonly probeStats: RouteStats;
   private readonly routes: CompiledRoute[] = [];
   private retired: (() => void) | undefined = undefined;
   private closing: Promise<void> | undefined = undefined;
@@ -53,8 +65,14 @@ export class RouteTable {
     services: TableServices,
     specs: (table: RouteTable) => CompiledRoute[],
     config: RouteConfig[],
+    probes: ReadonlyMap<string, ProbeKind> | null,
   ) {
     this.services = services;
+    this.probes = probes;
+    const trust = services.upstreams.trust;
+    this.clientOf = (ex) => trust.clientAddress(ex);
+    this.unmatched = services.stats.route('(unmatched)', 'none');
+    this.probeStats = services.stats.route('(probes)', 'probe');
     this.routes = specs(this);
     this.router = new Router(
       this.routes.map((data, i) => ({
@@ -86,7 +104,12 @@ export class RouteTable {
         Array.from({ length: share.of }, (_, t) => region.gauge(names.queue(i, t))),
         share.index,
       );
-    const upstreams = new Upstreams(config, { logs: process.logs, region, share: opts.share });
+    const upstreams = new Upstreams(config, {
+      logs: process.logs,
+      region,
+      share: opts.share,
+      stats: process.stats,
+    });
     const services: TableServices = { ...process, upstreams, region };
     const configDir = dirname(loaded.file);
     const trust = new Trust(config.trusted_proxies);
@@ -116,9 +139,11 @@ export class RouteTable {
             active: 0,
             run: runs[i]!,
             websocket: sockets[i],
+            stats: process.stats.route(r.path, r.track),
             table,
           })),
         config.routes,
+        compileProbes(config.probes),
       );
     } catch (err) {
       await services.upstreams.close();

@@ -63,6 +63,11 @@ export interface EngineOptions {
    * connections call it once per such connection; absent, they watch nothing.
    */
   onNoRequest?: ((reason: NoRequestReason) => void) | undefined;
+  /**
+   * PROXY protocol listeners: every request must come from a trusted peer with a PROXY header,
+   * whose source address becomes `ex.proxied`; anything else is refused (400, connection closed).
+   */
+  proxyProtocol?: { trusted(peer: string): boolean } | undefined;
 }
 
 export interface Address {
@@ -84,6 +89,16 @@ export interface Engine {
    * thread must end: a uWS app with open sockets aborts the process when its thread exits).
    */
   close?(): void;
+  /**
+   * Stop accepting on one listener (reload removed it); requests in flight on its connections are
+   * answered. Optional: an engine without it keeps the listener until restart (the reload says so).
+   */
+  unlisten?(host: string, port: number): boolean;
+  /**
+   * Serve new TLS connections with `tls` (a reload re-read the files); connections already open
+   * keep the certificate they were made with. Rejects, changing nothing, if it cannot.
+   */
+  reloadTls?(tls: TlsMaterial): Promise<void>;
 }
 
 /** A listener could not be opened (address in use, not available). */

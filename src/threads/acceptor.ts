@@ -101,13 +101,23 @@ async function main(): Promise<void> {
       RouteTable.compile(m.loaded, s.services, {
         region: SharedRegion.attach(m.table),
         share: { index: init.index, of: init.of },
-      }).then(
-        (table) => {
-          void s.pipeline.use(table).retire();
-          post({ type: 'reloaded', seq: m.seq });
-        },
-        (err: unknown) => post({ type: 'reloaded', seq: m.seq, error: (err as Error).message }),
-      );
+      })
+        .then(async (table) => {
+          // New certificates for this thread's TLS listeners (they are this thread's sockets).
+          await s.reloadTls(m.loaded).catch((err: unknown) => {
+            void table.close();
+            throw err;
+          });
+          s.adopt(m.loaded);
+          return table;
+        })
+        .then(
+          (table) => {
+            void s.pipeline.use(table).retire();
+            post({ type: 'reloaded', seq: m.seq });
+          },
+          (err: unknown) => post({ type: 'reloaded', seq: m.seq, error: (err as Error).message }),
+        );
     } else if (m.type === 'relay') {
       const r = m.data as hub.Relayed;
       hub.deliverLocal(r.topic, r.data);

@@ -4,10 +4,12 @@
  * are all derived from this list.
  */
 import { handlerTrack } from './handler/index.js';
+import { metricsTrack } from './metrics/index.js';
 import { proxyTrack } from './proxy/index.js';
 import { redirectTrack } from './redirect/index.js';
 import { respondTrack } from './respond/index.js';
 import { staticTrack } from './static/index.js';
+import { statusTrack } from './status/index.js';
 import { websocketTrack } from './websocket/index.js';
 
 export const tracks = [
@@ -17,6 +19,8 @@ export const tracks = [
   redirectTrack,
   staticTrack,
   websocketTrack,
+  metricsTrack,
+  statusTrack,
 ] as const;
 
 export type { CheckRefs, CommonRoute, CompileEnv, RunFn, Track } from './track.js';

@@ -34,8 +34,7 @@ const clock = () => performance.timeOrigin + performance.now();
 
 /** Threads alive in the pool (their ids), from piscina. */
 function threadIds(s: TestServer): number[] {
-  const p = (s.pool as unknown as { piscina?: { threads: { threadId: number }[] } }).piscina;
-  return p === undefined ? [] : p.threads.map((w) => w.threadId);
+  return s.pool.threadIds();
 }
 
 /**

@@ -19,8 +19,7 @@ afterEach(async () => {
 });
 
 function threadIds(t: TestServer): number[] {
-  const p = (t.pool as unknown as { piscina?: { threads: { threadId: number }[] } }).piscina;
-  return p === undefined ? [] : p.threads.map((w) => w.threadId);
+  return t.pool.threadIds();
 }
 
 /** One request on its own connection (closed after the response): the status code. */

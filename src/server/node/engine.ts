@@ -17,8 +17,10 @@ import type {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TlsOptions } from 'node:tls';
 import { errorReply, syError } from '../../errors.js';
 import { Phase } from '../../exchange.js';
+import type { TlsMaterial } from '../../tls/load.js';
 import {
   type Address,
   type Engine,
@@ -197,14 +199,7 @@ export class NodeEngine implements Engine {
     const material = this.opts.tls;
     if (material === undefined && options?.h2c !== true) return this.http1();
     const { http2Server } = await import('./h2.js');
-    // a TLS handshake must finish within the head's time (node's default: 120 s)
-    const tls =
-      material === undefined
-        ? undefined
-        : {
-            ...(await import('../../tls/node.js')).nodeTlsOptions(material),
-            handshakeTimeout: this.timeouts.header,
-          };
+    const tls = material === undefined ? undefined : await this.tlsOptions(material);
     const server = http2Server(tls, this.opts.limits, this.timeouts, this.onRequest);
     server.on('session', (s: Http2Session) => {
       this.sessions.add(s);
@@ -269,5 +264,34 @@ export class NodeEngine implements Engine {
 
   addresses(): Address[] {
     return this.servers.map((s) => ({ host: s.host, port: s.port }));
+  }
+
+  /** Stop accepting on one listener (a reload removed it); its connections finish their requests. */
+  unlisten(host: string, port: number): boolean {
+    const i = this.servers.findIndex((s) => s.host === host && s.port === port);
+    if (i === -1) return false;
+    const [s] = this.servers.splice(i, 1);
+    s!.server.close();
+    (s!.server as Server).closeIdleConnections?.();
+    return true;
+  }
+
+  /** TLS options whose SNI lookup `reloadTls` can replace (node keeps the callback it was given). */
+  private sni: TlsOptions['SNICallback'];
+  private async tlsOptions(material: TlsMaterial): Promise<TlsOptions> {
+    // a TLS handshake must finish within the head's time (node's default: 120 s)
+    const options = {
+      ...(await import('../../tls/node.js')).nodeTlsOptions(material),
+      handshakeTimeout: this.timeouts.header,
+    };
+    this.sni = options.SNICallback;
+    options.SNICallback = (name, cb) => (this.sni === undefined ? cb(null, undefined) : this.sni(name, cb));
+    return options;
+  }
+
+  /** New certificates for new connections (a reload): node swaps the secure context in place. */
+  async reloadTls(material: TlsMaterial): Promise<void> {
+    const options = await this.tlsOptions(material);
+    for (const s of this.all) (s as Http2SecureServer).setSecureContext?.(options);
   }
 }

@@ -6,10 +6,12 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { errorReply, syError } from '../../errors.js';
 import { Phase } from '../../exchange.js';
+import { claimPort } from '../../threads/port-guard.js';
 import type { TlsMaterial } from '../../tls/load.js';
 import { type Address, type Engine, type EngineOptions, ListenError } from '../engine.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
+import { checkProxied } from './proxy-protocol.js';
 import { registerWebSockets, WS_ENGINE_MAX_MESSAGE } from './ws.js';
 
 /** The binary accepts (host, port, options, cb); the bundled typings only know (port, options, cb). */
@@ -55,15 +57,20 @@ function sslApp(uws: Uws, tls: TlsMaterial): TemplatedApp {
 export class UwsEngine implements Engine {
   readonly name = 'uws';
   private readonly uws: Uws;
-  private readonly app: TemplatedApp;
+  private app: TemplatedApp;
+  /** apps replaced by `reloadTls`: they still serve the connections they accepted */
+  private readonly retired: TemplatedApp[] = [];
   private readonly sockets: { socket: us_listen_socket; host: string; port: number }[] = [];
   private draining = false;
+  /** listen with SO_REUSEPORT: acceptor threads share the port, and a TLS app is swapped on reload */
   private readonly sharedPort: boolean;
+  private readonly tls: boolean;
+  private readonly register: (app: TemplatedApp, tls: TlsMaterial | undefined) => void;
 
   constructor(opts: EngineOptions) {
     this.sharedPort = opts.sharedPort === true;
+    this.tls = opts.tls !== undefined;
     this.uws = loadUws();
-    this.app = opts.tls === undefined ? this.uws.App() : sslApp(this.uws, opts.tls);
     const hooks: EngineHooks = {
       limits: opts.limits,
       eagerAddress: opts.eagerAddress,
@@ -71,8 +78,10 @@ export class UwsEngine implements Engine {
       onWriteError: opts.onWriteError,
     };
     const handle = opts.handle;
+    const pp = opts.proxyProtocol;
     const serve = (ex: UwsExchange): void => {
       if (this.draining) ex.closeAfter = true;
+      if (pp !== undefined) checkProxied(ex, ex.res, pp);
       try {
         handle(ex);
       } catch (err) {
@@ -85,15 +94,57 @@ export class UwsEngine implements Engine {
     const onRequest = (res: HttpResponse, req: HttpRequest) => serve(UwsExchange.accept(res, req, hooks));
     const websocket = opts.websocket;
     const wsCap = opts.websocketMaxMessage ?? WS_ENGINE_MAX_MESSAGE;
-    if (websocket !== undefined) registerWebSockets(this.uws, this.app, hooks, wsCap, websocket, serve);
-    this.app.any('/*', onRequest);
-    // Each SNI server name has a router of its own in uWS: without this, its requests get no answer.
-    // (WebSockets on SNI names are not registered: README "WebSockets".)
-    for (const { name } of opts.tls?.sni ?? []) this.app.domain(name).any('/*', onRequest);
+    this.register = (app, tls) => {
+      if (websocket !== undefined) registerWebSockets(this.uws, app, hooks, wsCap, websocket, serve);
+      app.any('/*', onRequest);
+      // Each SNI server name has a router of its own in uWS: without this, its requests get no answer.
+      // (WebSockets on SNI names are not registered: README "WebSockets".)
+      for (const { name } of tls?.sni ?? []) app.domain(name).any('/*', onRequest);
+    };
+    this.app = opts.tls === undefined ? this.uws.App() : sslApp(this.uws, opts.tls);
+    this.register(this.app, opts.tls);
+  }
+
+  /**
+   * New certificates (a reload): this build cannot change an SSLApp's main context, so a new app
+   * with `tls` listens on the same ports (SO_REUSEPORT, see `listen`) and the old listen sockets
+   * close at once; connections the old app accepted finish there. A connection the kernel queued
+   * on an old socket since uWS last accepted is reset by that close (Linux without
+   * net.ipv4.tcp_migrate_req): README "Reload". Test: test/ops/tls-reload.test.ts.
+   */
+  async reloadTls(tls: TlsMaterial): Promise<void> {
+    if (!isNative(this.uws)) throw new ListenError('the uWS JS fallback cannot swap TLS certificates');
+    const app = sslApp(this.uws, tls);
+    this.register(app, tls);
+    const old = this.sockets.splice(0);
+    const opened: typeof this.sockets = [];
+    try {
+      for (const s of old) {
+        const socket = await new Promise<us_listen_socket | false>((r) =>
+          listenExclusive(app, s.host, s.port, 0, r),
+        );
+        if (!socket)
+          throw new ListenError(`cannot listen on ${s.host}:${s.port} again with the new certificate`);
+        opened.push({ socket, host: s.host, port: s.port });
+      }
+    } catch (err) {
+      for (const s of opened) this.uws.us_listen_socket_close(s.socket);
+      (app as unknown as { close(): void }).close();
+      this.sockets.push(...old);
+      throw err;
+    }
+    this.sockets.push(...opened);
+    this.retired.push(this.app);
+    this.app = app;
+    for (const s of old) this.uws.us_listen_socket_close(s.socket);
   }
 
   /** Listen on host:port (0 = any free port). Resolves with the port actually bound. */
-  listen(host: string, port: number): Promise<number> {
+  async listen(host: string, port: number): Promise<number> {
+    // A TLS app is replaced on reload (reloadTls), which needs SO_REUSEPORT: the port is first
+    // claimed exclusively so another process still cannot share it.
+    const reuse = this.sharedPort || (this.tls && isNative(this.uws));
+    if (reuse && !this.sharedPort) port = await claimPort(host, port);
     return new Promise((resolve, reject) => {
       const done = (socket: us_listen_socket | false) => {
         if (!socket) {
@@ -104,7 +155,7 @@ export class UwsEngine implements Engine {
         this.sockets.push({ socket, host, port: bound });
         resolve(bound);
       };
-      if (isNative(this.uws) && this.sharedPort) {
+      if (isNative(this.uws) && reuse) {
         listenExclusive(this.app, host, port, 0, done); // 0: uSockets' default, SO_REUSEPORT on Linux
       } else if (isNative(this.uws)) {
         // LIBUS_LISTEN_EXCLUSIVE_PORT: without it a second process silently shares the port (docs/uws.md).
@@ -131,7 +182,15 @@ export class UwsEngine implements Engine {
    */
   close(): void {
     this.stopAccepting();
-    (this.app as unknown as { close(): void }).close(); // in this build, missing from its typings
+    for (const app of [...this.retired.splice(0), this.app]) (app as unknown as { close(): void }).close(); // in this build, missing from its typings
+  }
+
+  unlisten(host: string, port: number): boolean {
+    const i = this.sockets.findIndex((s) => s.host === host && s.port === port);
+    if (i === -1) return false;
+    const [s] = this.sockets.splice(i, 1);
+    this.uws.us_listen_socket_close(s!.socket);
+    return true;
   }
 
   addresses(): Address[] {

@@ -1,6 +1,6 @@
 /**
  * Handler modules: `routes/NAME.ts`, compiled to `dist/routes/NAME.js`, default-exporting
- * `async (ctx) => Reply`. Loaded once at start-up (and by `switchyard check`); a module that fails
+ * `async (ctx) => Reply`. Loaded when a route table is built (start-up, reload) and by `switchyard check`; a module that fails
  * to load or does not export a function is an error naming the file (and line).
  */
 import { join } from 'node:path';

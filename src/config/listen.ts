@@ -1,0 +1,103 @@
+/** A `listen:` entry: its keys, and the checks that need more than one key or the disk. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { tlsProblems } from '../tls/load.js';
+import { tlsSchema } from '../tls/schema.js';
+import type { CheckRefs } from '../tracks/track.js';
+import { duration, name, port } from './fields.js';
+import { listenerProxyProtocol } from './operate.js';
+
+const listenShape = (refs: CheckRefs) => ({
+  host: z.string().default('127.0.0.1'),
+  port,
+  /** `http` or `tcp` (the line-protocol job listener, node:net). */
+  kind: z.enum(['http', 'tcp']).default('http'),
+  /** http listeners: `uws` (default where it loads) or `node` (node:http / node:http2) */
+  engine: z.enum(['uws', 'node']).optional(),
+  /** node engine: HTTP/2 over cleartext with prior knowledge (this listener then speaks only HTTP/2) */
+  h2c: z.boolean().optional(),
+  /** tcp listeners: the job that answers each line. */
+  job: name.optional(),
+  /** tcp listeners: close a connection with nothing in flight after this long without a line */
+  idle: duration.optional(),
+  /** tcp listeners: connections beyond this are refused (closed at once) */
+  max_connections: z.number().int().min(1).optional(),
+  /**
+   * http listeners: request bodies with `Transfer-Encoding: chunked`. `refuse` (the default) answers
+   * 411 and closes; `accept` trusts uWS's lenient chunked decoder, which can smuggle (SECURITY.md).
+   */
+  chunked_requests: z.enum(['refuse', 'accept']).optional(),
+  /** http listeners: terminate TLS (src/tls/schema.ts) */
+  tls: tlsSchema(refs.configDir).optional(),
+  /** plain http listeners: answer every request with a redirect to the first tls listener */
+  redirect_https: z.boolean().optional(),
+  /**
+   * http listeners: every connection starts with a PROXY protocol v2 header from a peer in
+   * `trusted_proxies` (anything else is refused); `true` = `v2`. v1 cannot be parsed by this uWS build.
+   */
+  proxy_protocol: z.union([z.boolean(), z.enum(['v1', 'v2'])]).optional(),
+});
+
+/** Listener checks that need more than one key, or the modules on disk. */
+export function listener(refs: CheckRefs) {
+  return z.strictObject(listenShape(refs)).superRefine((l, ctx) => {
+    if (l.kind === 'tcp' && l.job === undefined)
+      ctx.addIssue({ code: 'custom', path: ['job'], message: 'a tcp listener needs a job' });
+    if (l.kind === 'tcp') {
+      for (const k of ['engine', 'h2c'] as const) {
+        if (l[k] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [k], message: `only http listeners take ${k}` });
+      }
+    }
+    if (l.h2c === true && l.engine === 'uws')
+      ctx.addIssue({ code: 'custom', path: ['h2c'], message: 'h2c needs engine: node' });
+    if (l.h2c === true && l.tls !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['h2c'],
+        message: 'h2c is cleartext: not with tls (TLS speaks h2 by ALPN)',
+      });
+    listenerProxyProtocol(l, ctx);
+    if (l.kind === 'http') {
+      for (const k of ['job', 'idle', 'max_connections'] as const) {
+        if (l[k] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: `only tcp listeners take ${k === 'job' ? 'a job' : k}`,
+          });
+      }
+    } else if (l.chunked_requests !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chunked_requests'],
+        message: 'only http listeners take chunked_requests',
+      });
+    }
+    if (l.kind === 'tcp' && (l.tls !== undefined || l.redirect_https === true))
+      ctx.addIssue({
+        code: 'custom',
+        path: [l.tls ? 'tls' : 'redirect_https'],
+        message: 'only http listeners take it',
+      });
+    if (l.tls !== undefined && l.redirect_https === true)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect_https'],
+        message: 'a tls listener cannot redirect to https',
+      });
+    if (l.tls !== undefined)
+      for (const p of tlsProblems(l.tls))
+        ctx.addIssue({ code: 'custom', path: ['tls', ...p.path], message: p.message });
+    if (l.job !== undefined) {
+      const file = join(refs.routesDir, 'jobs', `${l.job}.js`);
+      if (!existsSync(file))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['job'],
+          message: `unknown job "${l.job}" (looked for ${file})`,
+        });
+    }
+  });
+}

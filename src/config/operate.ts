@@ -1,0 +1,72 @@
+/**
+ * The config keys of operating a server (README "Operating"): how it stops and what the probes
+ * answer on. `pid:` is a plain path in the top-level schema.
+ */
+import { z } from 'zod';
+import { duration } from './fields.js';
+
+export const shutdown = z.strictObject({
+  /** after the stop signal: how long in-flight requests may finish before they are cancelled */
+  grace: duration.default(10_000),
+  /** before the drain: readiness fails while requests are still served (balancers notice) */
+  delay: duration.default(0),
+});
+
+/** built-in health endpoints, answered before routing (off unless given) */
+export const probes = z.strictObject({
+  /** 200 while serving; 503 while starting and from the first moment of a drain */
+  readiness: z.string().startsWith('/', 'a path starts with /').optional(),
+  /** 200 until the process exits */
+  liveness: z.string().startsWith('/', 'a path starts with /').optional(),
+});
+
+/** One listener's `proxy_protocol`: which engine parses which version. */
+export function listenerProxyProtocol(
+  l: {
+    kind: string;
+    engine?: 'uws' | 'node' | undefined;
+    proxy_protocol?: boolean | 'v1' | 'v2' | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if (l.proxy_protocol === undefined || l.proxy_protocol === false) return;
+  const path = ['proxy_protocol'];
+  if (l.kind === 'tcp')
+    ctx.addIssue({ code: 'custom', path, message: 'only http listeners take proxy_protocol' });
+  else if (l.engine === 'node')
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: 'the node engine does not take proxy_protocol yet (engine: uws)',
+    });
+  else if (l.proxy_protocol === 'v1')
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message:
+        'PROXY protocol v1 is not supported by the uWS engine (this build answers nothing to it and closes after ~10 s): send v2 (HAProxy: send-proxy-v2)',
+    });
+}
+
+/** `proxy_protocol` needs `trusted_proxies`, and is not yet served by acceptor threads. */
+export function proxyProtocolProblems(
+  c: {
+    listen: { proxy_protocol?: boolean | 'v1' | 'v2' | undefined }[];
+    trusted_proxies: string[];
+    threads: unknown;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  c.listen.forEach((l, i) => {
+    if (!l.proxy_protocol || l.proxy_protocol === 'v1') return;
+    const path = ['listen', i, 'proxy_protocol'];
+    if (c.trusted_proxies.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: 'needs trusted_proxies: the balancers whose PROXY header is believed',
+      });
+    if (c.threads !== 1)
+      ctx.addIssue({ code: 'custom', path, message: 'not yet with acceptor threads (threads: 1)' });
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * The pid file (`pid:` in the config), as nginx keeps one: written at start, removed at exit, read
+ * by `switchyard reload | reopen | stop` to signal the running instance. A start that finds the
+ * file naming a live process refuses (two instances would otherwise share the port: uWS's
+ * exclusive listen covers only its own listeners); a stale file (process gone) is replaced.
+ */
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+/** A `pid:` value as a path: relative to the config file's directory, like `routes_dir`. */
+export function pidPath(configFile: string, pid: string): string {
+  return resolve(dirname(configFile), pid);
+}
+
+/** The pid in `file`, or undefined when there is none (missing, empty, not a number). */
+export function readPid(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Is a process with this pid alive (and ours to signal)? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class PidFile {
+  readonly path: string;
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Write our pid to `file`; throws when a live process other than us holds it. */
+  static claim(file: string): PidFile {
+    const path = resolve(file);
+    const other = readPid(path);
+    if (other !== undefined && other !== process.pid && alive(other)) {
+      throw new Error(`pid file ${path}: another instance is running (pid ${other})`);
+    }
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${process.pid}\n`);
+    return new PidFile(path);
+  }
+
+  /** Remove the file if it still names us (a newer instance may have claimed it). */
+  release(): void {
+    if (readPid(this.path) !== process.pid) return;
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * SIGHUP reload with acceptor threads (`threads: 2`, the built CLI): every thread routes with the
+ * new config once "reloaded" is logged — twenty fresh connections (the kernel spreads them over
+ * both threads) all get the new reply, and a kept-alive connection opened before the reload does too.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StartedCli, startCli } from '../helpers/cli.js';
+import { uwsAvailable } from '../helpers/engines.js';
+
+let cli: StartedCli;
+
+beforeAll(async () => {
+  if (!uwsAvailable()) return;
+  cli = await startCli(`threads: 2
+listen: [{ host: 127.0.0.1, port: 0, engine: uws }]
+log: { level: info, access: off, error: stderr }
+routes:
+  - { path: /r, respond: { body: "gen 0" } }
+`);
+});
+afterAll(() => cli?.stop());
+
+// uWS: the node engine shares a port between threads only from Node 22.12 (SO_REUSEPORT).
+describe.skipIf(!uwsAvailable())('reload with threads: 2', () => {
+  it('every acceptor thread serves the new config after HUP, on new and kept-alive connections', async () => {
+    const kept = new Client(cli.url, { pipelining: 1 });
+    const k0 = await kept.request({ method: 'GET', path: '/r' });
+    expect(await k0.body.text()).toBe('gen 0');
+
+    const file = join(cli.dir, 'switchyard.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"gen 0"', '"gen 1"'));
+    cli.kill('SIGHUP');
+    await cli.waitFor(/"msg":"reloaded \(generation 1\)"/, 20_000);
+
+    const bodies = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const r = await request(`${cli.url}/r`, { reset: true });
+      bodies.add(await r.body.text());
+    }
+    expect([...bodies]).toEqual(['gen 1']);
+    const k1 = await kept.request({ method: 'GET', path: '/r' });
+    expect(await k1.body.text()).toBe('gen 1');
+    await kept.close();
+  });
+});
