@@ -1,7 +1,8 @@
 /**
  * GET /game: the game room's page (routes/game.ts). A canvas draws every player the page has
- * heard of; arrow keys (or WASD) move. `?name=` names the player; `?ws=/path` connects the
- * WebSocket to another path on this server (a proxy route, say), only a plain path is taken.
+ * heard of; arrow keys (or WASD) move. `?name=` names the player, `?room=` picks a room (the
+ * lobby by default); `?ws=/path` connects the WebSocket to another path on this server (a proxy
+ * route, say), only a plain path is taken.
  * `window.game` exposes the state for tests and the console.
  */
 import { type Context, html, type Reply } from '../src/api.js';
@@ -23,12 +24,13 @@ const PAGE = `<!doctype html>
 const q = new URLSearchParams(location.search);
 const wsPath = /^\\/[A-Za-z0-9_\\/-]*$/.test(q.get("ws") || "") ? q.get("ws") : "/game/ws";
 const name = q.get("name") || "player";
-const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + wsPath + "?name=" + encodeURIComponent(name);
+const room = q.get("room") || "lobby";
+const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + wsPath + "?name=" + encodeURIComponent(name) + "&room=" + encodeURIComponent(room);
 const ws = new WebSocket(url);
 const shards = new Map();
 let me = "", w = 32, h = 24, closed = "";
 const status = document.getElementById("status");
-ws.onopen = () => { status.textContent = "connected as " + name; };
+ws.onopen = () => { status.textContent = "connected as " + name + " in " + room; };
 ws.onclose = (e) => { closed = e.code + " " + e.reason; status.textContent = "closed: " + closed; };
 ws.onmessage = (e) => {
   const m = JSON.parse(e.data);

@@ -1,7 +1,7 @@
 /**
- * The game room's input validation (routes/game.ts, as built): a malformed, out-of-range, binary
- * or oversized message closes that player's connection with a code; the other player's
- * connection and its state stream go on.
+ * The game rooms (routes/game.ts, as built): a malformed, out-of-range, binary or oversized message
+ * closes that player's connection with a code, and the other player's connection and its state
+ * stream go on; bad names and rooms are refused before the handshake; rooms are kept apart.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,8 +21,8 @@ routes:
 });
 afterAll(() => s.close());
 
-function player(name: string) {
-  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/game/ws?name=${name}`);
+function player(name: string, room?: string) {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/game/ws?name=${name}${room ? `&room=${room}` : ''}`);
   const states: { players: { name: string }[] }[] = [];
   ws.on('message', (d: Buffer) => {
     const m = JSON.parse(d.toString()) as { type: string; players: { name: string }[] };
@@ -36,7 +36,7 @@ function player(name: string) {
   return { ws, states, closed, opened };
 }
 
-describe('game room input', () => {
+describe('game rooms', () => {
   it.each([
     ['malformed JSON', '{"dx":', 1008],
     ['out of range', '{"dx":5,"dy":0}', 1008],
@@ -59,8 +59,11 @@ describe('game room input', () => {
     await good.closed;
   });
 
-  it('refuses a bad name before the handshake', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/game/ws?name=${'x'.repeat(40)}`);
+  it.each([
+    ['name', `name=${'x'.repeat(40)}`],
+    ['room', 'name=ok&room=no%2Fslash'],
+  ])('refuses a bad %s before the handshake', async (_what, query) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/game/ws?${query}`);
     const status = await new Promise<number>((r, j) => {
       ws.once('unexpected-response', (_q, res) => {
         r(res.statusCode ?? 0);
@@ -70,5 +73,18 @@ describe('game room input', () => {
       ws.once('error', j);
     });
     expect(status).toBe(400);
+  });
+
+  it('keeps rooms apart: a player sees the players of its own room only', async () => {
+    const a = player('ann', 'red');
+    const b = player('ben', 'red');
+    const c = player('cat', 'blue');
+    await Promise.all([a.opened, b.opened, c.opened]);
+    await until(() => a.states.some((st) => st.players.some((p) => p.name === 'ben')), undefined, 'ann sees ben');
+    await until(() => c.states.length > 3, undefined, 'ticks in blue');
+    for (const st of c.states) expect(st.players.map((p) => p.name)).toEqual(['cat']);
+    for (const st of a.states) expect(st.players.map((p) => p.name)).not.toContain('cat');
+    for (const p of [a, b, c]) p.ws.close();
+    await Promise.all([a.closed, b.closed, c.closed]);
   });
 });
