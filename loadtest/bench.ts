@@ -12,7 +12,7 @@
  * A contender that does not start (Switchyard while it is being written) is reported as such with
  * its output; the run goes on without it. Every child is killed on exit, error or Ctrl-C.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,7 @@ import { runMixed } from './lib/mixed.js';
 import { type Options, parseOptions, USAGE } from './lib/options.js';
 import { run, stop } from './lib/proc.js';
 import { markdown, type Report, type ServerStatus } from './lib/report.js';
+import { keptSections } from './lib/results-md.js';
 import type { RunEnv } from './lib/runenv.js';
 import { IDLE, type ScenarioResult, THROUGHPUT } from './lib/scenarios.js';
 import { throughputSvg } from './lib/svg.js';
@@ -167,7 +168,16 @@ async function main(): Promise<void> {
     for (const s of scenarios) {
       if (s.kind === 'throughput') writeFileSync(path.join(dir, `${s.id}.svg`), throughputSvg(s));
     }
-    writeFileSync(path.join(root, 'loadtest', 'RESULTS.md'), md);
+    const results = path.join(root, 'loadtest', 'RESULTS.md');
+    const kept = existsSync(results) ? keptSections(readFileSync(results, 'utf8')) : '';
+    writeFileSync(
+      results,
+      kept === ''
+        ? md
+        : `${md.trimEnd()}
+
+${kept}`,
+    );
     // report.ts already lays tables out as Biome does; this only guards `npm run lint` against
     // an odd character in a failure reason. Best effort: a missing Biome changes nothing.
     const biome = path.join(root, 'node_modules', '.bin', 'biome');

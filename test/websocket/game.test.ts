@@ -80,7 +80,11 @@ describe('game rooms', () => {
     const b = player('ben', 'red');
     const c = player('cat', 'blue');
     await Promise.all([a.opened, b.opened, c.opened]);
-    await until(() => a.states.some((st) => st.players.some((p) => p.name === 'ben')), undefined, 'ann sees ben');
+    await until(
+      () => a.states.some((st) => st.players.some((p) => p.name === 'ben')),
+      undefined,
+      'ann sees ben',
+    );
     await until(() => c.states.length > 3, undefined, 'ticks in blue');
     for (const st of c.states) expect(st.players.map((p) => p.name)).toEqual(['cat']);
     for (const st of a.states) expect(st.players.map((p) => p.name)).not.toContain('cat');

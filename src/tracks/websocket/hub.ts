@@ -51,7 +51,9 @@ export function deliverLocal(topic: string, data: string | Uint8Array): number {
   const set = topics.get(topic);
   if (set === undefined) return 0;
   const binary = typeof data !== 'string';
-  for (const s of set) s.deliver(data, binary);
+  // A string is encoded once, not once per subscriber (the engine would encode each send).
+  const bytes = binary || set.size === 1 ? data : Buffer.from(data);
+  for (const s of set) s.deliver(bytes, binary);
   return set.size;
 }
 
