@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+
+const { openBrowser } = await import('../dist/loadtest/lib/browser.js');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'docs', 'game-room.png');
@@ -48,22 +49,9 @@ try {
       if (log.includes(`listening on 127.0.0.1:${main}`)) resolve();
     });
   });
-  browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 700, height: 640 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const [alice, bob] = [await browser.newPage(), await browser.newPage()];
+  browser = await openBrowser({ width: 700, height: 640 });
+
+  const [alice, bob] = [await browser.context.newPage(), await browser.context.newPage()];
   await alice.goto(`http://127.0.0.1:${main}/game?name=alice`);
   await bob.goto(`http://127.0.0.1:${main}/game?name=bob`);
   for (const p of [alice, bob]) await p.waitForFunction(() => window.game.open && window.game.me !== '');

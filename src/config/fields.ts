@@ -2,6 +2,7 @@
  * The field types every part of the config schema is built from: sizes and durations with units,
  * ports, names, header names and values. Track schemas (src/tracks/*) import these too.
  */
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { parseDuration, parseRate, parseSize } from './units.js';
 
@@ -57,3 +58,15 @@ export const name = z
   .string()
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, _ . -');
 export const httpMethod = z.string().regex(/^[A-Z]+$/, 'methods are upper-case tokens such as GET');
+
+/** proxy-addr's syntax: an address, a CIDR, or loopback / linklocal / uniquelocal. */
+export const proxyAddrEntry = z
+  .string()
+  .min(1)
+  .superRefine((v, ctx) => {
+    try {
+      proxyaddr.compile(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });

@@ -8,13 +8,12 @@
  * looks at cross-references (an upstream's name, a module on disk). Those need to know what else
  * the file declares, so the schema is built per file by `configSchema(refs)`.
  */
-import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { compressSchema } from '../compress/schema.js';
 import { patternProblem } from '../router/router.js';
 import { tracks } from '../tracks/index.js';
 import type { CheckRefs, Track } from '../tracks/track.js';
-import { duration, httpMethod, name, rate, requestKey, size } from './fields.js';
+import { duration, httpMethod, name, proxyAddrEntry, rate, requestKey, size } from './fields.js';
 import { listener } from './listen.js';
 import { probes, proxyProtocolProblems, shutdown } from './operate.js';
 
@@ -168,18 +167,6 @@ const routeRate = z.strictObject({
     .default(65_536),
 });
 
-/** proxy-addr's syntax: an address, a CIDR, or loopback / linklocal / uniquelocal. */
-const trustedProxy = z
-  .string()
-  .min(1)
-  .superRefine((v, ctx) => {
-    try {
-      proxyaddr.compile(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    }
-  });
-
 /** The keys every route has, whatever its track. */
 const commonRoute = {
   path: z
@@ -299,7 +286,7 @@ export function configSchema(refs: CheckRefs) {
       probes: probes.prefault({}),
       pool: pool.prefault({}),
       /** CIDRs or names (loopback, linklocal, uniquelocal) whose X-Forwarded-* headers are trusted */
-      trusted_proxies: z.array(trustedProxy).default([]),
+      trusted_proxies: z.array(proxyAddrEntry).default([]),
       /** where handler modules are found, relative to the config file; default: this package's built routes/ */
       routes_dir: z.string().min(1).optional(),
       upstreams: z.record(name, upstream).default({}),

@@ -6,23 +6,10 @@
  */
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import { proxyAddrEntry } from '../config/fields.js';
 import type { Exchange } from '../exchange.js';
 
-export const allowList = z
-  .array(
-    z
-      .string()
-      .min(1)
-      .superRefine((v, ctx) => {
-        try {
-          proxyaddr.compile(v);
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        }
-      }),
-  )
-  .min(1)
-  .default(['loopback']);
+export const allowList = z.array(proxyAddrEntry).min(1).default(['loopback']);
 
 /** The check for one route, built once. */
 export function compileAllow(list: readonly string[]): (ex: Exchange) => boolean {

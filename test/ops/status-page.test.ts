@@ -4,32 +4,18 @@
  * (more requests → the page shows them on its next refresh). `SCREENSHOT=1` also writes
  * docs/status.png (the README's picture).
  */
-import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/load.js';
+import { openBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { refusedPort } from '../helpers/upstreams.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 let s: TestServer;
 let origin: HttpServer;
-let browser: BrowserContext;
+let browser: TestBrowser;
 
 const send = async (path: string, n: number) => {
   for (let i = 0; i < n; i++) await (await request(`${s.url}${path}`)).body.text();
@@ -50,12 +36,7 @@ routes:
   await send('/a', 12);
   await send('/api/x', 6);
   await send('/missing', 3);
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'sy-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1100, height: 760 },
-  });
+  browser = await openBrowser({ width: 1100, height: 760 });
 }, 60_000);
 
 afterAll(async () => {
@@ -64,9 +45,9 @@ afterAll(async () => {
   await new Promise((r) => origin?.close(r));
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('status page', () => {
+describe('status page', () => {
   it('renders live numbers that match the requests sent, with no external request', async () => {
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     const outside: string[] = [];
     page.on('request', (r) => {
       if (!r.url().startsWith(s.url)) outside.push(r.url());
