@@ -61,8 +61,11 @@ function bigUpstream() {
 /**
  * Well-behaved clients were served meanwhile, judged against their own latency measured alone just
  * before in the same test (`quiet`), so a busy machine moves both: the typical request stays within
- * four times the quiet tail, and no request waited for a misbehaving client to be closed (the tail
- * stays below an eighth of `heldMs`, the shortest time those clients were held, itself over 5 s).
+ * four times the quiet tail, and no request waited for a misbehaving client to be closed. A request
+ * held up until a close would wait on the order of `heldMs` (the shortest time those clients were
+ * held, itself over 5 s; the requests run through the whole hold, so most of them would wait over
+ * half of it): the tail stays below half of `heldMs`. Slowness alone (a busy machine, 600 stalled
+ * sockets beside) stays well under that; an eighth failed beside a CPU burner (p99 1176 ms, held 8363 ms).
  */
 function expectServedMeanwhile(quiet: number[], during: number[], heldMs: number): void {
   const q99 = percentile(quiet, 99);
@@ -70,10 +73,9 @@ function expectServedMeanwhile(quiet: number[], during: number[], heldMs: number
     percentile(during, 50),
     `p50 beside misbehaving clients vs 4 × p99 alone (${q99.toFixed(1)} ms)`,
   ).toBeLessThan(4 * q99);
-  expect(
-    percentile(during, 99),
-    `p99 vs an eighth of the ${heldMs.toFixed(0)} ms they were held`,
-  ).toBeLessThan(heldMs / 8);
+  expect(percentile(during, 99), `p99 vs half of the ${heldMs.toFixed(0)} ms they were held`).toBeLessThan(
+    heldMs / 2,
+  );
 }
 
 describe('slow and idle clients (built CLI)', () => {
