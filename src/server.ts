@@ -16,7 +16,7 @@ import { ServerViews } from './observe/views.js';
 import { Pipeline } from './pipeline.js';
 import { JobPool } from './pool/index.js';
 import { RouteTable } from './router/table.js';
-import { type Engine, type EngineOptions, ListenError } from './server/engine.js';
+import type { Engine, EngineOptions } from './server/engine.js';
 import { chooseEngine, type EngineName, engines } from './server/engines.js';
 import { listenerKey } from './server/listener-key.js';
 import type { JobRunner, ProcessServices } from './services.js';
@@ -65,18 +65,14 @@ export class Server {
   readonly pipeline: Pipeline;
   readonly services: ProcessServices;
   readonly listening: Listening[] = [];
-  /** every engine, for drain and close: one per `chunked_requests` choice for the plain listeners,
-   * one per tls listener, one for the redirecting ones (a request cannot tell which socket it came through) */
+  /** every engine, for drain and close: one per tls listener, one per kind of plain listener */
   private readonly engines: Engine[] = [];
   private readonly plain = new Map<string, Engine>();
-  private redirecting: Engine | undefined = undefined;
   /** the first tls listener's bound port: where `redirect_https` listeners send clients */
   private httpsPort = 443;
   private tlsSeen = false;
   /** the job pool (undefined in an acceptor thread: the supervisor's pool runs its jobs) */
   readonly pool: JobPool | undefined;
-  /** the engine of `proxy_protocol` listeners (uWS cannot tell listeners apart per request) */
-  private ppEngine: Engine | undefined = undefined;
   /** with `threads` > 1 in the main thread: the acceptor threads serve the http listeners */
   private supervisor: Supervisor | undefined = undefined;
   private readonly parts: AcceptorParts;
@@ -222,38 +218,35 @@ export class Server {
 
   private async engineFor(l: ListenConfig, name: EngineName): Promise<Engine> {
     const chunked = l.chunked_requests ?? 'refuse';
+    const base = { ...this.engineOptions(chunked), proxyProtocol: this.proxyOptions(l, name) };
     if (l.tls !== undefined) {
       // Read again here (not the copy `check` saw): a start or reload serves what is on disk now.
-      const engine = await engines[name]({ ...this.engineOptions(chunked), tls: loadTls(l.tls) });
+      const engine = await engines[name]({ ...base, tls: loadTls(l.tls) });
       this.engines.push(engine);
       return engine;
     }
-    if (l.redirect_https === true) {
-      if (this.redirecting === undefined) {
-        const handle = redirectToHttps(() => this.httpsPort, this.logs);
-        this.redirecting = await engines[name]({ ...this.engineOptions(chunked), handle });
-        this.engines.push(this.redirecting);
-      }
-      return this.redirecting;
-    }
-    if (l.proxy_protocol) {
-      if (name !== 'uws') throw new ListenError('proxy_protocol: the node engine does not take it yet');
-      if (this.ppEngine === undefined) {
-        const pipeline = this.pipeline;
-        const trust = { trusted: (peer: string) => pipeline.routes.services.upstreams.trust.trusted(peer) };
-        this.ppEngine = await engines.uws({ ...this.engineOptions(chunked), proxyProtocol: trust });
-        this.engines.push(this.ppEngine);
-      }
-      return this.ppEngine;
-    }
-    const key = `${name}:${chunked}`;
+    // One engine per kind of plain listener: a request cannot tell which socket it came through.
+    const key = `${name}:${chunked}:${base.proxyProtocol?.versions ?? ''}:${l.redirect_https === true}`;
     let engine = this.plain.get(key);
     if (engine === undefined) {
-      engine = await engines[name](this.engineOptions(chunked));
+      const handle =
+        l.redirect_https === true ? redirectToHttps(() => this.httpsPort, this.logs) : base.handle;
+      engine = await engines[name]({ ...base, handle });
       this.plain.set(key, engine);
       this.engines.push(engine);
     }
     return engine;
+  }
+
+  /**
+   * A `proxy_protocol` listener's engine options: the header is believed from `trusted_proxies`
+   * as the table in force has them. uWS parses v2 itself (v1 is a config error there).
+   */
+  private proxyOptions(l: ListenConfig, name: EngineName): EngineOptions['proxyProtocol'] {
+    if (!l.proxy_protocol) return undefined;
+    const pipeline = this.pipeline;
+    const versions = l.proxy_protocol === true ? (name === 'uws' ? 'v2' : 'any') : l.proxy_protocol;
+    return { trusted: (peer) => pipeline.routes.services.upstreams.trust.trusted(peer), versions };
   }
 
   /** Open every listener from the config. Rejects (the caller drains what opened) if one fails. */

@@ -33,8 +33,9 @@ const listenShape = (refs: CheckRefs) => ({
   /** plain http listeners: answer every request with a redirect to the first tls listener */
   redirect_https: z.boolean().optional(),
   /**
-   * http listeners: every connection starts with a PROXY protocol v2 header from a peer in
-   * `trusted_proxies` (anything else is refused); `true` = `v2`. v1 cannot be parsed by this uWS build.
+   * http listeners: every connection starts with a PROXY protocol header from a peer in
+   * `trusted_proxies` (anything else is refused). `true`: v1 or v2 on the node engine, v2 on uWS
+   * (which cannot parse v1); `v1` / `v2`: only that version.
    */
   proxy_protocol: z.union([z.boolean(), z.enum(['v1', 'v2'])]).optional(),
 });

@@ -20,32 +20,27 @@ export const probes = z.strictObject({
   liveness: z.string().startsWith('/', 'a path starts with /').optional(),
 });
 
-/** One listener's `proxy_protocol`: which engine parses which version. */
+/**
+ * One listener's `proxy_protocol`: `true` takes v1 or v2 on the node engine and v2 on uWS; `v1` or
+ * `v2` takes only that one. uWS parses only v2 (it answers nothing to v1: docs/proxy-protocol.md).
+ */
 export function listenerProxyProtocol(
   l: {
     kind: string;
     engine?: 'uws' | 'node' | undefined;
+    h2c?: boolean | undefined;
     proxy_protocol?: boolean | 'v1' | 'v2' | undefined;
   },
   ctx: z.RefinementCtx,
 ): void {
   if (l.proxy_protocol === undefined || l.proxy_protocol === false) return;
-  const path = ['proxy_protocol'];
-  if (l.kind === 'tcp')
-    ctx.addIssue({ code: 'custom', path, message: 'only http listeners take proxy_protocol' });
-  else if (l.engine === 'node')
-    ctx.addIssue({
-      code: 'custom',
-      path,
-      message: 'the node engine does not take proxy_protocol yet (engine: uws)',
-    });
-  else if (l.proxy_protocol === 'v1')
-    ctx.addIssue({
-      code: 'custom',
-      path,
-      message:
-        'PROXY protocol v1 is not supported by the uWS engine (this build answers nothing to it and closes after ~10 s): send v2 (HAProxy: send-proxy-v2)',
-    });
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['proxy_protocol'], message });
+  if (l.kind === 'tcp') issue('only http listeners take proxy_protocol');
+  else if (l.h2c === true) issue('not with h2c (HTTP/2 with prior knowledge reads the socket itself)');
+  else if (l.proxy_protocol === 'v1' && l.engine !== 'node')
+    issue(
+      'PROXY protocol v1 is not parsed by the uWS engine (this build answers nothing to it and closes after ~10 s): set engine: node on this listener, or send v2 (HAProxy: send-proxy-v2)',
+    );
 }
 
 /** `proxy_protocol` needs `trusted_proxies`, and is not yet served by acceptor threads. */

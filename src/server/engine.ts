@@ -9,6 +9,7 @@
  */
 import type { SwitchyardError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
+import type { ProxyVersions } from '../http/proxy-header.js';
 import type { HeaderLimits } from '../http/request-checks.js';
 import type { WsRun } from '../http/websocket.js';
 import type { NoRequestReason } from '../observe/no-request.js';
@@ -67,7 +68,7 @@ export interface EngineOptions {
    * PROXY protocol listeners: every request must come from a trusted peer with a PROXY header,
    * whose source address becomes `ex.proxied`; anything else is refused (400, connection closed).
    */
-  proxyProtocol?: { trusted(peer: string): boolean } | undefined;
+  proxyProtocol?: { trusted(peer: string): boolean; versions: ProxyVersions } | undefined;
 }
 
 export interface Address {

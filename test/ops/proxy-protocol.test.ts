@@ -9,7 +9,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { uwsAvailable } from '../helpers/engines.js';
+import { type Engine, uwsAvailable } from '../helpers/engines.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 /** A PROXY v2 header: TCP over IPv4, from src:sport to 10.0.0.1:80. */
@@ -50,9 +50,9 @@ afterEach(async () => {
   s = undefined;
 });
 
-async function serverWith(trusted: string, upstreamPort: number): Promise<TestServer> {
+async function serverWith(trusted: string, upstreamPort: number, engine: Engine): Promise<TestServer> {
   return startServer(`
-listen: [{ host: 127.0.0.1, port: 0, engine: uws, proxy_protocol: true }]
+listen: [{ host: 127.0.0.1, port: 0, engine: ${engine}, proxy_protocol: true }]
 trusted_proxies: [${trusted}]
 upstreams:
   up: { servers: [{ url: "http://127.0.0.1:${upstreamPort}" }] }
@@ -62,7 +62,9 @@ routes:
 `);
 }
 
-describe.skipIf(!uwsAvailable())('PROXY protocol listener (uws)', () => {
+const engines: Engine[] = uwsAvailable() ? ['uws', 'node'] : ['node'];
+
+describe.each(engines)('PROXY protocol listener (%s)', (engine) => {
   it('a v2 header from a trusted peer: client in the log and X-Forwarded-For, peer stays the balancer', async () => {
     const seen: IncomingHttpHeaders[] = [];
     const up = createServer((req, res) => {
@@ -71,7 +73,7 @@ describe.skipIf(!uwsAvailable())('PROXY protocol listener (uws)', () => {
     });
     await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
     try {
-      s = await serverWith('loopback', (up.address() as { port: number }).port);
+      s = await serverWith('loopback', (up.address() as { port: number }).port, engine);
       const r = await exchange(s.port, Buffer.concat([v2('203.0.113.7', 40000), GET('/up/x')]));
       expect(r.text).toMatch(/^HTTP\/1\.1 200/);
       expect(seen[0]!['x-forwarded-for']).toBe('203.0.113.7');
@@ -83,7 +85,7 @@ describe.skipIf(!uwsAvailable())('PROXY protocol listener (uws)', () => {
   });
 
   it('no header: refused with 400 and closed', async () => {
-    s = await serverWith('loopback', 1);
+    s = await serverWith('loopback', 1, engine);
     const r = await exchange(s.port, GET('/a'));
     expect(r.text).toMatch(/^HTTP\/1\.1 400/);
     expect(r.text).toMatch(/PROXY protocol/);
@@ -91,7 +93,7 @@ describe.skipIf(!uwsAvailable())('PROXY protocol listener (uws)', () => {
   });
 
   it('a header from a peer not in trusted_proxies: refused, never believed', async () => {
-    s = await serverWith('10.0.0.0/8', 1);
+    s = await serverWith('10.0.0.0/8', 1, engine);
     const r = await exchange(s.port, Buffer.concat([v2('203.0.113.7', 40000), GET('/a')]));
     expect(r.text).toMatch(/^HTTP\/1\.1 400/);
     await new Promise((t) => setTimeout(t, 50));
@@ -123,9 +125,17 @@ routes: [{ path: /a, respond: { body: "a" } }]
     };
     expect(problems('listen: [{ port: 1, proxy_protocol: v1 }]\ntrusted_proxies: [loopback]')).toEqual([
       expect.stringMatching(
-        /^listen\[0\]\.proxy_protocol: PROXY protocol v1 is not supported .*send-proxy-v2/,
+        /^listen\[0\]\.proxy_protocol: PROXY protocol v1 is not parsed by the uWS engine .*set engine: node on this listener, or send v2 \(HAProxy: send-proxy-v2\)$/,
       ),
     ]);
+    expect(
+      problems('listen: [{ port: 1, engine: node, proxy_protocol: v1 }]\ntrusted_proxies: [loopback]'),
+    ).toEqual([]);
+    expect(
+      problems(
+        'listen: [{ port: 1, engine: node, h2c: true, proxy_protocol: true }]\ntrusted_proxies: [loopback]',
+      ),
+    ).toEqual([expect.stringMatching(/^listen\[0\]\.proxy_protocol: not with h2c/)]);
     expect(problems('listen: [{ port: 1, proxy_protocol: true }]')).toEqual([
       'listen[0].proxy_protocol: needs trusted_proxies: the balancers whose PROXY header is believed',
     ]);

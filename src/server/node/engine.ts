@@ -32,6 +32,7 @@ import {
 import { Conn } from './conn.js';
 import { NodeExchange, type NodeHooks } from './exchange.js';
 import { markReason, markRequest, watchNoRequest } from './no-request.js';
+import { applyProxied, gateConnections } from './proxy-protocol.js';
 import { isHead, parseErrorFor, rawRefusal } from './refuse.js';
 
 /** nginx's defaults: client_header_timeout 60 s, keepalive_timeout 75 s, send_timeout 60 s; node's requestTimeout 300 s. */
@@ -115,6 +116,7 @@ export class NodeEngine implements Engine {
     }
     conn?.started();
     const ex = NodeExchange.accept(req, res, this.hooks, conn);
+    if (this.opts.proxyProtocol !== undefined) applyProxied(ex, req.socket);
     if (this.draining) ex.closeAfter = true;
     try {
       this.opts.handle(ex);
@@ -220,6 +222,11 @@ export class NodeEngine implements Engine {
           `Node 22.12 or later for that (SO_REUSEPORT), this is ${process.version}; use threads: 1 or engine: uws`,
       );
     const server = await this.create(options);
+    const pp = this.opts.proxyProtocol;
+    if (pp !== undefined) {
+      const tls = this.opts.tls !== undefined;
+      gateConnections(server, { ...pp, timeoutMs: this.timeouts.header, tls });
+    }
     return new Promise((resolve, reject) => {
       const fail = (err: NodeJS.ErrnoException) => {
         const why =
