@@ -29,6 +29,7 @@ export function listenerProxyProtocol(
     kind: string;
     engine?: 'uws' | 'node' | undefined;
     h2c?: boolean | undefined;
+    tls?: unknown;
     proxy_protocol?: boolean | 'v1' | 'v2' | undefined;
   },
   ctx: z.RefinementCtx,
@@ -37,6 +38,10 @@ export function listenerProxyProtocol(
   const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['proxy_protocol'], message });
   if (l.kind === 'tcp') issue('only http listeners take proxy_protocol');
   else if (l.h2c === true) issue('not with h2c (HTTP/2 with prior knowledge reads the socket itself)');
+  else if (l.tls !== undefined && l.engine !== 'node')
+    issue(
+      'with tls, set engine: node on this listener: uWS looks for the PROXY header inside TLS, and balancers send it before the handshake',
+    );
   else if (l.proxy_protocol === 'v1' && l.engine !== 'node')
     issue(
       'PROXY protocol v1 is not parsed by the uWS engine (this build answers nothing to it and closes after ~10 s): set engine: node on this listener, or send v2 (HAProxy: send-proxy-v2)',

@@ -136,6 +136,11 @@ routes: [{ path: /a, respond: { body: "a" } }]
         'listen: [{ port: 1, engine: node, h2c: true, proxy_protocol: true }]\ntrusted_proxies: [loopback]',
       ),
     ).toEqual([expect.stringMatching(/^listen\[0\]\.proxy_protocol: not with h2c/)]);
+    expect(
+      problems(
+        'listen: [{ port: 1, proxy_protocol: true, tls: { cert: /nonexistent/c.pem, key: /nonexistent/k.pem } }]\ntrusted_proxies: [loopback]',
+      ),
+    ).toContainEqual(expect.stringMatching(/^listen\[0\]\.proxy_protocol: with tls, set engine: node/));
     expect(problems('listen: [{ port: 1, proxy_protocol: true }]')).toEqual([
       'listen[0].proxy_protocol: needs trusted_proxies: the balancers whose PROXY header is believed',
     ]);
