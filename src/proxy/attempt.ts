@@ -4,15 +4,15 @@
  *
  * Why a handler of our own rather than `request()`: one object per attempt instead of a Readable
  * stream plus its async iterator, and exact control of the three things a proxy needs.
- * - Backpressure: chunks queue here; at HIGH_WATER the undici parser is paused
- *   (`controller.pause()`), and it resumes when the engine has pulled the queue below LOW_WATER.
+ * - Backpressure: chunks queue here; at HIGH_WATER the undici parser is paused (`onData`
+ *   returns false), and it resumes when the engine has pulled the queue below LOW_WATER.
  *   The engine pulls only when uWS can take more, so a slow client slows the upstream read.
  * - Cancellation: the attempt listens to one AbortSignal (the request's, or a hedge race's) and
  *   aborts the undici request, which destroys its socket: the upstream sees the close at once
  *   (measured through the CLI: 1-20 ms). undici 7 then opens one spare connection that idles until
  *   the keep-alive timeout (nodejs/undici#5845).
- *   Before undici has a socket for it there is no controller yet; the attempt then settles at once
- *   and aborts the request when undici hands it over (`onRequestStart`).
+ *   Before undici has a socket for it there is no abort function yet; the attempt then settles at
+ *   once and aborts the request when undici hands it over (`onConnect`).
  * - Release on every path: end, error, abort, or `return()` from the engine (HEAD, 204/304, client
  *   gone) each settle the attempt once: the peer's in-flight count drops and the listener goes.
  *   A body the engine stops reading early is aborted, never left half-read on a pooled socket.
@@ -21,12 +21,13 @@
  * undici error / abort reason; after that, failures reach the body reader as a rejected `next()`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, util } from 'undici';
 import { syError } from '../errors.js';
 import type { CancelSource, Exchange } from '../exchange.js';
 import { classify } from './failure.js';
 import type { Peer } from './peer.js';
 
+const { parseHeaders } = util;
 const HIGH_WATER = 256 * 1024;
 const LOW_WATER = 64 * 1024;
 
@@ -36,7 +37,7 @@ type State = (typeof State)[keyof typeof State];
 type Waiter = { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void };
 const DONE: IteratorResult<Buffer> = { value: undefined, done: true };
 
-export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer>, AsyncIterable<Buffer> {
+export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
   readonly peer: Peer;
   readonly startTime: number;
   /** the request handed to a socket: the upstream may have seen it */
@@ -49,7 +50,10 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
   /** set once this attempt's response is the one the client gets (access-log timing) */
   ex: Exchange | undefined = undefined;
 
-  private controller: Dispatcher.DispatchController | null = null;
+  /** undici's abort for this request, once it has a socket (`onConnect`) */
+  private abortFn: ((err?: Error) => void) | null = null;
+  private resumeFn: (() => void) | null = null;
+  private paused = false;
   private pendingAbort: Error | null = null;
   private signal: CancelSource | undefined;
   private resolveHead!: (a: Attempt) => void;
@@ -76,7 +80,8 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
       }
       signal.addEventListener('abort', this);
     }
-    peer.pool.dispatch(opts, this);
+    // The callback protocol is not in undici 7's handler typings any more; it is what its clients call.
+    peer.pool.dispatch(opts, this as unknown as Dispatcher.DispatchHandler);
   }
 
   /** Listen to another signal from now on (a hedge winner, once the race is over). */
@@ -98,9 +103,9 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
   abort(reason: unknown): void {
     if (this.settled) return;
     const err = reason instanceof Error ? reason : syError('SY_ERR_CANCELLED');
-    if (this.controller !== null) {
-      // Calls onResponseError synchronously, then destroys the socket.
-      this.controller.abort(err);
+    if (this.abortFn !== null) {
+      // Calls onError synchronously, then destroys the socket.
+      this.abortFn(err);
       if (!this.settled) this.fail(err);
     } else {
       this.pendingAbort = err;
@@ -108,40 +113,43 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
     }
   }
 
-  // --- undici handler -----------------------------------------------------------------------
+  // --- undici handler (the callback protocol undici runs natively) --------------------------
+  // undici wraps a handler with `onRequestStart`/`onResponseStart` in an adapter that allocates a
+  // controller per request and parses the trailers into an object at every end; these callbacks
+  // are called directly.
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
     this.sent = true;
-    if (this.pendingAbort !== null) controller.abort(this.pendingAbort);
+    if (this.pendingAbort !== null) abort(this.pendingAbort);
   }
 
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ): void {
-    if (statusCode < 200 || this.state !== State.Waiting) return; // 1xx (103 Early Hints …): not ours
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200 || this.state !== State.Waiting) return true; // 1xx (103 Early Hints …): not ours
     this.state = State.Body;
     this.status = statusCode;
-    this.headers = headers;
+    this.headers = parseHeaders(rawHeaders) as IncomingHttpHeaders;
+    this.resumeFn = resume;
     this.resolveHead(this);
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.state !== State.Body) return;
+  /** Returns false to pause undici's parser (backpressure); `next()` resumes it. */
+  onData(chunk: Buffer): boolean {
+    if (this.state !== State.Body) return true;
     const w = this.waiter;
     if (w !== undefined) {
       this.waiter = undefined;
       w.resolve({ value: chunk, done: false });
-      return;
+      return true;
     }
     this.queue.push(chunk);
     this.queued += chunk.length;
-    if (this.queued >= HIGH_WATER) controller.pause();
+    if (this.queued >= HIGH_WATER) this.paused = true;
+    return !this.paused;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     if (this.state !== State.Body) return;
     this.state = State.Ended;
     this.settle(undefined);
@@ -152,9 +160,15 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
     }
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+  onError(err: Error): void {
     if (!this.settled) this.fail(err);
   }
+
+  onUpgrade(): void {
+    // Never asked for: `upgrade` is not set on a proxied request (WebSockets: websocket.ts).
+  }
+
+  onBodySent(): void {}
 
   private fail(err: unknown): void {
     const wasWaiting = this.state === State.Waiting;
@@ -214,8 +228,10 @@ export class Attempt implements Dispatcher.DispatchHandler, AsyncIterator<Buffer
     const chunk = this.queue.shift();
     if (chunk !== undefined) {
       this.queued -= chunk.length;
-      const c = this.controller;
-      if (c?.paused && this.queued <= LOW_WATER) c.resume();
+      if (this.paused && this.queued <= LOW_WATER) {
+        this.paused = false;
+        this.resumeFn?.();
+      }
       return Promise.resolve({ value: chunk, done: false });
     }
     switch (this.state) {

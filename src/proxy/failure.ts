@@ -59,7 +59,7 @@ function fail(code: ErrorCode, err: unknown, retry: Retry, counts: boolean, addr
 
 /**
  * Classify a failure of one attempt. `sent`: undici had handed the request to a socket
- * (onRequestStart ran), so the upstream may have received it.
+ * (onConnect ran), so the upstream may have received it.
  */
 export function classify(err: unknown, sent: boolean, address: string): Failure {
   if (err instanceof SwitchyardError) return { error: err, retry: Retry.Never, counts: false };
