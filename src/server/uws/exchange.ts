@@ -13,16 +13,15 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { type SwitchyardError, syError } from '../../errors.js';
 import { Phase, type Reply, type RequestBody } from '../../exchange.js';
-import { normaliseAddress } from '../../http/address.js';
 import { EngineExchange, nextTurn, RESOLVED, YIELD_EVERY } from '../../http/engine-exchange.js';
 import { releaseBody, statusHasBody, wantsClose } from '../../http/reply-rules.js';
 import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
+import { peerAddress } from './address.js';
 import { type BodyOwner, EMPTY_BODY, UwsBody } from './body.js';
 import { copyRequest } from './request.js';
 import {
   corkFor,
   endHead,
-  rawPeerAddress,
   writeClosingHeadCorked,
   writeHeadCorked,
   writeWholeCorked,
@@ -75,7 +74,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     // uWS's chunked decoder smuggles (SECURITY.md; test/smuggling.test.ts): 411 unless opted in.
     if (copied.declared === -1 && copied.problem === undefined && !hooks.acceptChunked)
       copied.problem = syError('SY_ERR_CHUNKED_REFUSED');
-    const address = hooks.eagerAddress ? normaliseAddress(rawPeerAddress(res)) : undefined;
+    const address = hooks.eagerAddress ? peerAddress(res) : undefined;
     return new UwsExchange(res, method, url, query, address, hooks);
   }
 
@@ -105,7 +104,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
   protected readAddress(): string {
     // `res` may only be touched until the response ends or the client goes away.
     return this.phase === Phase.Open || this.phase === Phase.Streaming
-      ? normaliseAddress(rawPeerAddress(this.res))
+      ? peerAddress(this.res)
       : '';
   }
 

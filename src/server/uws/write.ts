@@ -15,13 +15,6 @@ export interface CorkTarget {
   bytesOut: number;
 }
 
-const decoder = new TextDecoder('latin1');
-
-/** The peer address as uWS reports it (IPv4-mapped IPv6, uncompressed). */
-export function rawPeerAddress(res: HttpResponse): string {
-  return decoder.decode(res.getRemoteAddressAsText());
-}
-
 // Module-level state for corked writes, so `cork` needs no closure per request.
 let corkEx: CorkTarget;
 let corkReply: Reply;
