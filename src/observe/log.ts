@@ -13,6 +13,7 @@
  */
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { Exchange } from '../exchange.js';
+import { isoTimeCached, TurnBatch } from './batch.js';
 
 export interface Logs {
   error: Logger;
@@ -85,6 +86,11 @@ export function createLogs(
   streams?: { error: DestinationStream; access: DestinationStream },
 ): Logs {
   const sinks: Sink[] = [];
+  /** access lines gathered this turn: handed to their sink before it is flushed, reopened or ended */
+  const batches: TurnBatch[] = [];
+  const handOver = () => {
+    for (const b of batches) b.handOver();
+  };
   const errSink = streams?.error ?? destination(opts.error);
   sinks.push(errSink);
   const error = pino(
@@ -94,11 +100,17 @@ export function createLogs(
   let access: Logger | null = null;
   if (opts.access !== 'off') {
     const accSink = streams?.access ?? (opts.access === opts.error ? errSink : destination(opts.access));
-    if (accSink !== errSink) sinks.push(accSink);
-    access = pino(
-      { level: 'info', base: undefined, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' },
-      accSink,
-    );
+    let out: DestinationStream = accSink;
+    if (accSink !== errSink) {
+      sinks.push(accSink);
+      // One write per event-loop turn (batch.ts); lines captured by tests stay synchronous.
+      if (streams === undefined) {
+        const batch = new TurnBatch(accSink);
+        batches.push(batch);
+        out = batch;
+      }
+    }
+    access = pino({ level: 'info', base: undefined, timestamp: isoTimeCached, messageKey: 'msg' }, out);
   }
   let closing: Promise<void> | undefined;
   return {
@@ -106,6 +118,7 @@ export function createLogs(
     access,
     flush() {
       if (closing !== undefined) return;
+      handOver();
       for (const s of sinks) {
         try {
           s.flushSync?.();
@@ -116,6 +129,7 @@ export function createLogs(
     },
     reopen() {
       if (closing !== undefined) return;
+      handOver();
       for (const s of sinks) {
         if (typeof s.file === 'string' && typeof s.reopen === 'function') {
           try {
@@ -127,6 +141,7 @@ export function createLogs(
       }
     },
     close() {
+      if (closing === undefined) handOver();
       closing ??= Promise.all(sinks.map(endSink)).then(() => {});
       return closing;
     },
