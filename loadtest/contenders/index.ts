@@ -66,6 +66,9 @@ export interface StartContext {
   startTimeoutMs: number;
   /** `--baseline=DIR`: another build of Switchyard (DIR/dist/src/cli.js) to compare in the same run. */
   baseline?: string;
+  /** Extra Node flags for the Node contenders (the profiler's `--perf-basic-prof`), and their cwd. */
+  nodeFlags?: string[];
+  nodeCwd?: string;
 }
 
 export interface Running {
@@ -86,9 +89,9 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
     spawnTracked(
       id,
       process.execPath,
-      [path.join(ctx.distLoadtest, script), '--port', String(port), ...extra],
+      [...(ctx.nodeFlags ?? []), path.join(ctx.distLoadtest, script), '--port', String(port), ...extra],
       {
-        cwd: ctx.root,
+        cwd: ctx.nodeCwd ?? ctx.root,
       },
     );
   switch (id) {
@@ -170,7 +173,9 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
       const engine = id === 'switchyard-node' ? 'node' : 'uws';
       const access = id.endsWith('-log') ? path.join(dir, 'access.log') : 'off';
       const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort, engine, access });
-      proc = spawnTracked(id, process.execPath, [cli, 'start', '-c', conf], { cwd: root });
+      proc = spawnTracked(id, process.execPath, [...(ctx.nodeFlags ?? []), cli, 'start', '-c', conf], {
+        cwd: ctx.nodeCwd ?? root,
+      });
       readyPath = '/hello';
       break;
     }

@@ -1,0 +1,163 @@
+/**
+ * `npm run bench:profile -- [--target=switchyard] [--path=/small] [--seconds=6]`: where one
+ * contender's CPU goes under load, split between our code, undici, pino, Node's streams, uWS and
+ * the kernel (docs/performance.md).
+ *
+ * The target runs with `--perf-basic-prof` (V8 names its JIT frames in /tmp/perf-PID.map) under
+ * wrk -t1 -c64; `perf record -F 1999 -g` samples its CPU time (not wall time: a preempted thread
+ * is not sampled), and each sample is attributed to the nearest JavaScript frame on its stack, or,
+ * with none, to uWS's native send/receive or the event loop. CPU per request is samples × the
+ * sampling period ÷ requests served while sampling. Needs `perf` (Debian: linux-perf) and wrk.
+ */
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LABELS, type Running, type ServerId, type StartContext, startServer } from './contenders/index.js';
+import { runLoad } from './lib/load.js';
+import { run, sleep, stop } from './lib/proc.js';
+import { which } from './lib/tools.js';
+
+const { values } = parseArgs({
+  options: {
+    target: { type: 'string', default: 'switchyard' },
+    path: { type: 'string', default: '/small' },
+    seconds: { type: 'string', default: '6' },
+    top: { type: 'string', default: '25' },
+  },
+});
+const HZ = 1999;
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const TARGETS: ServerId[] = ['switchyard', 'switchyard-log', 'uws', 'uws-undici', 'uws-socket'];
+
+/** The share of a sample: the nearest JavaScript frame's owner, or what native code it is in. */
+function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: string } {
+  for (const f of frames) {
+    if (!f.sym.startsWith('JS:')) continue;
+    const s = f.sym;
+    const fn = s.replace(/^JS:\S?/, '').replace(/file:\/\/\//, '/');
+    if (s.includes('/dist/src/') || s.includes('/dist/routes/')) return { what: 'our code', fn };
+    if (s.includes('/dist/loadtest/')) return { what: 'the contender’s own JS', fn };
+    if (s.includes('node_modules/undici')) return { what: 'undici (JS)', fn };
+    if (/pino|sonic-boom|quick-format/.test(s)) return { what: 'pino + SonicBoom', fn };
+    if (s.includes('node:')) return { what: 'Node streams, net, timers (JS)', fn };
+    if (s.includes('wasm')) return { what: 'undici (llhttp wasm)', fn };
+  }
+  if (frames.some((f) => f.dso.includes('uws_'))) return { what: 'uWS native' };
+  if (frames.some((f) => /^(__send|__libc_recv|__libc_sendto)$/.test(f.sym)))
+    return { what: 'uWS socket send/recv (libc → kernel)' };
+  if (frames.some((f) => /uv__io_poll|uv_run|epoll/.test(f.sym))) return { what: 'event loop' };
+  if (frames.some((f) => /GC|Scavenge|Heap|Sweep|Mark/.test(f.sym))) return { what: 'GC' };
+  return { what: 'other native (malloc, V8 compiler …)' };
+}
+
+async function attribute(perf: string, data: string, top: number): Promise<number> {
+  const child = spawn(perf, ['script', '-i', data], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const rl = createInterface({ input: child.stdout });
+  const byWhat = new Map<string, { n: number; kernel: number }>();
+  const byFn = new Map<string, number>();
+  let frames: { sym: string; dso: string }[] = [];
+  let total = 0;
+  const flush = () => {
+    if (frames.length === 0) return;
+    total++;
+    const o = owner(frames);
+    const e = byWhat.get(o.what) ?? { n: 0, kernel: 0 };
+    e.n++;
+    if (frames[0]!.dso.includes('kernel')) e.kernel++;
+    byWhat.set(o.what, e);
+    if (o.fn !== undefined) byFn.set(o.fn, (byFn.get(o.fn) ?? 0) + 1);
+    frames = [];
+  };
+  for await (const line of rl) {
+    if (line.trim() === '') {
+      flush();
+      continue;
+    }
+    const m = /^\s+[0-9a-f]+\s+(.*)\s+\((.*)\)\s*$/.exec(line);
+    if (m) frames.push({ sym: m[1]!.trim().replace(/\+0x[0-9a-f]+$/, ''), dso: m[2]! });
+  }
+  flush();
+  const pct = (n: number) => `${((100 * n) / Math.max(1, total)).toFixed(1).padStart(5)} %`;
+  log(`\n${total} samples; share of the process's CPU by the nearest JavaScript frame:`);
+  for (const [what, e] of [...byWhat].sort((a, b) => b[1].n - a[1].n))
+    log(`  ${pct(e.n)}  ${what}  (in the kernel: ${pct(e.kernel).trim()})`);
+  log(`\nnearest JavaScript function, top ${top}:`);
+  for (const [fn, n] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) log(`  ${pct(n)}  ${fn}`);
+  return total;
+}
+
+async function main(): Promise<void> {
+  const target = values.target as ServerId;
+  if (!TARGETS.includes(target)) throw new Error(`--target: one of ${TARGETS.join(', ')}`);
+  const perf = which('perf');
+  const wrk = which('wrk');
+  if (!perf || !wrk)
+    throw new Error('needs perf (apt-get install -y linux-perf) and wrk (apt-get install -y wrk)');
+  const distLoadtest = path.dirname(fileURLToPath(import.meta.url));
+  const root = path.resolve(distLoadtest, '..', '..');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'switchyard-profile-'));
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+  const ctx: StartContext = {
+    root,
+    distLoadtest,
+    tmp,
+    originPort: 0,
+    nginxBin: null,
+    tools: {},
+    nofile: 65535,
+    startTimeoutMs: 15_000,
+  };
+  const started: Running[] = [];
+  try {
+    if (target !== 'uws') {
+      const o = await startServer('origin', ctx);
+      if (!o.ok) throw new Error(`origin: ${o.reason}`);
+      started.push(o.server);
+      ctx.originPort = o.server.port;
+    }
+    // V8 writes an isolate log beside the perf map; keep it in the scratch directory.
+    const r = await startServer(target, { ...ctx, nodeFlags: ['--perf-basic-prof'], nodeCwd: tmp });
+    if (!r.ok) throw new Error(`${target}: ${r.reason}\n${r.output}`);
+    started.push(r.server);
+    const s = r.server;
+    const seconds = Number(values.seconds);
+    const spec = (d: number) => ({
+      url: `http://127.0.0.1:${s.port}${values.path}`,
+      connections: 64,
+      threads: 1,
+      durationSec: d,
+      method: 'GET' as const,
+    });
+    const tool = { kind: 'wrk' as const, bin: wrk };
+    log(`profile: ${LABELS[target]}, GET ${values.path}, ${seconds} s sampled at ${HZ} Hz`);
+    await runLoad(tool, spec(3), tmp); // warm-up: JIT
+    const load = runLoad(tool, spec(seconds + 2), tmp);
+    await sleep(1000);
+    const data = path.join(tmp, 'perf.data');
+    const rec = await run(
+      perf,
+      ['record', '-F', String(HZ), '-g', '-p', String(s.pid), '-o', data, '--', 'sleep', String(seconds)],
+      (seconds + 30) * 1000,
+    );
+    const res = await load;
+    if (!existsSync(data)) throw new Error(`perf record wrote nothing: ${rec.stderr.trim()}`);
+    const samples = await attribute(perf, data, Number(values.top));
+    const requests = (res.requests * seconds) / (seconds + 2);
+    log(
+      `\n${Math.round(res.rps)} req/s; ≈ ${((samples * 1e6) / HZ / requests).toFixed(1)} µs CPU per request ` +
+        `(load average ${os.loadavg()[0]!.toFixed(2)})`,
+    );
+  } finally {
+    for (const x of started.reverse()) await stop(x.proc.child);
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`profile: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
