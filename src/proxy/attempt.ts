@@ -20,14 +20,12 @@
  * Settlement order: `head` resolves on the response head (status ≥ 200) or rejects with the
  * undici error / abort reason; after that, failures reach the body reader as a rejected `next()`.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import { type Dispatcher, util } from 'undici';
+import type { Dispatcher } from 'undici';
 import { syError } from '../errors.js';
 import type { CancelSource, Exchange } from '../exchange.js';
 import { classify } from './failure.js';
 import type { Peer } from './peer.js';
 
-const { parseHeaders } = util;
 const HIGH_WATER = 256 * 1024;
 const LOW_WATER = 64 * 1024;
 
@@ -44,7 +42,8 @@ export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
   sent = false;
   state: State = State.Waiting;
   status = 0;
-  headers: IncomingHttpHeaders = {};
+  /** the response head as undici read it: [name, value, …], bytes (response-headers.ts reads it) */
+  rawHeaders: Buffer[] = [];
   /** resolves with this attempt at the response head */
   readonly head: Promise<Attempt>;
   /** set once this attempt's response is the one the client gets (access-log timing) */
@@ -128,7 +127,7 @@ export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
     if (statusCode < 200 || this.state !== State.Waiting) return true; // 1xx (103 Early Hints …): not ours
     this.state = State.Body;
     this.status = statusCode;
-    this.headers = parseHeaders(rawHeaders) as IncomingHttpHeaders;
+    this.rawHeaders = rawHeaders;
     this.resumeFn = resume;
     this.resolveHead(this);
     return true;

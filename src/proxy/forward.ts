@@ -25,7 +25,6 @@ import { attempts, type Plan } from './retry.js';
 import type { Trust } from './trust.js';
 import type { Upstream } from './upstream.js';
 
-const DIGITS = /^\d{1,15}$/;
 /** Hedging sends the request twice: only for methods that are safe to repeat (RFC 9110 §9.2.1). */
 const HEDGEABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -84,7 +83,8 @@ export class ProxyRoute {
     const status = a.status;
     ex.upstreamStatus = status;
     ex.upstreamTime = performance.now() - a.startTime;
-    const headers = status <= 599 ? this.responseHeaders.filter(a.headers) : null;
+    const rh = this.responseHeaders;
+    const headers = status <= 599 ? rh.filter(a.rawHeaders) : null;
     if (headers === null) {
       a.release();
       a.peer.failed(performance.now(), 'SY_ERR_UPSTREAM_BAD_RESPONSE');
@@ -97,13 +97,7 @@ export class ProxyRoute {
     // The body already failed (possible after a hedge race, which waits for the loser to wind
     // down): nothing is sent yet, so answer the error rather than a head cut short.
     if (a.state === State.Failed) throw a.bodyError();
-    const cl = a.headers['content-length'];
     a.ex = ex;
-    return {
-      status,
-      headers,
-      body: a,
-      length: typeof cl === 'string' && DIGITS.test(cl) ? Number(cl) : undefined,
-    };
+    return { status, headers, body: a, length: rh.length };
   }
 }

@@ -7,7 +7,7 @@
  * A value with control characters makes the response invalid (nginx: "upstream sent invalid
  * header", 502) rather than being passed to uWS, which does not check what it writes.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import { util } from 'undici';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import {
   type CompiledRules,
@@ -16,6 +16,11 @@ import {
   HOP_BY_HOP,
   toClientValue,
 } from './header-rules.js';
+
+const { headerNameToString } = util;
+const DIGITS = /^\d{1,15}$/;
+/** Lower-cased names of the head being filtered; reused (filter is synchronous, never nested). */
+const NAMES: string[] = [];
 
 const FRAMING = ['content-length', 'date'];
 const FORBIDDEN = new Set([...HOP_BY_HOP, ...FRAMING]);
@@ -29,29 +34,44 @@ export class ResponseHeaders {
     this.drop = new Set([...FORBIDDEN, 'proxy-authenticate', '__proto__', ...this.rules.drop]);
   }
 
-  /** The client's copy of `src` (undici's parsed fields), or null when a value is invalid. */
-  filter(src: IncomingHttpHeaders): Record<string, string | string[]> | null {
+  /**
+   * Content-Length of the response `filter` last read: the number when it had exactly one valid
+   * one, else undefined (read right after `filter`, which is synchronous).
+   */
+  length: number | undefined = undefined;
+
+  /**
+   * The client's copy of undici's raw response head ([name, value, …] as bytes, names in any
+   * case), or null when a value is invalid. One pass straight from the buffers: no intermediate
+   * object of all fields (undici's parseHeaders) is built per response.
+   */
+  filter(raw: readonly Buffer[]): Record<string, string | string[]> | null {
+    const n = raw.length >> 1;
+    const names = NAMES;
     let named: string[] | null = null;
-    const conn = src.connection as string | string[] | undefined;
-    if (conn !== undefined) named = connectionNames(typeof conn === 'string' ? conn : conn.join(','), null);
+    let lengths = 0;
+    let length: string | undefined;
+    for (let i = 0; i < n; i++) {
+      const name = headerNameToString(raw[2 * i]!);
+      names[i] = name;
+      if (name === 'connection') named = connectionNames(raw[2 * i + 1]!.toString('latin1'), named);
+      else if (name === 'content-length') {
+        lengths++;
+        length = raw[2 * i + 1]!.toString('latin1');
+      }
+    }
+    this.length = lengths === 1 && DIGITS.test(length!) ? Number(length) : undefined;
     const out: Record<string, string | string[]> = {};
     const drop = this.drop;
-    for (const name in src) {
+    for (let i = 0; i < n; i++) {
+      const name = names[i]!;
       if (drop.has(name) || named?.includes(name)) continue;
-      const v = src[name];
-      if (typeof v === 'string') {
-        const c = toClientValue(v);
-        if (c === undefined) return null;
-        out[name] = c;
-      } else if (v !== undefined) {
-        const list: string[] = [];
-        for (const x of v) {
-          const c = toClientValue(x);
-          if (c === undefined) return null;
-          list.push(c);
-        }
-        out[name] = list;
-      }
+      const c = toClientValue(raw[2 * i + 1]!.toString('latin1'));
+      if (c === undefined) return null;
+      const prev = out[name];
+      if (prev === undefined) out[name] = c;
+      else if (typeof prev === 'string') out[name] = [prev, c];
+      else prev.push(c);
     }
     const { set, add } = this.rules;
     for (let i = 0; i < set.length; i += 2) out[set[i]!] = set[i + 1]!;
