@@ -19,13 +19,7 @@ import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
 import { peerAddress } from './address.js';
 import { type BodyOwner, EMPTY_BODY, UwsBody } from './body.js';
 import { copyRequest } from './request.js';
-import {
-  corkFor,
-  endHead,
-  writeClosingHeadCorked,
-  writeHeadCorked,
-  writeWholeCorked,
-} from './write.js';
+import { corkFor, endHead, writeClosingHeadCorked, writeHeadCorked, writeWholeCorked } from './write.js';
 
 /** Bodies up to this size are written with one `end()`; larger ones with tryEnd/onWritable. */
 const END_AT_ONCE = 64 * 1024;
@@ -103,9 +97,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
 
   protected readAddress(): string {
     // `res` may only be touched until the response ends or the client goes away.
-    return this.phase === Phase.Open || this.phase === Phase.Streaming
-      ? peerAddress(this.res)
-      : '';
+    return this.phase === Phase.Open || this.phase === Phase.Streaming ? peerAddress(this.res) : '';
   }
 
   /**
