@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Exchange } from '../src/exchange.js';
 import { isoTimeCached, TurnBatch } from '../src/observe/batch.js';
-import { createLogs } from '../src/observe/log.js';
+import { createLogs, logAccess } from '../src/observe/log.js';
 import { until } from './helpers/wait.js';
 
 describe('access-log lines batched per event-loop turn', () => {
@@ -48,5 +49,98 @@ describe('access-log lines batched per event-loop turn', () => {
     expect(stamp).toMatch(/^,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
     const t = Date.parse(stamp.slice(9, -1));
     expect(Math.abs(Date.now() - t)).toBeLessThan(60_000);
+  });
+});
+
+describe('access line built by hand', () => {
+  /** An exchange as logAccess reads it, with awkward strings where clients control them. */
+  function exchange(over: Record<string, unknown> = {}) {
+    const headers: Record<string, string> = {
+      'user-agent': 'curl/8 "quoted" \\ back\tslash ünïcode \u2028',
+      referer: 'http://a.example/?q=</script>&x="1"',
+    };
+    return {
+      id: 'req-1',
+      remoteAddress: '127.0.0.1',
+      method: 'GET',
+      host: 'a.example:8080',
+      path: '/p/"x"\\y',
+      query: 'a=1&b="2"',
+      route: '/p/*',
+      track: 'proxy',
+      status: 200,
+      bytesIn: 0,
+      bytesOut: 12,
+      startTime: performance.now(),
+      upstream: '127.0.0.1:1, 127.0.0.1:2',
+      upstreamStatus: 200,
+      upstreamTime: 1.23456,
+      tries: 2,
+      closedBy: 'server',
+      errorCode: 'SY_ERR_UPSTREAM_RESET',
+      logExtra: { upstream_errors: ['SY_ERR_UPSTREAM_RESET'] },
+      header: (n: string) => headers[n],
+      ...over,
+    } as unknown as Exchange;
+  }
+
+  it('is the JSON pino would write for the same fields (child bindings, escaping, absent fields)', () => {
+    const lines: string[] = [];
+    const logs = createLogs(
+      { level: 'info', access: 'stdout', error: 'stderr' },
+      { error: { write: () => {} }, access: { write: (s: string) => lines.push(s) } },
+    );
+    const access = logs.access!.child({ thread: 1 });
+    const ex = exchange();
+    logAccess(access, ex, () => '10.0.0.1');
+    const ex2 = exchange({
+      host: '',
+      query: '',
+      upstream: undefined,
+      closedBy: undefined,
+      errorCode: undefined,
+      logExtra: undefined,
+      header: () => undefined,
+    });
+    logAccess(access, ex2);
+    expect(lines).toHaveLength(2);
+    for (const l of lines) expect(l.endsWith('}\n')).toBe(true);
+    const [a, b] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(a).toMatchObject({
+      level: 30,
+      thread: 1,
+      id: 'req-1',
+      client: '10.0.0.1',
+      peer: '127.0.0.1',
+      host: 'a.example:8080',
+      path: '/p/"x"\\y',
+      query: 'a=1&b="2"',
+      user_agent: 'curl/8 "quoted" \\ back\tslash ünïcode \u2028',
+      referer: 'http://a.example/?q=</script>&x="1"',
+      upstream_ms: 1.235,
+      tries: 2,
+      closed_by: 'server',
+      err: 'SY_ERR_UPSTREAM_RESET',
+      upstream_errors: ['SY_ERR_UPSTREAM_RESET'],
+    });
+    expect(Object.keys(b!).sort()).toEqual(
+      [
+        'level',
+        'time',
+        'thread',
+        'id',
+        'client',
+        'peer',
+        'method',
+        'path',
+        'route',
+        'track',
+        'status',
+        'bytes_in',
+        'bytes_out',
+        'ms',
+      ].sort(),
+    );
+    expect(b!.client).toBe('127.0.0.1');
   });
 });
