@@ -7,10 +7,11 @@
  */
 import { asSwitchyardError, errorReply, type SwitchyardError, syError } from './errors.js';
 import { type Exchange, Phase, type Reply } from './exchange.js';
-import type { WsRun } from './http/websocket.js';
+import type { WsRun, WsSocket } from './http/websocket.js';
 import { type Logs, logAccess, loggedStatus } from './observe/log.js';
 import type { RouteStats } from './observe/metrics.js';
 import { type ProbeKind, probeReply, Readiness } from './observe/probes.js';
+import { upgradeRun, type WsHost } from './pipeline-ws.js';
 import { normalizePath } from './router/normalize.js';
 import type { CompiledRoute, RouteTable } from './router/table.js';
 
@@ -70,17 +71,28 @@ export class Pipeline {
    * it through `handle` as an ordinary request).
    */
   websocket = (ex: Exchange): WsRun | undefined => {
-    if (ex.problem !== undefined || this.draining) return undefined;
+    if (ex.problem !== undefined) return undefined;
     const path = normalizePath(ex.rawPath);
     if (path === null) return undefined;
     const m = this.table.router.match(ex.method, ex.host, path);
     if (m.kind !== 'found' || m.data.websocket === undefined) return undefined;
     const route = m.data;
-    const run = route.websocket!;
     ex.path = path;
     ex.route = route.name;
     ex.track = route.track;
-    return () => run(ex, m.params);
+    this.inflight.add(ex);
+    return upgradeRun(this.wsHost, ex, route, m.params);
+  };
+
+  /** open WebSockets (drain closes them with 1001) */
+  private readonly sockets = new Set<WsSocket>();
+  private readonly wsHost: WsHost = {
+    isDraining: () => this.draining,
+    sockets: this.sockets,
+    release: (route) => this.release(route),
+    finish: (ex, stats) => this.finish(ex, stats),
+    fail: (ex, thrown) => this.fail(ex, thrown),
+    wantsJson,
   };
 
   /** Called by the engine, synchronously, for every request. */
@@ -205,12 +217,12 @@ export class Pipeline {
     this.finish(ex, this.table.probeStats);
   }
 
-  private finish(ex: Exchange, stats: RouteStats): void {
+  private finish(ex: Exchange, stats: RouteStats | null): void {
     if (ex.cancelReason !== undefined) ex.errorCode ??= ex.cancelReason.code;
-    stats.record(loggedStatus(ex), (performance.now() - ex.startTime) / 1000);
+    stats?.record(loggedStatus(ex), (performance.now() - ex.startTime) / 1000);
     if (this.logs.access !== null) logAccess(this.logs.access, ex, this.table.clientOf);
     this.inflight.delete(ex);
-    if (this.idle !== undefined && this.inflight.size === 0) this.idle();
+    this.idle?.();
   }
 
   /**
@@ -221,30 +233,39 @@ export class Pipeline {
    */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
+    const end = performance.now() + graceMs;
     // Requests already in flight close their connection too: their head is not written yet (or
     // it is too late anyway). Test: drain-close.test.ts.
     for (const ex of this.inflight) ex.closeAfter = true;
-    const allDone = (ms: number) =>
+    const until = (done: () => boolean, ms: number) =>
       new Promise<boolean>((resolve) => {
-        if (this.inflight.size === 0) return resolve(true);
+        if (done()) return resolve(true);
         const t = setTimeout(() => {
           this.idle = undefined;
           resolve(false);
         }, ms);
         this.idle = () => {
+          if (!done()) return;
           clearTimeout(t);
           this.idle = undefined;
           resolve(true);
         };
       });
-    if (await allDone(graceMs)) return;
+    // HTTP work first (a request may still publish to the WebSockets), then the WebSockets: 1001,
+    // each one counted until its close has settled (test/websocket/operations.test.ts "drain").
+    const httpDone = await until(() => this.inflight.size <= this.sockets.size, graceMs);
+    if (httpDone) {
+      for (const s of this.sockets) s.close(1001, 'server shutting down');
+      if (await until(() => this.inflight.size === 0, Math.max(0, end - performance.now()))) return;
+    }
     const err = syError('SY_ERR_SHUTTING_DOWN', `drain grace of ${graceMs} ms passed`);
+    for (const s of this.sockets) s.terminate();
     for (const ex of this.inflight) {
       ex.cancel(err);
       ex.closeAfter = true;
       if (ex.phase === Phase.Open) void ex.send(errorReply(err, false));
       else if (ex.phase === Phase.Streaming) ex.close();
     }
-    await allDone(1000);
+    await until(() => this.inflight.size === 0, 1000);
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The engine-neutral shape of a WebSocket connection. An engine that supports upgrades asks the
  * pipeline (`Pipeline.websocket`) whether an upgrade request's route takes WebSockets; if so it
- * runs the returned function before completing the handshake. The result is either a Reply (a
- * refusal or a 502: answered as plain HTTP, no upgrade) or a `WsAccept`, which the engine turns
- * into a WebSocket whose events it hands to the session `open` returns.
+ * runs the returned function before completing the handshake. A track's run resolves to a Reply (a
+ * refusal or a 502: answered as plain HTTP, no upgrade) or a `WsAccept`; the pipeline answers the
+ * Reply itself, so the engine gets a `WsAccept`, which it turns into a WebSocket whose events it
+ * hands to the session `open` returns, or nothing more to do.
  */
 import type { Reply } from '../exchange.js';
 
@@ -24,8 +25,12 @@ export interface WsSession {
   message(data: Buffer, binary: boolean): void;
   /** the client's buffer drained (after `send` returned false) */
   drain(): void;
-  /** the connection is gone (close frame received or the socket ended); the socket is unusable */
-  closed(code: number, reason: string): void;
+  /**
+   * The connection is gone (close frame received or the socket ended); the socket is unusable.
+   * `by`: who closed it first, this server (a session's close, an engine limit, a drain) or the
+   * client (its close frame, or the connection lost).
+   */
+  closed(code: number, reason: string, by: 'client' | 'server'): void | Promise<void>;
 }
 
 /**
@@ -61,8 +66,12 @@ export interface WsAccept {
   abandon(): void;
 }
 
-/** The pre-handshake work for one upgrade request (the route and exchange are bound in). */
-export type WsRun = () => Promise<WsAccept | Reply>;
+/**
+ * The pre-handshake work for one upgrade request (the route and exchange are bound in), as the
+ * pipeline hands it to the engine: a WsAccept to complete the handshake with, or undefined when
+ * the request has been answered as plain HTTP already (a refusal, an error: src/pipeline-ws.ts).
+ */
+export type WsRun = () => Promise<WsAccept | undefined>;
 
 export function isAccept(r: WsAccept | Reply): r is WsAccept {
   return (r as WsAccept).kind === 'websocket';

@@ -5,8 +5,9 @@
  * `Retry-After` and the IETF draft's `RateLimit` / `RateLimit-Policy` fields
  * (draft-ietf-httpapi-ratelimit-headers-10: `"name";q=…;w=…` and `"name";r=…;t=…`).
  *
- * Composed once per route when the table is compiled (a wrapper around the track's `run`), so a
- * route without `rate:` pays nothing. Keys:
+ * Composed once per route when the table is compiled (a wrapper around the track's `run`, and
+ * around its WebSocket upgrade: one token per upgrade, refused before the handshake), so a route
+ * without `rate:` pays nothing. Keys:
  * - `ip`: the real client address — the peer, or X-Forwarded-For when the peer is a trusted proxy
  *   (`trusted_proxies`), never a header a client could set.
  * - `header:NAME` / `cookie:NAME`: that value; a request without it shares the bucket of the
@@ -23,7 +24,8 @@ import { take } from '../shared/bucket.js';
 import { sharedNow } from '../shared/clock.js';
 import { RATE_KEY_BYTES } from '../shared/plan.js';
 import type { SharedTable } from '../shared/table.js';
-import type { RunFn } from '../tracks/track.js';
+import type { RunFn, WsRunFn } from '../tracks/track.js';
+import type { Params } from './router.js';
 
 export interface RateSpec {
   /** per second */
@@ -52,8 +54,13 @@ function digest(key: string): string {
   return `#${h.toString(16)}`;
 }
 
-/** Wrap `run` in the rate limit `spec`, its buckets in `table`. */
-export function rateLimited(run: RunFn, spec: RateSpec, table: SharedTable, trust: Trust): RunFn {
+/** Wrap `run` (a track's run, or its WebSocket upgrade) in the rate limit `spec`, its buckets in `table`. */
+export function rateLimited<F extends RunFn | WsRunFn>(
+  run: F,
+  spec: RateSpec,
+  table: SharedTable,
+  trust: Trust,
+): F {
   const key = keyOf(spec.key, trust);
   const words = table.valueWords;
   const per = table.wordsPerSlot;
@@ -61,7 +68,7 @@ export function rateLimited(run: RunFn, spec: RateSpec, table: SharedTable, trus
   const window = Math.max(1, Math.ceil((spec.burst + 1) / spec.limit));
   const quota = Math.max(1, Math.round(spec.limit * window));
   const policy = `"route";q=${quota};w=${window}`;
-  return (ex, params) => {
+  return ((ex: Exchange, params: Params) => {
     let k = key(ex);
     if (k.length > RATE_KEY_BYTES / 3 && Buffer.byteLength(k) > RATE_KEY_BYTES) k = digest(k);
     const slot = table.slot(k);
@@ -74,5 +81,5 @@ export function rateLimited(run: RunFn, spec: RateSpec, table: SharedTable, trus
       ratelimit: `"route";r=0;t=${Math.max(1, Math.ceil(v.retryAfterMs / 1000))}`,
     };
     throw err;
-  };
+  }) as F;
 }

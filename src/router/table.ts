@@ -122,8 +122,18 @@ export class RouteTable {
             .compile(r as never, { where: `routes[${i}]`, routesDir, configDir, services });
           // compression wraps the track's run (its replies); the rate limit runs before either
           const run = r.compress === undefined ? compiled : withCompression(compiled, r.compress);
-          sockets[i] = compiled.websocket;
-          return r.rate === undefined ? run : rateLimited(run, r.rate, region.table(names.rate(i)), trust);
+          const ws = compiled.websocket;
+          if (r.rate === undefined) {
+            sockets[i] = ws;
+            return run;
+          }
+          const buckets = region.table(names.rate(i));
+          if (ws !== undefined) {
+            // a refusal throws: as a rejected promise, the engine answers it before the handshake
+            const limited = rateLimited(ws, r.rate, buckets, trust);
+            sockets[i] = async (ex, params) => limited(ex, params);
+          }
+          return rateLimited(run, r.rate, buckets, trust);
         }),
       );
       return new RouteTable(

@@ -16,14 +16,7 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { asSwitchyardError, errorReply } from '../../errors.js';
 import { type Exchange, Phase } from '../../exchange.js';
-import {
-  isAccept,
-  type WsAccept,
-  type WsLimits,
-  type WsRun,
-  type WsSession,
-  type WsSocket,
-} from '../../http/websocket.js';
+import type { WsAccept, WsLimits, WsRun, WsSession, WsSocket } from '../../http/websocket.js';
 import type { EngineHooks } from './exchange.js';
 import { UwsExchange } from './exchange.js';
 import { type Beat, Heartbeats } from './heartbeat.js';
@@ -130,12 +123,13 @@ export function registerWebSockets(
       }
       ex.watchAbort();
       void run()
-        .catch((err: unknown) => errorReply(asSwitchyardError(err), false))
+        .catch((err: unknown) => {
+          // The pipeline answers every failure itself; this is a last guard against a bug there.
+          if (ex.phase === Phase.Open) void ex.send(errorReply(asSwitchyardError(err), false));
+          return undefined;
+        })
         .then((result) => {
-          if (!isAccept(result)) {
-            void ex.send(result);
-            return;
-          }
+          if (result === undefined) return; // answered as plain HTTP
           if (ex.phase !== Phase.Open) {
             result.abandon();
             return;
@@ -180,12 +174,13 @@ export function registerWebSockets(
     },
     close(ws, code, message) {
       const s = ws.getUserData().conn;
+      const by = s.gone ? 'server' : 'client'; // `gone` is set by every close this side starts
       s.gone = true;
       if (s.idleTimer !== undefined) clearTimeout(s.idleTimer);
       if (s.limits.ping > 0) beats.remove(s.limits.ping, s);
       const as = s.closedAs;
-      if (as !== undefined) s.session?.closed(as.code, as.reason);
-      else s.session?.closed(code, Buffer.from(new Uint8Array(message)).toString('utf8'));
+      if (as !== undefined) s.session?.closed(as.code, as.reason, by);
+      else s.session?.closed(code, Buffer.from(new Uint8Array(message)).toString('utf8'), by);
     },
   });
 }

@@ -45,16 +45,15 @@ export function openSession(mod: WsModule, socket: WsSocket, o: SessionOptions):
       if (message !== undefined) call(() => message(conn, binary ? data : data.toString('utf8'), binary));
     },
     drain() {},
-    closed(code, reason) {
+    // Settles once `close` has run and the scope is closed: drain and the access line wait for it.
+    async closed(code, reason) {
       conn.gone();
-      void (async () => {
-        try {
-          await mod.close?.(conn, code, reason);
-        } catch (err) {
-          o.log.error({ route: o.route, err }, 'websocket close handler failed');
-        }
-        await conn.scope.close().catch(() => {});
-      })();
+      try {
+        await mod.close?.(conn, code, reason);
+      } catch (err) {
+        o.log.error({ route: o.route, err }, 'websocket close handler failed');
+      }
+      await conn.scope.close().catch(() => {});
     },
   };
 }
