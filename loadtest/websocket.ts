@@ -20,7 +20,8 @@
  *
  *   npm run build && node dist/loadtest/websocket.js [--rounds 3] [--duration 5] [--idle 10000] [--quick]
  *
- * Writes loadtest/results/websocket.json and prints the tables (RESULTS.md quotes them).
+ * Prints the tables; a full run (not --quick) also writes loadtest/results/websocket.json and the
+ * `bench:ws` section of loadtest/RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -391,10 +392,10 @@ async function main() {
   } finally {
     for (const c of contenders) await stop(c.proc.child);
   }
-  mkdirSync(dirname(opt.out!), { recursive: true });
-  writeFileSync(opt.out!, `${JSON.stringify(out, null, 2)}\n`);
-  log(`\nwrote ${opt.out}`);
   if (!quick) {
+    mkdirSync(dirname(opt.out!), { recursive: true });
+    writeFileSync(opt.out!, `${JSON.stringify(out, null, 2)}\n`);
+    log(`\nwrote ${opt.out}`);
     const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
     writeSection(
       join(root, 'loadtest', 'RESULTS.md'),

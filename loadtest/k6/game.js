@@ -9,8 +9,9 @@
  *
  *   k6 run -e BASE_URL=http://127.0.0.1:8080 loadtest/k6/game.js
  *
- * Options (-e NAME=value): VUS (default 50 players), DURATION (1m), SESSION_MS (10000), MOVE_MS
- * (100), WS_PATH (/game/ws).
+ * Options (-e NAME=value): VUS (default 50 players), ROOMS (1: everyone in the lobby; N: players
+ * spread over rooms r0 … rN-1), DURATION (1m), SESSION_MS (10000), MOVE_MS (100), WS_PATH
+ * (/game/ws). The bench's figure, 1,000 players in 10 rooms: -e VUS=1000 -e ROOMS=10.
  */
 import { check } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
@@ -18,6 +19,7 @@ import ws from 'k6/ws';
 import { BASE_URL, DURATION, envNumber } from './lib.js';
 
 const WS_PATH = __ENV.WS_PATH || '/game/ws';
+const ROOMS = envNumber('ROOMS', 1);
 const SESSION_MS = envNumber('SESSION_MS', 10_000);
 const MOVE_MS = envNumber('MOVE_MS', 100);
 
@@ -42,7 +44,8 @@ export const options = {
 const step = () => Math.floor(Math.random() * 3) - 1;
 
 export function play() {
-  const url = `${BASE_URL.replace(/^http/, 'ws')}${WS_PATH}?name=k6-${__VU}`;
+  const room = ROOMS > 1 ? `&room=r${__VU % ROOMS}` : '';
+  const url = `${BASE_URL.replace(/^http/, 'ws')}${WS_PATH}?name=k6-${__VU}${room}`;
   let id = '';
   let seen = 0;
   let self = false;

@@ -60,7 +60,7 @@ upstreams:
   origin: { servers: [ { url: "http://127.0.0.1:${originPort}" } ] }
 routes:
   - { path: /ws, websocket: ws-echo }
-  - { path: /limited, websocket: ws-echo, rate: { limit: 1/s, burst: 0, key: ip } }
+  - { path: /limited, websocket: ws-echo, rate: { limit: 1/h, burst: 0, key: ip } }
   - { path: /one, websocket: ws-echo, queue: 1 }
   - { path: /slow, handler: sleep }
   - { path: "/up/*", proxy: origin, strip_prefix: /up }
