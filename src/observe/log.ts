@@ -138,6 +138,13 @@ export function createLogs(
       for (const s of sinks) {
         if (typeof s.file === 'string' && typeof s.reopen === 'function') {
           try {
+            // Lines held in the batch (up to 32 KiB) were logged before the rotation: they go to the
+            // old file (test/ops/signals-logs.test.ts "logrotate's rename + USR1 …").
+            s.flushSync?.();
+          } catch {
+            // a write in progress: SonicBoom finishes it on the old file before reopening
+          }
+          try {
             s.reopen();
           } catch (err) {
             error.error({ err, file: s.file }, `cannot reopen log file ${s.file}`);
