@@ -57,7 +57,7 @@ export async function start(file: string): Promise<Started> {
   let stopping: Promise<void> | undefined;
   const stop = () => {
     if (stopping !== undefined) return stopping;
-    server.readiness.state = 'draining';
+    server.setReadiness('draining');
     const delay = server.current.config.shutdown.delay;
     if (delay === 0) return (stopping = server.drain()); // stops accepting synchronously
     server.logs.error.info({ delay_ms: delay }, 'readiness failing; serving on until the drain');

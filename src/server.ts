@@ -113,6 +113,12 @@ export class Server {
     return this.pipeline.readiness;
   }
 
+  /** Readiness for the whole process: this thread's probe, and every acceptor thread's. */
+  setReadiness(state: Readiness['state']): void {
+    this.pipeline.readiness.state = state;
+    this.supervisor?.setReadiness(state);
+  }
+
   /** Acceptor threads serve the http listeners (the main thread supervises). */
   get threaded(): boolean {
     return this.supervisor !== undefined;
@@ -262,6 +268,11 @@ export class Server {
         table: this.pipeline.routes.services.region,
       });
       for (const l of this.supervisor.listening) this.listening.push({ kind: 'http', ...l });
+      // One view of the process: scrapes on any thread are answered here from every thread's records.
+      const sup = this.supervisor;
+      const views = this.services.views as ServerViews;
+      views.gatherFrom(() => sup.collect());
+      sup.scrape.render = (kind) => (kind === 'metrics' ? views.metrics() : views.status());
     }
     for (const [i, l] of this.loaded.config.listen.entries()) {
       if (l.kind === 'http' && threads > 1) continue;
@@ -370,7 +381,7 @@ export class Server {
    */
   async drain(graceMs = this.loaded.config.shutdown.grace): Promise<void> {
     this.noRequest?.stop();
-    this.pipeline.readiness.state = 'draining';
+    this.setReadiness('draining');
     for (const e of this.engines) e.stopAccepting();
     const tcp = [...this.open.values()].flatMap((o) => (o.tcp === undefined ? [] : [o.tcp.close(graceMs)]));
     await Promise.all([

@@ -39,7 +39,7 @@ export interface Views {
   /** the Prometheus exposition: content type and text */
   metrics(): Promise<{ type: string; text: string }>;
   /** the status page's JSON */
-  status(): unknown;
+  status(): Promise<unknown>;
 }
 
 /** Per process: shared by every acceptor and every route table. */

@@ -7,9 +7,10 @@
  * A record is keyed by what it counts (route path + track; upstream + server address) and is kept
  * across reloads, so counters never go backwards while the process lives.
  *
- * Threads: every record is plain numbers in typed arrays. With acceptor threads, each thread gets
- * its own records (or a slice of a SharedArrayBuffer) and the main thread sums them at scrape
- * time: one view, not one per thread. Nothing here reads a clock or allocates per request.
+ * Threads: every record is plain numbers in typed arrays. With acceptor threads, each thread keeps
+ * its own records; a scrape in any thread asks the supervisor, which collects every thread's
+ * `snapshot()` and sums them (`absorb`): one view of the process, not one per thread
+ * (test/ops/threads-view.test.ts). Nothing here reads a clock or allocates per request.
  */
 
 /** Upper bounds (seconds) of the request and upstream duration histograms. */
@@ -25,11 +26,35 @@ function bucketOf(seconds: number): number {
   return i;
 }
 
+/** A histogram as plain numbers (what an acceptor thread posts to the supervisor). */
+export interface HistoSnapshot {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 /** A duration histogram: per-bucket counts (not cumulative), sum and count. */
 export class Histo {
   readonly counts = new Float64Array(LAST + 1);
   sum = 0;
   count = 0;
+
+  snapshot(): HistoSnapshot {
+    return { counts: Array.from(this.counts), sum: this.sum, count: this.count };
+  }
+
+  /** Add another thread's counts to these. */
+  add(h: HistoSnapshot): void {
+    for (let i = 0; i <= LAST; i++) this.counts[i]! += h.counts[i] ?? 0;
+    this.sum += h.sum;
+    this.count += h.count;
+  }
+
+  clear(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
 
   observe(seconds: number): void {
     this.counts[bucketOf(seconds)]!++;
@@ -95,7 +120,21 @@ export class PeerStats {
   }
 }
 
-/** Every record of the process. */
+/** Every record of one thread, as plain numbers. */
+export interface StatsSnapshot {
+  routes: { route: string; track: string; classes: number[]; duration: HistoSnapshot }[];
+  peers: {
+    upstream: string;
+    server: string;
+    requests: number;
+    errors: number;
+    retries: number;
+    up: boolean;
+    head: HistoSnapshot;
+  }[];
+}
+
+/** Every record of the process (of one thread, with acceptor threads: see `absorb`). */
 export class Stats {
   private readonly routeMap = new Map<string, RouteStats>();
   private readonly peerMap = new Map<string, PeerStats>();
@@ -122,5 +161,55 @@ export class Stats {
 
   peers(): IterableIterator<PeerStats> {
     return this.peerMap.values();
+  }
+
+  snapshot(): StatsSnapshot {
+    return {
+      routes: [...this.routes()].map((r) => ({
+        route: r.route,
+        track: r.track,
+        classes: Array.from(r.classes),
+        duration: r.duration.snapshot(),
+      })),
+      peers: [...this.peers()].map((p) => ({
+        upstream: p.upstream,
+        server: p.server,
+        requests: p.requests,
+        errors: p.errors,
+        retries: p.retries,
+        up: p.up,
+        head: p.head.snapshot(),
+      })),
+    };
+  }
+
+  /** Zero every record (before summing the threads' snapshots into them again). */
+  clear(): void {
+    for (const r of this.routes()) {
+      r.classes.fill(0);
+      r.duration.clear();
+    }
+    for (const p of this.peers()) {
+      p.requests = p.errors = p.retries = 0;
+      p.head.clear();
+      p.up = true;
+    }
+  }
+
+  /** Add one thread's records to these; a server is up only if every thread sees it up. */
+  absorb(snap: StatsSnapshot): void {
+    for (const x of snap.routes) {
+      const r = this.route(x.route, x.track);
+      for (let i = 0; i < 6; i++) r.classes[i]! += x.classes[i] ?? 0;
+      r.duration.add(x.duration);
+    }
+    for (const x of snap.peers) {
+      const p = this.peer(x.upstream, x.server);
+      p.requests += x.requests;
+      p.errors += x.errors;
+      p.retries += x.retries;
+      p.up &&= x.up;
+      p.head.add(x.head);
+    }
   }
 }

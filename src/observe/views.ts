@@ -7,7 +7,7 @@
 import type { PoolStats } from '../pool/stats.js';
 import type { Views } from '../services.js';
 import { openConnections } from './connections.js';
-import type { PeerStats, Stats } from './metrics.js';
+import { type PeerStats, Stats, type StatsSnapshot } from './metrics.js';
 import type { Readiness } from './probes.js';
 import { Prometheus } from './prometheus.js';
 
@@ -28,13 +28,62 @@ export interface ViewSource {
 const ms = (seconds: number) => Math.round(seconds * 1e6) / 1000;
 const STARTED = Date.now();
 
+/** Every acceptor thread's records and requests in flight (the supervisor collects them). */
+export type Gather = () => Promise<{ snaps: StatsSnapshot[]; inflight: number }>;
+/** An acceptor thread's scrape, answered by the supervisor for the whole process. */
+export type Remote = (kind: 'metrics' | 'status') => Promise<unknown>;
+
 export class ServerViews implements Views {
   private source: ViewSource | undefined = undefined;
   private prom: Prometheus | undefined = undefined;
+  /** main thread with acceptor threads: the sum of theirs, refilled at every scrape */
+  private gather: Gather | undefined = undefined;
+  private readonly summed = new Stats();
+  private summedInflight = 0;
+  private summedThreads = 1;
+  private remote: Remote | undefined = undefined;
 
   /** The server, once built (the views exist before it: route tables capture them at compile). */
   attach(src: ViewSource): void {
     this.source = src;
+  }
+
+  /** Main thread with acceptor threads: every scrape reads the sum of the threads' records. */
+  gatherFrom(gather: Gather): void {
+    this.gather = gather;
+  }
+
+  /** Acceptor thread: every scrape is answered by the supervisor (one view of the process). */
+  delegateTo(remote: Remote): void {
+    this.remote = remote;
+  }
+
+  /** With acceptor threads: sum their records now. */
+  private async refresh(): Promise<void> {
+    if (this.gather === undefined) return;
+    const { snaps, inflight } = await this.gather();
+    this.summed.clear();
+    for (const snap of snaps) this.summed.absorb(snap);
+    this.summedInflight = inflight;
+    this.summedThreads = snaps.length;
+  }
+
+  private get stats(): Stats {
+    return this.gather === undefined ? this.src.services.stats : this.summed;
+  }
+
+  private inflight(): number {
+    return this.gather === undefined ? this.src.pipeline.inflight.size : this.summedInflight;
+  }
+
+  /** The current table's upstream servers, with `up` as its health view (or the threads') says. */
+  private peers(): PeerStats[] {
+    const ups = this.src.pipeline.routes.services.upstreams;
+    if (this.gather === undefined) {
+      ups.refreshPeers();
+      return ups.peers();
+    }
+    return ups.peers().map((p) => this.summed.peer(p.upstream, p.server));
   }
 
   private get src(): ViewSource {
@@ -48,23 +97,27 @@ export class ServerViews implements Views {
   }
 
   async metrics(): Promise<{ type: string; text: string }> {
+    if (this.remote !== undefined) return (await this.remote('metrics')) as { type: string; text: string };
     const src = this.src;
+    await this.refresh();
     this.prom ??= new Prometheus({
-      stats: src.services.stats,
-      inflight: () => src.pipeline.inflight.size,
+      stats: this.stats,
+      inflight: () => this.inflight(),
       connections: () => this.connections(),
       pool: () => src.pool?.stats(),
-      refreshPeers: () => src.pipeline.routes.services.upstreams.refreshPeers(),
+      refreshPeers: () => {
+        if (this.gather === undefined) src.pipeline.routes.services.upstreams.refreshPeers();
+      },
     });
     return { type: this.prom.contentType, text: await this.prom.text() };
   }
 
-  status(): StatusSnapshot {
+  async status(): Promise<StatusSnapshot> {
+    if (this.remote !== undefined) return (await this.remote('status')) as StatusSnapshot;
     const src = this.src;
-    const ups = src.pipeline.routes.services.upstreams;
-    ups.refreshPeers();
+    await this.refresh();
     const routes: StatusSnapshot['routes'] = [];
-    for (const r of src.services.stats.routes()) {
+    for (const r of this.stats.routes()) {
       const c = r.classes;
       routes.push({
         route: r.route,
@@ -82,11 +135,12 @@ export class ServerViews implements Views {
       uptime_s: Math.round((Date.now() - STARTED) / 1000),
       pid: process.pid,
       state: src.readiness.state,
-      in_flight: src.pipeline.inflight.size,
+      in_flight: this.inflight(),
+      threads: this.gather === undefined ? 1 : this.summedThreads,
       connections: this.connections() ?? null,
       rss_bytes: mem.rss,
       routes,
-      upstreams: ups.peers().map((p) => ({
+      upstreams: this.peers().map((p) => ({
         upstream: p.upstream,
         server: p.server,
         up: p.up,
@@ -109,6 +163,8 @@ export interface StatusSnapshot {
   pid: number;
   state: Readiness['state'];
   in_flight: number;
+  /** acceptor threads that answered this snapshot (1 without `threads`) */
+  threads: number;
   connections: number | null;
   rss_bytes: number;
   /** durations are estimated from the histogram buckets */

@@ -10,6 +10,7 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createLogs } from '../observe/log.js';
+import type { ServerViews } from '../observe/views.js';
 import { JobPool } from '../pool/index.js';
 import { RouteTable } from '../router/table.js';
 import { Server } from '../server.js';
@@ -18,6 +19,7 @@ import * as hub from '../tracks/websocket/hub.js';
 import { RemoteJobs } from './jobs.js';
 import { relayStream } from './log-relay.js';
 import type { AcceptorInit, FromAcceptor, ToAcceptor } from './messages.js';
+import { ScrapeClient } from './scrape.js';
 
 const init = workerData as AcceptorInit;
 const port = parentPort!;
@@ -81,8 +83,21 @@ async function main(): Promise<void> {
   }
   l.error.debug({ threadId }, 'acceptor ready');
   hub.relayTo((data) => post({ type: 'relay', data }));
+  const scrape = new ScrapeClient(port);
+  (s.services.views as ServerViews).delegateTo(scrape.scrape);
+  const here = {
+    snapshot: () => {
+      s.pipeline.routes.services.upstreams.refreshPeers();
+      return s.services.stats.snapshot();
+    },
+    inflight: () => s.pipeline.inflight.size,
+    setReadiness: (state: 'starting' | 'ready' | 'draining') => {
+      s.pipeline.readiness.state = state;
+    },
+  };
 
   port.on('message', (m: ToAcceptor) => {
+    if (scrape.handle(m, here)) return;
     if (m.type === 'drain') {
       s.drain(m.grace).then(
         () => {

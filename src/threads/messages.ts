@@ -5,6 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { LoadedConfig } from '../config/load.js';
+import type { StatsSnapshot } from '../observe/metrics.js';
 import type { RegionHandoff } from '../shared/region.js';
 
 /** workerData of an acceptor thread. */
@@ -27,7 +28,13 @@ export type ToAcceptor =
   /** route with a new config generation (its table region made by the supervisor) */
   | { type: 'reload'; seq: number; loaded: LoadedConfig; table: RegionHandoff }
   /** a message another acceptor relayed (WebSocket pub/sub across threads: src/tracks/websocket/hub.ts) */
-  | { type: 'relay'; from: number; data: unknown };
+  | { type: 'relay'; from: number; data: unknown }
+  /** the process's readiness changed (a stop began): every thread's probe answers the same */
+  | { type: 'readiness'; state: 'starting' | 'ready' | 'draining' }
+  /** send this thread's records (scrape.ts) */
+  | { type: 'collect'; seq: number }
+  /** the answer to this thread's `scrape` */
+  | { type: 'scraped'; id: number; result?: unknown; error?: string };
 
 /** Acceptor → supervisor. */
 export type FromAcceptor =
@@ -38,7 +45,11 @@ export type FromAcceptor =
   | { type: 'drained' }
   | { type: 'reloaded'; seq: number; error?: string }
   /** pass `data` to every other acceptor */
-  | { type: 'relay'; data: unknown };
+  | { type: 'relay'; data: unknown }
+  /** this thread's records and requests in flight, for `collect` */
+  | { type: 'stats'; seq: number; snap: StatsSnapshot; inflight: number }
+  /** a metrics or status request on this thread: the supervisor answers for the process */
+  | { type: 'scrape'; id: number; kind: 'metrics' | 'status' };
 
 /** Acceptor → supervisor, on the jobs port. */
 export type JobRequest = { id: number; name: string; input: unknown } | { abort: number };

@@ -36,6 +36,7 @@ import { serveJobs } from './jobs.js';
 import { relaySink } from './log-relay.js';
 import type { AcceptorInit, FromAcceptor, ToAcceptor } from './messages.js';
 import { claimPort } from './port-guard.js';
+import { ScrapeHub } from './scrape.js';
 
 export interface SupervisorOptions {
   threads: number;
@@ -70,6 +71,10 @@ export class Supervisor {
   private readonly drained = new Set<number>();
   private onAllDrained: (() => void) | undefined = undefined;
   private reloadSeq = 0;
+  /** metrics and status for the whole process (scrape.ts) */
+  readonly scrape = new ScrapeHub();
+  /** the process's readiness, as every thread's probe answers it */
+  private readiness: 'starting' | 'ready' | 'draining' = 'ready';
   private readonly reloads = new Map<
     number,
     { left: number; errors: string[]; done: (errors: string[]) => void }
@@ -140,6 +145,8 @@ export class Supervisor {
             break;
           case 'listening':
             ready = true;
+            // a replacement started during a stop's delay must not say it is ready
+            if (this.readiness !== 'ready') worker.postMessage({ type: 'readiness', state: this.readiness });
             resolve();
             break;
           case 'failed':
@@ -162,6 +169,8 @@ export class Supervisor {
           case 'relay':
             this.broadcast({ type: 'relay', from: i, data: m.data }, i);
             break;
+          default:
+            this.scrape.handle(i, m, worker);
         }
       });
       worker.on('error', (err) => {
@@ -229,6 +238,17 @@ export class Supervisor {
       this.reloads.set(seq, { left: live.length, errors: [], done });
       this.broadcast({ type: 'reload', seq, loaded: this.loaded, table: table.handoff() });
     });
+  }
+
+  /** Every thread's records and requests in flight (for one view of the process). */
+  collect(): ReturnType<ScrapeHub['collect']> {
+    return this.scrape.collect(this.slots.map((s) => s.worker));
+  }
+
+  /** The process's readiness: every thread's probe answers `state` from now on. */
+  setReadiness(state: 'starting' | 'ready' | 'draining'): void {
+    this.readiness = state;
+    this.broadcast({ type: 'readiness', state });
   }
 
   /** Post `m` to every acceptor (but `except`). */

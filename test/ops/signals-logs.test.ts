@@ -74,8 +74,11 @@ describe('log files', () => {
     const cli = runCli(['start', '-c', s.conf]);
     try {
       // The "listening on" line is the only one: far below the 4 KiB batch.
-      await poll('the listening line in the file', () =>
-        lines(s.error).find((l) => /listening on/.test(String(l.msg))),
+      // 30 s: a give-up time for the CLI's start on a loaded machine, not a claim
+      await poll(
+        'the listening line in the file',
+        () => lines(s.error).find((l) => /listening on/.test(String(l.msg))),
+        30_000,
       );
       await get(s.port, '/a');
       await poll('one access line', () => lines(s.access).length === 1);

@@ -41,6 +41,7 @@ export const STATUS_PAGE = `<!doctype html>
   <span class="kv">req/s <b data-k="rps">…</b></span>
   <span class="kv">in flight <b data-k="in_flight">…</b></span>
   <span class="kv">connections <b data-k="connections">…</b></span>
+  <span class="kv">threads <b data-k="threads">…</b></span>
   <span class="kv">memory <b data-k="rss">…</b></span>
   <span class="kv">pid <b data-k="pid">…</b></span>
 </header>
@@ -92,7 +93,7 @@ function render(s) {
   const set = (k, v) => { document.querySelector('[data-k="' + k + '"]').textContent = v; };
   set("state", s.state); document.getElementById("state").className = s.state;
   set("uptime", dur(s.uptime_s)); set("rps", fmt(total)); set("in_flight", s.in_flight);
-  set("connections", s.connections === null ? "n/a" : s.connections); set("rss", Math.round(s.rss_bytes / 1048576) + " MiB"); set("pid", s.pid);
+  set("connections", s.connections === null ? "n/a" : s.connections); set("threads", s.threads); set("rss", Math.round(s.rss_bytes / 1048576) + " MiB"); set("pid", s.pid);
   document.body.dataset.updated = String(s.time);
   prev = s;
 }

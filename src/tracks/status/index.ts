@@ -30,12 +30,12 @@ export const statusTrack = defineTrack({
     const allowed = compileAllow(route.status.allow);
     const services = env.services;
     const page: Reply = { status: 200, headers: HTML, body: STATUS_PAGE };
-    return (ex): Reply => {
+    return async (ex): Promise<Reply> => {
       if (!allowed(ex)) throw syError('SY_ERR_FORBIDDEN', `status: peer ${ex.remoteAddress} not in allow`);
       if (!/(^|&)format=json(&|$)/.test(ex.query)) return page;
       const views = services.views;
       if (views === undefined) throw syError('SY_ERR_NOT_FOUND', 'status: no server views here');
-      return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(views.status()) };
+      return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(await views.status()) };
     };
   },
 });
