@@ -107,6 +107,32 @@ describe('node engine (HTTP/1.x)', () => {
     );
   });
 
+  it('a client that leaves mid-upload: nothing written, logged status 0, closed_by client', async () => {
+    // regression: the request was cancelled before node's 'close', so the handler's 499 counted as written
+    const c = await RawClient.connect(port);
+    c.write('POST /read HTTP/1.1\r\nHost: a\r\nX-Request-Id: node-gone-up\r\nContent-Length: 900000\r\n\r\n');
+    c.write('u'.repeat(100_000));
+    c.destroy();
+    await cli.waitFor(
+      /"id":"node-gone-up".*"status":0.*"closed_by":"client".*"err":"SY_ERR_CLIENT_GONE"/,
+      10_000,
+    );
+  });
+
+  it('a stream whose source gives no byte yet shows its head at once (node holds a head until the first byte)', async () => {
+    const c = await RawClient.connect(port);
+    try {
+      // empty pieces forever: the head must still go out (regression: it never did)
+      c.write(GET('/stream?bytes=10&chunk=0'));
+      const n = await c.next(10_000, true);
+      if (!('status' in n)) throw new Error(JSON.stringify(n));
+      expect(n.status).toBe(200);
+      expect(values(n, 'transfer-encoding')).toEqual(['chunked']);
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('an upload is read whole (paused and resumed under the cap), and one over the cap gets 413 and a close', async () => {
     const c = await RawClient.connect(port);
     try {

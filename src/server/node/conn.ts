@@ -23,7 +23,9 @@ export class Conn {
   refused = false;
   private after: (() => void) | undefined = undefined;
   /** the latest request dispatched (a parse error after its head may be in its body) */
-  current: { failBody(err: import('../../errors.js').SwitchyardError): boolean } | undefined = undefined;
+  current:
+    | { failBody(err: import('../../errors.js').SwitchyardError): boolean; clientGone(): void }
+    | undefined = undefined;
 
   /** The state of `socket`, made on first use. */
   static of(socket: Duplex): Conn {

@@ -138,7 +138,7 @@ export class NodeEngine implements Engine {
     conn.refused = true;
     if (err.code === 'HPE_INVALID_EOF_STATE') {
       // the client closed its side mid-request (an upload cut off): it went away, nothing to answer
-      conn.current?.failBody(syError('SY_ERR_CLIENT_GONE', 'the request ended early'));
+      conn.current?.clientGone();
       socket.destroy();
       return;
     }

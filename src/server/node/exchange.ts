@@ -38,6 +38,16 @@ export interface NodeHooks {
 /** Whole bodies larger than this may sit in node's buffer: watched by the send timeout. */
 const WATCH_WHOLE = 64 * 1024;
 
+/**
+ * node:http holds a written head until the first body byte: a stream whose source is slow to give
+ * one (or gives only empty pieces) must still show the client its head, as uWS does. Run at the end
+ * of the turn the stream started in, so a first chunk ready at once still goes out with the head
+ * (test/engines/node.test.ts 'a stream whose source gives no byte yet').
+ */
+function flushHead(ex: NodeExchange): void {
+  if (ex.phase === Phase.Streaming && ex.bytesOut === 0) (ex.res as ServerResponse).flushHeaders();
+}
+
 /** RFC 9113 §8.2.2: connection-specific fields (beyond reply-rules' framing) never go in HTTP/2. */
 function h2Forbidden(lower: string): boolean {
   return lower === 'upgrade' || lower === 'proxy-connection' || lower === 'http2-settings' || lower === 'te';
@@ -148,6 +158,17 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
   /** The response closed: after our end(), or the client (connection or HTTP/2 stream) went away first. */
   private onClose = (): void => {
     // (node:http2's response says writableFinished after a reset too: our phase is the truth)
+    this.clientGone();
+    this.conn?.finished();
+  };
+
+  /**
+   * The client went away before the answer was out: nothing more is written, the request is
+   * cancelled and a waiting body reader fails. Conn calls it at once when llhttp sees the client
+   * close mid-request, before node's 'close' — otherwise the cancelled track's error answer would
+   * count as written (test/engines/node.test.ts 'a client that leaves mid-upload').
+   */
+  clientGone(): void {
     if (this.phase === Phase.Open || this.phase === Phase.Streaming) {
       this.phase = Phase.Closed;
       this.closedBy ??= 'client';
@@ -156,8 +177,7 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
       if (this.body instanceof NodeBody) this.body.fail(err);
     }
     this.wake();
-    this.conn?.finished();
-  };
+  }
 
   /** 'drain': the socket takes more. */
   private onDrain = (): void => {
@@ -281,6 +301,7 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
     const total = reply.length;
     if (!this.head(reply, close, total)) return;
     this.phase = Phase.Streaming;
+    setImmediate(flushHead, this);
     const res = this.res;
     res.on('drain', this.onDrain);
     let sent = 0;
