@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
 import { type StartedCli, startCli } from './helpers/cli.js';
+import { defaultEngine } from './helpers/engines.js';
 import { RawClient } from './helpers/raw-client.js';
 import { until } from './helpers/wait.js';
 
+const uws = defaultEngine() === 'uws';
 let cli: StartedCli;
 
 beforeAll(async () => {
@@ -59,43 +61,49 @@ describe('access log: status as written, closed_by', () => {
 
   it('a refusal that went out: its status, closed by the server', async () => {
     const id = rid();
-    const r = await exchange(
-      `POST /sync HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nContent-Length: 5\r\nContent-Length: 3\r\n\r\nhello`,
-    );
-    expect(r.text).toMatch(/^HTTP\/1\.1 400/);
+    // uWS: our checks refuse a repeated Content-Length; node: llhttp does, before any exchange
+    // (no access line), so there a body over the cap by its Content-Length is the refusal
+    const [bytes, status, err] = uws
+      ? [`Content-Length: 5\r\nContent-Length: 3\r\n\r\nhello`, 400, 'SY_ERR_BAD_CONTENT_LENGTH']
+      : [`Content-Length: ${2 ** 40}\r\n\r\nhello`, 413, 'SY_ERR_BODY_TOO_LARGE'];
+    const r = await exchange(`POST /sync HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\n${bytes}`);
+    expect(r.text).toMatch(new RegExp(`^HTTP/1\\.1 ${status}`));
     expect(r.closed).toBe(true);
-    expect(await lineFor(id)).toMatchObject({
-      status: 400,
-      closed_by: 'server',
-      err: 'SY_ERR_BAD_CONTENT_LENGTH',
-    });
+    expect(await lineFor(id)).toMatchObject({ status, closed_by: 'server', err });
   });
 
-  it('a refusal uWS closed before it went out (a request behind it in the same read): status 0, closed by the server', async () => {
-    const id = rid();
-    const r = await exchange(
-      `POST /sync HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nContent-Length: 0\r\nContent-Length: 41\r\n\r\nGET /sync HTTP/1.1\r\nHost: a\r\n\r\n`,
-    );
-    expect(r).toEqual({ text: '', closed: true });
-    expect(await lineFor(id)).toMatchObject({
-      status: 0,
-      closed_by: 'server',
-      err: 'SY_ERR_BAD_CONTENT_LENGTH',
-    });
-  });
+  // uWS only: the node engine never processes a request behind one that closes (conformance)
+  it.skipIf(!uws)(
+    'a refusal uWS closed before it went out (a request behind it in the same read): status 0, closed by the server',
+    async () => {
+      const id = rid();
+      const r = await exchange(
+        `POST /sync HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nContent-Length: 0\r\nContent-Length: 41\r\n\r\nGET /sync HTTP/1.1\r\nHost: a\r\n\r\n`,
+      );
+      expect(r).toEqual({ text: '', closed: true });
+      expect(await lineFor(id)).toMatchObject({
+        status: 0,
+        closed_by: 'server',
+        err: 'SY_ERR_BAD_CONTENT_LENGTH',
+      });
+    },
+  );
 
-  it('a chunked request whose body uWS rejects before the 411 is out: status 0, closed by the server', async () => {
-    const id = rid();
-    const r = await exchange(
-      `POST /sync HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n`,
-    );
-    expect(r).toEqual({ text: '', closed: true });
-    expect(await lineFor(id)).toMatchObject({
-      status: 0,
-      closed_by: 'server',
-      err: 'SY_ERR_CHUNKED_REFUSED',
-    });
-  });
+  it.skipIf(!uws)(
+    'a chunked request whose body uWS rejects before the 411 is out: status 0, closed by the server',
+    async () => {
+      const id = rid();
+      const r = await exchange(
+        `POST /sync HTTP/1.1\r\nHost: a\r\nX-Request-Id: ${id}\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n`,
+      );
+      expect(r).toEqual({ text: '', closed: true });
+      expect(await lineFor(id)).toMatchObject({
+        status: 0,
+        closed_by: 'server',
+        err: 'SY_ERR_CHUNKED_REFUSED',
+      });
+    },
+  );
 
   it('a client that leaves before the answer: status 0, closed by the client', async () => {
     const id = rid();

@@ -117,13 +117,18 @@ describe('request checks', () => {
     );
   });
 
-  it('Transfer-Encoding: chunked (any case) → 411 unless the listener accepts chunked', async () => {
-    await refused(
-      'POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
-      411,
-      /Content-Length.*SY_ERR_CHUNKED_REFUSED/,
-    );
-  });
+  // uWS's decoder is unsafe, so its listeners refuse chunked bodies; node's llhttp parses them
+  // strictly (test/conformance.test.ts runs the chunked cases on both engines)
+  it.skipIf(node)(
+    'Transfer-Encoding: chunked (any case) → 411 unless the listener accepts chunked',
+    async () => {
+      await refused(
+        'POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+        411,
+        /Content-Length.*SY_ERR_CHUNKED_REFUSED/,
+      );
+    },
+  );
 
   it('more header fields than limits.headers → 431', async () => {
     const fields = Array.from({ length: 21 }, (_, i) => `X-F${i}: v\r\n`).join('');

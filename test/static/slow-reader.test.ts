@@ -38,6 +38,7 @@ function reader(port: number, stall: boolean, name = 'big.bin'): Reader {
   const r: Reader = { socket, received: 0, hash: createHash('sha256'), done: Promise.resolve() };
   let head = Buffer.alloc(0);
   let inBody = false;
+  let stalled = false;
   r.done = new Promise((resolve, reject) => {
     socket.on('data', (c: Buffer) => {
       let chunk = c;
@@ -47,9 +48,14 @@ function reader(port: number, stall: boolean, name = 'big.bin'): Reader {
         if (end === -1) return;
         inBody = true;
         chunk = head.subarray(end + 4);
-        if (stall) socket.pause();
       }
       r.received += chunk.length;
+      // stall after the first body bytes (the head may arrive alone: the node engine sends it
+      // before the first file read completes)
+      if (stall && !stalled && r.received > 0) {
+        stalled = true;
+        socket.pause();
+      }
       r.hash.update(chunk);
       if (r.received >= SIZE) {
         socket.end();
