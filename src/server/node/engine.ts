@@ -34,6 +34,7 @@ import { NodeExchange, type NodeHooks } from './exchange.js';
 import { markReason, markRequest, watchNoRequest } from './no-request.js';
 import { applyProxied, gateConnections } from './proxy-protocol.js';
 import { isHead, parseErrorFor, rawRefusal } from './refuse.js';
+import { isWebSocketUpgrade, NodeWebSockets } from './ws.js';
 
 /** nginx's defaults: client_header_timeout 60 s, keepalive_timeout 75 s, send_timeout 60 s; node's requestTimeout 300 s. */
 export const DEFAULT_TIMEOUTS: EngineTimeouts = {
@@ -70,6 +71,8 @@ export class NodeEngine implements Engine {
   /** every server ever listening (for close(): stopAccepting forgets them) */
   private readonly all: AnyServer[] = [];
   private readonly sessions = new Set<Http2Session>();
+  /** WebSockets (HTTP/1 upgrades), when the pipeline takes them */
+  private readonly ws: NodeWebSockets | undefined;
   private draining = false;
 
   constructor(opts: EngineOptions) {
@@ -81,6 +84,9 @@ export class NodeEngine implements Engine {
       onWriteError: opts.onWriteError,
       sendTimeout: this.timeouts.send,
     };
+    const websocket = opts.websocket;
+    if (websocket !== undefined)
+      this.ws = new NodeWebSockets(websocket, this.adopt, this.serve, this.hooks, opts.websocketMaxMessage);
   }
 
   /** Every request of every server, HTTP/1 or HTTP/2. */
@@ -116,7 +122,17 @@ export class NodeEngine implements Engine {
     }
     conn?.started();
     const ex = NodeExchange.accept(req, res, this.hooks, conn);
-    if (this.opts.proxyProtocol !== undefined) applyProxied(ex, req.socket);
+    this.adopt(ex);
+    this.serve(ex);
+  };
+
+  /** What every exchange gets from its connection before the pipeline sees it (the PROXY header's source). */
+  private adopt = (ex: NodeExchange): void => {
+    if (this.opts.proxyProtocol !== undefined) applyProxied(ex, ex.req.socket);
+  };
+
+  /** The pipeline takes `ex` (an ordinary request, or an upgrade it answers as one). */
+  private serve = (ex: NodeExchange): void => {
     if (this.draining) ex.closeAfter = true;
     try {
       this.opts.handle(ex);
@@ -126,6 +142,15 @@ export class NodeEngine implements Engine {
       if (ex.phase === Phase.Open) void ex.send(errorReply(syError('SY_ERR_HANDLER'), false));
     }
   };
+
+  /** Upgrade requests go to the WebSocket side (with node's `shouldUpgradeCallback`, only WebSocket ones). */
+  private takeUpgrades(server: AnyServer): void {
+    const ws = this.ws;
+    if (ws === undefined) return;
+    const s = server as AnyServer & { shouldUpgradeCallback?: (req: IncomingMessage) => boolean };
+    if (typeof s.shouldUpgradeCallback === 'function') s.shouldUpgradeCallback = isWebSocketUpgrade;
+    server.on('upgrade', ws.onUpgrade);
+  }
 
   /** Bytes llhttp could not parse, or a head/request that did not arrive in time. */
   private onClientError = (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void => {
@@ -193,6 +218,7 @@ export class NodeEngine implements Engine {
     // Expect: answered by the exchange (100 when the body is read), not by node up front
     server.on('checkContinue', this.onRequest);
     server.on('checkExpectation', this.onRequest);
+    this.takeUpgrades(server);
     if (this.opts.onNoRequest !== undefined) watchNoRequest(server, this.opts.onNoRequest);
     return server;
   }
@@ -210,6 +236,8 @@ export class NodeEngine implements Engine {
     });
     server.on('clientError', this.onClientError);
     server.on('checkContinue', this.onRequest);
+    // HTTP/1.1 clients of a TLS listener (allowHTTP1); an h2c listener speaks only HTTP/2
+    if (material !== undefined) this.takeUpgrades(server);
     if (this.opts.onNoRequest !== undefined) watchNoRequest(server, this.opts.onNoRequest);
     return server;
   }
@@ -266,6 +294,7 @@ export class NodeEngine implements Engine {
   close(): void {
     this.stopAccepting();
     for (const s of this.all.splice(0)) (s as Server).closeAllConnections?.();
+    this.ws?.closeAll();
     for (const s of this.sessions) s.destroy();
   }
 

@@ -10,7 +10,7 @@
  * Limits are per route (WsLimits, carried by the accept) and enforced here, because one uWS
  * behaviour serves every route: uWS itself only cuts a message past `maxMessage` (a little over
  * the largest any route of the starting config allows: src/tracks/websocket/limits.ts), never drops or
- * closes on backpressure; its own idle timeout and pings are off (heartbeat.ts does the pings).
+ * closes on backpressure; its own idle timeout and pings are off (src/http/heartbeat.ts does the pings).
  * Deflate is agreed per route by passing the client's offer to `upgrade` or not.
  */
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
@@ -19,7 +19,7 @@ import { type Exchange, Phase } from '../../exchange.js';
 import type { WsAccept, WsLimits, WsRun, WsSession, WsSocket } from '../../http/websocket.js';
 import type { EngineHooks } from './exchange.js';
 import { UwsExchange } from './exchange.js';
-import { type Beat, Heartbeats } from './heartbeat.js';
+import { type Beat, Heartbeats } from '../../http/heartbeat.js';
 import type { Uws } from './load.js';
 
 /** The engine's cap when the server is built without one (src/tracks/websocket/limits.ts). */

@@ -6,9 +6,10 @@
  *
  * The engine's own cap (what it buffers before a message is complete) is the largest
  * `max_message` of the config it started with plus a margin (`engineMaxMessage`): a message a
- * little over its route's limit gets a clean 1009 close, one past the engine's cap is cut by the
- * engine at once (the client sees 1006), and no route lets a client make the engine buffer much
- * more than the largest route allows. A reload keeps the engine's cap.
+ * little over its route's limit gets a clean 1009 close, one past the engine's cap is refused by
+ * the engine as its frame header arrives (uWS cuts the connection: the client sees 1006; the node
+ * engine's `ws` closes with 1009), and no route lets a client make the engine buffer much more
+ * than the largest route allows. A reload keeps the engine's cap.
  */
 import { z } from 'zod';
 import { duration, size } from '../../config/fields.js';
