@@ -1162,6 +1162,12 @@ const cases: Case[] = [
  * gap answered per RFC 9110 / RFC 9112 (llhttp refuses what does not parse with a 400 and a
  * close; HTTP/1.0, absolute-form and pipelining work).
  */
+/** node:http decides per request which Upgrade requests leave its parser (Node 22.23+, 24). */
+const perRequestUpgrade = (() => {
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  return major > 22 || (major === 22 && minor >= 23);
+})();
+
 const onNode: Record<string, Partial<Case>> = (() => {
   const refusedOn = (status: number, upstream: 'none' | 'cut' = 'none'): Partial<Case> => ({
     want: [status],
@@ -1201,6 +1207,14 @@ const onNode: Record<string, Partial<Case>> = (() => {
     'chunk data longer than its size (two bytes skipped unchecked)': refusedOn(400, 'cut'),
     'an empty chunk-size line ends the body': refusedOn(400, 'cut'),
     'trailer fields: the body is read, the connection is lost': { after: 'open' },
+    // before node's shouldUpgradeCallback (Node 22.23) every Upgrade request leaves node's parser:
+    // answered as an ordinary request, then the connection closes (docs/node-engine.md)
+    ...(perRequestUpgrade
+      ? {}
+      : {
+          'Upgrade: websocket is not forwarded': { after: 'closed' as const },
+          'Upgrade: h2c and HTTP2-Settings are not forwarded': { after: 'closed' as const },
+        }),
     // pipelining: every request answered, in order
     'two proxied requests in one write': okOn(
       [

@@ -8,9 +8,10 @@
  * parser has let go of the socket: no second request can follow on it).
  *
  * Which requests come here: where node:http has `shouldUpgradeCallback` (Node 22.23+, 24), only
- * `Upgrade: websocket`; every other Upgrade (h2c, …) stays an ordinary request on a keep-alive
- * connection. On older Node every upgrade comes here, and one with a body is refused (the parser
- * skipped it: we cannot read it).
+ * WebSocket handshakes (`isWebSocketUpgrade`); every other Upgrade (h2c, …) stays an ordinary
+ * request on a keep-alive connection. On older Node every upgrade comes here: those are answered
+ * as ordinary requests and the connection closes after, and one with a body is refused (the
+ * parser skipped it: we cannot read it).
  *
  * Limits are per route (WsLimits, carried by the accept), enforced as on uWS: `ws`'s own cap is
  * the engine's (the largest max_message plus a margin: a message past it is closed 1009 by `ws`),
@@ -37,6 +38,7 @@ import {
   type WsSocket,
 } from '../../http/websocket.js';
 import { NodeExchange, type NodeHooks } from './exchange.js';
+import { markRequest } from './no-request.js';
 
 /** The engine's cap when the server is built without one (as on uWS). */
 const DEFAULT_ENGINE_MAX_MESSAGE = 128 * 1024;
@@ -47,16 +49,19 @@ const kProtocol = Symbol('switchyard.wsProtocol');
 
 type UpgradeRequest = IncomingMessage & { [kProtocol]?: string };
 
-/** Is this an upgrade the engine takes over (for node:http's `shouldUpgradeCallback`)? */
+/**
+ * Is this a WebSocket handshake (for node:http's `shouldUpgradeCallback`)? As on uWS, only with
+ * `Upgrade: websocket` and a well-formed `Sec-WebSocket-Key`; anything else is an ordinary request.
+ */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
-  return req.headers.upgrade?.toLowerCase() === 'websocket';
+  return (
+    req.headers.upgrade?.toLowerCase() === 'websocket' && KEY.test(req.headers['sec-websocket-key'] ?? '')
+  );
 }
 
 /** A handshake `ws` would refuse, refused before the route's work runs (RFC 6455 §4.2.1). */
 function handshakeProblem(req: IncomingMessage) {
   if (req.method !== 'GET') return syError('SY_ERR_BAD_REQUEST', 'a WebSocket handshake is a GET');
-  if (!KEY.test(req.headers['sec-websocket-key'] ?? ''))
-    return syError('SY_ERR_BAD_REQUEST', 'missing or invalid Sec-WebSocket-Key');
   const v = req.headers['sec-websocket-version'];
   if (v !== '13' && v !== '8') {
     // RFC 6455 §4.2.2: 426 naming the versions we speak
@@ -156,6 +161,7 @@ export class NodeWebSockets {
   /** node:http's 'upgrade': a bare socket, the request's head, and the bytes already read after it. */
   onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroy);
+    markRequest(socket);
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
