@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ab -- --baseline=DIR [--path=/small] [--access=off|on] [--rounds=12] [--duration=3]`:
+ * `npm run bench:ab -- --baseline=DIR [--path=/small] [--access=off|on] [--engine=uws|node] [--rounds=12] [--duration=3]`:
  * the CPU cost per request of this build against another build (DIR: a checkout or a copy with
  * `dist/`, e.g. main before a change), measured **paired**: both servers run at once, each loaded
  * by its own wrk for the same window, so the neighbours' load, the CPU frequency and the origin's
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     path: { type: 'string', default: '/small' },
     access: { type: 'string', default: 'off' },
+    engine: { type: 'string', default: 'uws' },
     rounds: { type: 'string', default: '12' },
     duration: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     nofile: 65535,
     startTimeoutMs: 15_000,
     baseline: path.resolve(values.baseline),
+    engine: values.engine === 'node' ? ('node' as const) : ('uws' as const),
   };
   const started: Running[] = [];
   const start = async (id: ServerId) => {
@@ -76,7 +78,9 @@ async function main(): Promise<void> {
       durationSec: d,
       method: 'GET' as const,
     });
-    log(`ab: GET ${values.path}, access log ${values.access}, ${rounds} paired windows of ${duration} s`);
+    log(
+      `ab: GET ${values.path}, ${ctx.engine} engine, access log ${values.access}, ${rounds} paired windows of ${duration} s`,
+    );
     await Promise.all([runLoad(tool, spec(a, 2), tmp), runLoad(tool, spec(b, 2), tmp)]);
     const ratios: number[] = [];
     const cpuA: number[] = [];

@@ -69,6 +69,8 @@ export interface StartContext {
   /** Extra Node flags for the Node contenders (the profiler's `--perf-basic-prof`), and their cwd. */
   nodeFlags?: string[];
   nodeCwd?: string;
+  /** `bench:ab --engine=node`: serve every Switchyard contender on the node engine. */
+  engine?: 'uws' | 'node';
 }
 
 export interface Running {
@@ -170,7 +172,7 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
       }
       const dir = path.join(ctx.tmp, id);
       mkdirSync(dir, { recursive: true });
-      const engine = id === 'switchyard-node' ? 'node' : 'uws';
+      const engine = id === 'switchyard-node' ? 'node' : (ctx.engine ?? 'uws');
       const access = id.endsWith('-log') ? path.join(dir, 'access.log') : 'off';
       const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort, engine, access });
       proc = spawnTracked(id, process.execPath, [...(ctx.nodeFlags ?? []), cli, 'start', '-c', conf], {
