@@ -11,6 +11,7 @@ const BOTH_ENGINES = [
   'test/websocket/proxy.test.ts',
   'test/websocket/limits.test.ts',
   'test/websocket/game.test.ts',
+  'test/websocket/operations.test.ts',
 ];
 
 export default defineConfig({

@@ -2,7 +2,7 @@
  * WebSockets on the node engine, with `ws` (`noServer`, `handleUpgrade`): node:http hands an
  * upgrade request over as a bare socket ('upgrade'); we ask the pipeline whether its route takes
  * WebSockets and either run the route's pre-handshake work (a proxy connects to its upstream, a
- * module's `upgrade` may refuse) or serve it as an ordinary request. Until the handshake the
+ * module's `upgrade` may refuse; the pipeline answers refusals) or serve it as an ordinary request. Until the handshake the
  * socket carries a ServerResponse of our own, so refusals and ordinary answers are written by the
  * same NodeExchange as every other request; it closes the connection after its answer (node's
  * parser has let go of the socket: no second request can follow on it).
@@ -29,14 +29,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { asSwitchyardError, errorReply, syError } from '../../errors.js';
 import { type Exchange, Phase } from '../../exchange.js';
 import { type Beat, Heartbeats } from '../../http/heartbeat.js';
-import {
-  isAccept,
-  type WsAccept,
-  type WsLimits,
-  type WsRun,
-  type WsSession,
-  type WsSocket,
-} from '../../http/websocket.js';
+import type { WsAccept, WsLimits, WsRun, WsSession, WsSocket } from '../../http/websocket.js';
 import { NodeExchange, type NodeHooks } from './exchange.js';
 import { markRequest } from './no-request.js';
 
@@ -50,29 +43,32 @@ const kProtocol = Symbol('switchyard.wsProtocol');
 type UpgradeRequest = IncomingMessage & { [kProtocol]?: string };
 
 /**
- * Is this a WebSocket handshake (for node:http's `shouldUpgradeCallback`)? As on uWS, only with
- * `Upgrade: websocket` and a well-formed `Sec-WebSocket-Key`; anything else is an ordinary request.
+ * Is this a WebSocket handshake (for node:http's `shouldUpgradeCallback`)? As on uWS, only a GET
+ * with `Upgrade: websocket` and a well-formed `Sec-WebSocket-Key`; anything else is an ordinary
+ * request.
  */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return (
-    req.headers.upgrade?.toLowerCase() === 'websocket' && KEY.test(req.headers['sec-websocket-key'] ?? '')
+    req.method === 'GET' &&
+    req.headers.upgrade?.toLowerCase() === 'websocket' &&
+    KEY.test(req.headers['sec-websocket-key'] ?? '')
   );
 }
 
-/** A handshake `ws` would refuse, refused before the route's work runs (RFC 6455 §4.2.1). */
-function handshakeProblem(req: IncomingMessage) {
-  if (req.method !== 'GET') return syError('SY_ERR_BAD_REQUEST', 'a WebSocket handshake is a GET');
+/**
+ * A version `ws` would refuse: refused (and logged) by the pipeline as the request's problem,
+ * before it is routed — a routed upgrade stays in flight until its work has run.
+ */
+function versionProblem(req: IncomingMessage) {
   const v = req.headers['sec-websocket-version'];
-  if (v !== '13' && v !== '8') {
-    // RFC 6455 §4.2.2: 426 naming the versions we speak
-    const err = syError('SY_ERR_BAD_REQUEST', 'unsupported Sec-WebSocket-Version', {
-      status: 426,
-      reason: 'upgrade required',
-    });
-    err.headers = { 'sec-websocket-version': '13' };
-    return err;
-  }
-  return undefined;
+  if (v === '13' || v === '8') return undefined;
+  // RFC 6455 §4.2.2: 426 naming the version we speak
+  const err = syError('SY_ERR_BAD_REQUEST', 'unsupported Sec-WebSocket-Version', {
+    status: 426,
+    reason: 'upgrade required',
+  });
+  err.headers = { 'sec-websocket-version': '13' };
+  return err;
 }
 
 /** One connection: the socket a session sees, and its heartbeat. Every call after the close is a no-op. */
@@ -176,23 +172,21 @@ export class NodeWebSockets {
     if (ex.problem === undefined && req.headers['transfer-encoding'] !== undefined) {
       ex.problem = syError('SY_ERR_BAD_REQUEST', 'an Upgrade request with a body');
     }
-    const run = isWebSocketUpgrade(req) ? this.route(ex) : undefined;
+    const shake = isWebSocketUpgrade(req);
+    if (shake && ex.problem === undefined) ex.problem = versionProblem(req);
+    const run = shake ? this.route(ex) : undefined;
     if (run === undefined) {
       this.serve(ex);
       return;
     }
-    const bad = handshakeProblem(req);
-    if (bad !== undefined) {
-      void ex.send(errorReply(bad, false));
-      return;
-    }
     void run()
-      .catch((err: unknown) => errorReply(asSwitchyardError(err), false))
+      .catch((err: unknown) => {
+        // The pipeline answers every failure itself; this is a last guard against a bug there.
+        if (ex.phase === Phase.Open) void ex.send(errorReply(asSwitchyardError(err), false));
+        return undefined;
+      })
       .then((result) => {
-        if (!isAccept(result)) {
-          void ex.send(result);
-          return;
-        }
+        if (result === undefined) return; // answered as plain HTTP
         if (ex.phase !== Phase.Open || !socket.readable || !socket.writable) {
           result.abandon();
           return;
@@ -244,13 +238,14 @@ export class NodeWebSockets {
     ws.on('error', () => {});
     socket.on('drain', () => s.session?.drain());
     ws.once('close', (code: number, reason: Buffer) => {
+      const by = s.gone ? 'server' : 'client'; // `gone` is set by every close this side starts
       s.gone = true;
       this.open.delete(s);
       if (s.idleTimer !== undefined) clearTimeout(s.idleTimer);
       if (ping > 0) this.beats.remove(ping, s);
       const as = s.closedAs;
-      if (as !== undefined) s.session?.closed(as.code, as.reason);
-      else s.session?.closed(code, reason.toString('utf8'));
+      if (as !== undefined) void s.session?.closed(as.code, as.reason, by);
+      else void s.session?.closed(code, reason.toString('utf8'), by);
     });
     s.session = accept.open(s);
   }

@@ -16,10 +16,10 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { asSwitchyardError, errorReply } from '../../errors.js';
 import { type Exchange, Phase } from '../../exchange.js';
+import { type Beat, Heartbeats } from '../../http/heartbeat.js';
 import type { WsAccept, WsLimits, WsRun, WsSession, WsSocket } from '../../http/websocket.js';
 import type { EngineHooks } from './exchange.js';
 import { UwsExchange } from './exchange.js';
-import { type Beat, Heartbeats } from '../../http/heartbeat.js';
 import type { Uws } from './load.js';
 
 /** The engine's cap when the server is built without one (src/tracks/websocket/limits.ts). */
