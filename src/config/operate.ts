@@ -48,17 +48,16 @@ export function listenerProxyProtocol(
     );
 }
 
-/** `proxy_protocol` needs `trusted_proxies`, and is not yet served by acceptor threads. */
+/** `proxy_protocol` needs `trusted_proxies`. */
 export function proxyProtocolProblems(
   c: {
     listen: { proxy_protocol?: boolean | 'v1' | 'v2' | undefined }[];
     trusted_proxies: string[];
-    threads: unknown;
   },
   ctx: z.RefinementCtx,
 ): void {
   c.listen.forEach((l, i) => {
-    if (!l.proxy_protocol || l.proxy_protocol === 'v1') return;
+    if (!l.proxy_protocol) return;
     const path = ['listen', i, 'proxy_protocol'];
     if (c.trusted_proxies.length === 0)
       ctx.addIssue({
@@ -66,7 +65,5 @@ export function proxyProtocolProblems(
         path,
         message: 'needs trusted_proxies: the balancers whose PROXY header is believed',
       });
-    if (c.threads !== 1)
-      ctx.addIssue({ code: 'custom', path, message: 'not yet with acceptor threads (threads: 1)' });
   });
 }

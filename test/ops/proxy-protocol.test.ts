@@ -144,6 +144,12 @@ routes: [{ path: /a, respond: { body: "a" } }]
     expect(problems('listen: [{ port: 1, proxy_protocol: true }]')).toEqual([
       'listen[0].proxy_protocol: needs trusted_proxies: the balancers whose PROXY header is believed',
     ]);
+    expect(problems('listen: [{ port: 1, engine: node, proxy_protocol: v1 }]')).toEqual([
+      'listen[0].proxy_protocol: needs trusted_proxies: the balancers whose PROXY header is believed',
+    ]);
+    expect(
+      problems('threads: 2\nlisten: [{ port: 1, proxy_protocol: true }]\ntrusted_proxies: [loopback]'),
+    ).toEqual([]);
     expect(ConfigError).toBeDefined();
   });
 });
