@@ -9,7 +9,8 @@
  * reads the JS stream). A TLS socket reads its file descriptor directly, past anything unshifted,
  * so under TLS the socket is wrapped in a JS stream (`Replay`) that yields those bytes first; the
  * TLS socket built over it cannot ask the kernel for the peer's address, so the engine tags it
- * with the peer and the source at 'secureConnection'. Test: test/ops/proxy-protocol-node.test.ts.
+ * with the peer and the source at 'secureConnection' (docs/proxy-protocol.md, "The node engine").
+ * Test: test/ops/proxy-protocol-node.test.ts.
  */
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
