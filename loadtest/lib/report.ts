@@ -4,7 +4,7 @@ import type { GoalRow } from './goals.js';
 import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { Options } from './options.js';
-import type { IdleResult, MixedResult, ScenarioResult, ThroughputResult } from './scenarios.js';
+import type { IdleResult, MixedResult, ScenarioResult, ThroughputResult, ThroughputRow } from './scenarios.js';
 
 export interface ServerStatus {
   status: 'started' | 'did not start' | 'not needed';
@@ -80,11 +80,17 @@ export function markdown(r: Report): string {
         [false, true, true, false],
         r.goals.map((g) => [
           g.goal,
-          x(g.measured),
+          g.measured === undefined ? '—' : `${g.measured.toFixed(3)}×`,
           `${g.kind === 'max' ? '≤' : '≥'} ${g.limit.toFixed(2)}×`,
           g.holds === undefined ? 'not measured' : g.holds ? 'yes' : 'no',
         ]),
       ),
+    );
+    out.push(
+      '',
+      'Where the remaining distance lies — CPU profiles split between our code, undici, uWS and the',
+      'kernel — and why the proxy keeps undici rather than a connection layer of its own (compare the',
+      'two floor rows below): [docs/performance.md](../docs/performance.md).',
     );
   }
   for (const s of r.scenarios) {
@@ -129,7 +135,7 @@ function throughputTable(s: ThroughputResult): string[] {
     ...table(
       head,
       head.map((_, i) => i > 0 && i < head.length - 1),
-      s.rows.map((row) => [
+      s.rows.filter(shown).map((row) => [
         row.label,
         row.cpuUs === undefined ? '—' : row.cpuUs.toFixed(1),
         x(row.cpuVsReference),
@@ -146,6 +152,10 @@ function throughputTable(s: ThroughputResult): string[] {
     ),
   ];
 }
+
+/** A baseline row is shown only when the run had a baseline (`--baseline`). */
+const shown = (row: ThroughputRow) =>
+  !(row.server.startsWith('switchyard-base') && row.samples.length === 0 && row.status === 'skipped');
 
 function idleTable(s: IdleResult): string[] {
   return [

@@ -18,6 +18,7 @@ export async function runThroughput(def: ThroughputDef, env: RunEnv): Promise<Th
   const rows: ThroughputRow[] = [];
   const live = new Map<ThroughputRow, Running>();
   for (const id of def.contenders) {
+    if (id.startsWith('switchyard-base') && env.opts.baseline === undefined) continue;
     const row: ThroughputRow = { server: id, label: LABELS[id], status: 'ok', samples: [] };
     rows.push(row);
     const s = serverOf(env, id);
