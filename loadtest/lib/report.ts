@@ -4,7 +4,13 @@ import type { GoalRow } from './goals.js';
 import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { Options } from './options.js';
-import type { IdleResult, MixedResult, ScenarioResult, ThroughputResult, ThroughputRow } from './scenarios.js';
+import type {
+  IdleResult,
+  MixedResult,
+  ScenarioResult,
+  ThroughputResult,
+  ThroughputRow,
+} from './scenarios.js';
 
 export interface ServerStatus {
   status: 'started' | 'did not start' | 'not needed';
@@ -135,20 +141,22 @@ function throughputTable(s: ThroughputResult): string[] {
     ...table(
       head,
       head.map((_, i) => i > 0 && i < head.length - 1),
-      s.rows.filter(shown).map((row) => [
-        row.label,
-        row.cpuUs === undefined ? '—' : row.cpuUs.toFixed(1),
-        x(row.cpuVsReference),
-        ...(floor ? [x(row.cpuVsFloor)] : []),
-        int(row.rps),
-        x(row.vsReference),
-        ms(row.p50),
-        ms(row.p99),
-        x(row.p99VsReference),
-        row.httpErrors === undefined ? '—' : `${int(row.httpErrors)} / ${int(row.socketErrors)}`,
-        row.load === undefined ? '—' : row.load.toFixed(2),
-        note(row.status, row.reason),
-      ]),
+      s.rows
+        .filter(shown)
+        .map((row) => [
+          row.label,
+          row.cpuUs === undefined ? '—' : row.cpuUs.toFixed(1),
+          x(row.cpuVsReference),
+          ...(floor ? [x(row.cpuVsFloor)] : []),
+          int(row.rps),
+          x(row.vsReference),
+          ms(row.p50),
+          ms(row.p99),
+          x(row.p99VsReference),
+          row.httpErrors === undefined ? '—' : `${int(row.httpErrors)} / ${int(row.socketErrors)}`,
+          row.load === undefined ? '—' : row.load.toFixed(2),
+          note(row.status, row.reason),
+        ]),
     ),
   ];
 }
