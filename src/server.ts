@@ -19,12 +19,13 @@ import { RouteTable } from './router/table.js';
 import type { Engine, EngineOptions } from './server/engine.js';
 import { chooseEngine, type EngineName, engines } from './server/engines.js';
 import { listenerKey } from './server/listener-key.js';
+import { TlsServed } from './server/tls-served.js';
 import type { JobRunner, ProcessServices } from './services.js';
 import { processLayout, tableLayout } from './shared/plan.js';
 import { SharedRegion } from './shared/region.js';
 import { threadCount } from './threads/count.js';
 import type { Supervisor } from './threads/supervisor.js';
-import { loadTls, type TlsMaterial } from './tls/load.js';
+import { loadTls } from './tls/load.js';
 import { engineMaxMessage } from './tracks/websocket/limits.js';
 
 export interface Listening {
@@ -77,6 +78,7 @@ export class Server {
   private supervisor: Supervisor | undefined = undefined;
   private readonly parts: AcceptorParts;
   private readonly open = new Map<string, OpenListener>();
+  private readonly tlsServed = new TlsServed();
   private readonly closing: Promise<void>[] = [];
   private loaded: LoadedConfig;
   /** the engine's header limits; a reload updates them in place */
@@ -227,7 +229,9 @@ export class Server {
     const base = { ...this.engineOptions(chunked), proxyProtocol: this.proxyOptions(l, name) };
     if (l.tls !== undefined) {
       // Read again here (not the copy `check` saw): a start or reload serves what is on disk now.
-      const engine = await engines[name]({ ...base, tls: loadTls(l.tls) });
+      const tls = loadTls(l.tls);
+      const engine = await engines[name]({ ...base, tls });
+      this.tlsServed.serving(engine, tls);
       this.engines.push(engine);
       return engine;
     }
@@ -314,23 +318,9 @@ export class Server {
     return listening;
   }
 
-  /**
-   * Read the TLS files of every open TLS listener `loaded` keeps, then hand each engine its new
-   * material. A file that cannot be read rejects before any engine changes.
-   */
-  async reloadTls(loaded: LoadedConfig): Promise<void> {
-    const todo: { engine: Engine; tls: TlsMaterial }[] = [];
-    for (const [i, l] of loaded.config.listen.entries()) {
-      if (l.kind !== 'http' || l.tls === undefined) continue;
-      const engine = this.open.get(listenerKey(l))?.engine;
-      if (engine?.reloadTls === undefined) continue;
-      try {
-        todo.push({ engine, tls: loadTls(l.tls) });
-      } catch (err) {
-        throw new Error(`listen[${i}].tls: ${(err as Error).message}`);
-      }
-    }
-    for (const t of todo) await t.engine.reloadTls!(t.tls);
+  /** Certificates on a reload: every kept TLS listener serves what its files hold now. */
+  reloadTls(loaded: LoadedConfig): Promise<void> {
+    return this.tlsServed.reload(loaded.config.listen, (l) => this.open.get(listenerKey(l))?.engine);
   }
 
   /** The keys of the listeners this thread has open (see `listenerKey`). */

@@ -6,7 +6,7 @@
  * on uWS with acceptor threads (each thread swaps its own app).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
@@ -69,6 +69,25 @@ function get(s: TLSSocket, path: string): Promise<string> {
   });
 }
 
+/** The inodes of the sockets listening on `port` (from the kernel's table: a swap changes them). */
+function listeningInodes(pid: number, port: number): string[] {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const out: string[] = [];
+  for (const f of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/net/${f}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c[1]?.endsWith(`:${hex}`) && c[3] === '0A') out.push(c[9]!);
+    }
+  }
+  return out.sort();
+}
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sy-tls-reload-'));
   for (const n of ['first', 'renewed', 'third']) selfSigned(n);
@@ -116,6 +135,36 @@ routes:
     for (let i = 0; i < 6; i++) expect(await servedCN(cli.port)).toBe('renewed');
     expect(await get(kept, '/')).toBe('HTTP/1.1 200 OK');
     kept.destroy();
+  });
+
+  it('a reload that changes no certificate keeps the listening socket; TLS clients meanwhile all connect', async () => {
+    const before = listeningInodes(cli.pid, cli.port);
+    expect(before.length).toBeGreaterThan(0);
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const clients = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        try {
+          const s = await open(cli.port);
+          expect(await get(s, '/')).toBe('HTTP/1.1 200 OK');
+          s.destroy();
+          ok++;
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    });
+    for (let i = 0; i < 5; i++) {
+      const n = reloads();
+      cli.kill('SIGHUP');
+      await cli.waitFor(new RegExp(`("msg":"reloaded \\(generation \\d+\\)"[\\s\\S]*){${n + 1}}`), 20_000);
+    }
+    stop = true;
+    await Promise.all(clients);
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+    expect(listeningInodes(cli.pid, cli.port)).toEqual(before);
   });
 
   it('a certificate and key that do not match are refused on HUP; the one in force stays', async () => {
