@@ -95,8 +95,9 @@ describe.each([2, 4])('threads: %i', (n) => {
     const port = c.ports[0]!;
     const threads = new Set<unknown>();
     let requests = 0;
-    // Rounds of concurrent requests on fresh connections until every thread has counted.
-    for (let round = 0; round < 20 && threads.size < n; round++) {
+    // Rounds of concurrent requests on fresh connections until every thread has counted (the
+    // kernel spreads by a hash of the address pair: a thread may see none of the first rounds).
+    for (let round = 0; round < 100 && threads.size < n; round++) {
       const rs = await Promise.all(Array.from({ length: 2 * n }, () => fresh(port, '/count')));
       for (const r of rs) {
         expect(r.status).toBe(200);
@@ -156,8 +157,9 @@ describe.each([2, 4])('threads: %i', (n) => {
     expect(limited).toBeGreaterThan(0);
     expect(ok).toBeGreaterThan(expected * 0.95);
     expect(ok).toBeLessThan(expected * 1.05);
-    // Every thread answered some of them (each enforced the same buckets).
-    expect(new Set((await accessLines(c, ok + limited)).map((l) => l.thread)).size).toBe(n);
+    // Several threads answered them, so the total held across threads (the kernel spreads 16
+    // connections by address hash: one of 4 threads gets none about 4 % of the time).
+    expect(new Set((await accessLines(c, ok + limited)).map((l) => l.thread)).size).toBeGreaterThanOrEqual(2);
   });
 
   it('a server marked down in one thread is skipped by the others', async () => {
