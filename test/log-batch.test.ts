@@ -27,13 +27,16 @@ describe('access-log lines batched per event-loop turn', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-batch-'));
     const file = join(dir, 'logs', 'access.log');
     const logs = createLogs({ level: 'warn', access: file, error: 'stderr' });
-    const read = () =>
-      existsSync(file)
-        ? readFileSync(file, 'utf8')
-            .split('\n')
-            .filter((l) => l !== '')
-            .map((l) => JSON.parse(l) as { i: number; time: string })
-        : [];
+    // whole lines only: a read may land while a write is still arriving
+    const read = () => {
+      if (!existsSync(file)) return [];
+      const text = readFileSync(file, 'utf8');
+      return text
+        .slice(0, text.lastIndexOf('\n') + 1)
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { i: number; time: string });
+    };
     for (let i = 0; i < 300; i++) logs.access!.info({ i, path: `/p/${i}` });
     // written a turn later, once SonicBoom has its file open (300 lines exceed its 4 KiB minimum)
     await until(() => read().length === 300, 'the first 300 lines');
