@@ -141,8 +141,8 @@ interface OpsRow {
 
 async function shared(): Promise<OpsRow[]> {
   const { SharedRegion } = (await import(
-    join(root, 'dist', 'src', 'shared', 'index.js')
-  )) as typeof import('../src/shared/index.js');
+    join(root, 'dist', 'src', 'region', 'index.js')
+  )) as typeof import('../src/region/index.js');
   const worker = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'shared-ops.js');
   const out: OpsRow[] = [];
   const ms = opt.quick ? 300 : 2000;

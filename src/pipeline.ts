@@ -129,7 +129,7 @@ export class Pipeline {
       );
     }
     body.limit = route.bodyLimit;
-    // The cap is process-wide: the in-flight count lives in shared memory (src/shared/cap.ts).
+    // The cap is process-wide: the in-flight count lives in shared memory (src/region/cap.ts).
     if (route.queue !== null && !route.queue.tryAcquire(route.maxActive)) {
       const err = syError('SY_ERR_UPSTREAM_QUEUE_FULL', `route ${route.name}: ${route.maxActive} in flight`);
       err.headers = { 'retry-after': '1' };

@@ -17,7 +17,7 @@ import type { Exchange } from './exchange.js';
 import type { Logs } from './observe/log.js';
 import type { Stats } from './observe/metrics.js';
 import type { Upstreams } from './proxy/index.js';
-import type { Shared, SharedRegion } from './shared/index.js';
+import type { Shared, SharedRegion } from './region/index.js';
 
 /** The worker pool as routes reach it (implemented by src/pool). */
 export interface JobRunner {

@@ -8,8 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url)); // from dist/loadtest/lib/
 const { SharedRegion } = (await import(
-  join(root, 'dist', 'src', 'shared', 'index.js')
-)) as typeof import('../../src/shared/index.js');
+  join(root, 'dist', 'src', 'region', 'index.js')
+)) as typeof import('../../src/region/index.js');
 const { handoff, op, ms, start } = workerData as {
   handoff: never;
   op: string;

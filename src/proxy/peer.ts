@@ -20,15 +20,15 @@
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { PeerStats } from '../observe/metrics.js';
-import type { Gauge, Stamp } from '../shared/cells.js';
-import { toShared } from '../shared/clock.js';
+import type { Gauge, Stamp } from '../region/cells.js';
+import { toShared } from '../region/clock.js';
 
 export interface PeerEvents {
   /** a peer changed state (for the error log) */
   onStateChange(peer: Peer, down: boolean, why: string): void;
 }
 
-/** A peer's passive-health words in shared memory (times on the shared clock, src/shared/clock.ts). */
+/** A peer's passive-health words in shared memory (times on the shared clock, src/region/clock.ts). */
 export interface PeerHealth {
   fails: Gauge;
   firstFail: Stamp;

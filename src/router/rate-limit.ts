@@ -14,16 +14,16 @@
  *   empty key (so leaving the header off is no way around the limit).
  * Keys longer than 64 bytes are kept as a 64-bit hash of the key (two keys may then share a bucket).
  * The bucket table is bounded (`keys`, default 65,536) and forgets the least recently used key of
- * a full probe window (src/shared/table.ts): a forgotten key starts again with a full bucket.
+ * a full probe window (src/region/table.ts): a forgotten key starts again with a full bucket.
  */
 import { syError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { Trust } from '../proxy/trust.js';
 import { cookieValue } from '../proxy/upstream.js';
-import { take } from '../shared/bucket.js';
-import { sharedNow } from '../shared/clock.js';
-import { RATE_KEY_BYTES } from '../shared/plan.js';
-import type { SharedTable } from '../shared/table.js';
+import { take } from '../region/bucket.js';
+import { sharedNow } from '../region/clock.js';
+import { RATE_KEY_BYTES } from '../region/plan.js';
+import type { SharedTable } from '../region/table.js';
 import type { RunFn, WsRunFn } from '../tracks/track.js';
 import type { Params } from './router.js';
 

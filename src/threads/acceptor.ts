@@ -14,7 +14,7 @@ import type { ServerViews } from '../observe/views.js';
 import { JobPool } from '../pool/index.js';
 import { RouteTable } from '../router/table.js';
 import { Server } from '../server.js';
-import { SharedRegion } from '../shared/region.js';
+import { SharedRegion } from '../region/region.js';
 import * as hub from '../tracks/websocket/hub.js';
 import { RemoteJobs } from './jobs.js';
 import { relayStream } from './log-relay.js';

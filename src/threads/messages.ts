@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { LoadedConfig } from '../config/load.js';
 import type { StatsSnapshot } from '../observe/metrics.js';
-import type { RegionHandoff } from '../shared/region.js';
+import type { RegionHandoff } from '../region/region.js';
 
 /** workerData of an acceptor thread. */
 export interface AcceptorInit {

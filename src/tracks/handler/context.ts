@@ -9,7 +9,7 @@ import type { Exchange, RequestBody } from '../../exchange.js';
 import type { Params } from '../../router/router.js';
 import { openScope, type RequestScope } from '../../runtime/index.js';
 import type { TableServices, UpstreamHandle } from '../../services.js';
-import type { Shared } from '../../shared/index.js';
+import type { Shared } from '../../region/index.js';
 import { publish } from '../websocket/hub.js';
 
 export type { UpstreamHandle } from '../../services.js';
@@ -137,7 +137,7 @@ export class Context {
   /**
    * The structures declared under `shared:` in the config, the same memory in every acceptor
    * thread: `counter(name).add()`, `bucket(name).take()`, `table(name).get/set/update`. Each
-   * method's doc says what is atomic (src/shared/); see routes/visits.ts.
+   * method's doc says what is atomic (src/region/); see routes/visits.ts.
    */
   get shared(): Shared {
     return this.services.shared;

@@ -1,11 +1,11 @@
 /**
  * The shared region from several real worker threads at once: what the doc-comments in
- * src/shared/ promise about races holds (exact counters, a token bucket that never admits N× its
+ * src/region/ promise about races holds (exact counters, a token bucket that never admits N× its
  * rate, a table whose read-modify-writes are not lost), plus the table's bounds and eviction rule.
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { SharedRegion, sharedNow } from '../../src/shared/index.js';
+import { SharedRegion, sharedNow } from '../../src/region/index.js';
 import { until } from '../helpers/wait.js';
 
 const WORKER = new URL('../fixtures/threads/shared-worker.mjs', import.meta.url);

@@ -7,7 +7,7 @@
  *
  * Races: two threads taking the last token at once both read the same TAT; one CAS wins, the
  * other re-reads and is refused (or served, if time passed). The admitted total is exact: N
- * threads never admit N× the rate (test/shared/region.test.ts; test/threads/threads.test.ts
+ * threads never admit N× the rate (test/region/region.test.ts; test/threads/threads.test.ts
  * 'rate: R/s over 5 s').
  */
 import { sharedNow } from './clock.js';

@@ -4,7 +4,7 @@
  *
  * What is atomic (Eio/Lwt style: what happens when two threads race):
  * - `Counter.add` / `Gauge.add` are one `Atomics.add`: N threads adding concurrently never lose an
- *   update (test/shared/region.test.ts: 100,000 adds from each of 4 threads end exact). The value
+ *   update (test/region/region.test.ts: 100,000 adds from each of 4 threads end exact). The value
  *   returned is the counter's value just after *this* add, not a snapshot of anyone else's.
  * - `Gauge.tryAcquire(max)` is add-then-check: when two threads race for the last slot, both
  *   may see the cap exceeded and both back off (a refusal the cap did not strictly require);
