@@ -12,9 +12,9 @@
 export { request } from 'undici';
 export { type ErrorCode, SwitchyardError } from './errors.js';
 export type { Reply, ReplyBody, ReplyHeaders } from './exchange.js';
+export type { Counter, Gauge, Shared, SharedTable, TokenBucket, Verdict } from './region/index.js';
 export * from './runtime/index.js';
 export type { UpstreamHandle } from './services.js';
-export type { Counter, Gauge, Shared, SharedTable, TokenBucket, Verdict } from './region/index.js';
 export type { Context } from './tracks/handler/context.js';
 export type { Handler } from './tracks/handler/load.js';
 export { bytes, empty, HttpError, html, json, stream, text } from './tracks/handler/reply.js';

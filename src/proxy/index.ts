@@ -17,9 +17,9 @@
 import type { Config } from '../config/schema.js';
 import type { Logs } from '../observe/log.js';
 import { type PeerStats, Stats } from '../observe/metrics.js';
-import type { UpstreamHandle } from '../services.js';
 import { names } from '../region/plan.js';
 import type { SharedRegion } from '../region/region.js';
+import type { UpstreamHandle } from '../services.js';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import type { RunFn } from '../tracks/track.js';
 import { ProxyRoute } from './forward.js';

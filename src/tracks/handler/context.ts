@@ -6,10 +6,10 @@
 import type { Logger } from 'pino';
 import { syError } from '../../errors.js';
 import type { Exchange, RequestBody } from '../../exchange.js';
+import type { Shared } from '../../region/index.js';
 import type { Params } from '../../router/router.js';
 import { openScope, type RequestScope } from '../../runtime/index.js';
 import type { TableServices, UpstreamHandle } from '../../services.js';
-import type { Shared } from '../../region/index.js';
 import { publish } from '../websocket/hub.js';
 
 export type { UpstreamHandle } from '../../services.js';
