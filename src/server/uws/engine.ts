@@ -12,6 +12,7 @@ import { type Address, type Engine, type EngineOptions, ListenError } from '../e
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
 import { checkProxied } from './proxy-protocol.js';
+import { insideHandler } from './write.js';
 import { registerWebSockets, WS_ENGINE_MAX_MESSAGE } from './ws.js';
 
 /** The binary accepts (host, port, options, cb); the bundled typings only know (port, options, cb). */
@@ -91,7 +92,8 @@ export class UwsEngine implements Engine {
       }
       if (ex.phase === Phase.Open || ex.phase === Phase.Streaming) ex.watchAbort();
     };
-    const onRequest = (res: HttpResponse, req: HttpRequest) => serve(UwsExchange.accept(res, req, hooks));
+    const onRequest = (res: HttpResponse, req: HttpRequest) =>
+      insideHandler(serve, UwsExchange.accept(res, req, hooks));
     const websocket = opts.websocket;
     const wsCap = opts.websocketMaxMessage ?? WS_ENGINE_MAX_MESSAGE;
     this.register = (app, tls) => {

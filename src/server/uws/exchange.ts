@@ -19,7 +19,14 @@ import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
 import { peerAddress } from './address.js';
 import { type BodyOwner, EMPTY_BODY, UwsBody } from './body.js';
 import { copyRequest } from './request.js';
-import { corkFor, endHead, writeClosingHeadCorked, writeHeadCorked, writeWholeCorked } from './write.js';
+import {
+  corked,
+  corkFor,
+  endHead,
+  writeClosingHeadCorked,
+  writeHeadCorked,
+  writeWholeCorked,
+} from './write.js';
 
 /** Bodies up to this size are written with one `end()`; larger ones with tryEnd/onWritable. */
 const END_AT_ONCE = 64 * 1024;
@@ -178,7 +185,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
         return this.streamKnown(reply, [buf], buf.byteLength, close);
       }
       corkFor(this, reply, whole, close);
-      this.res.cork(writeWholeCorked);
+      corked(this.res, writeWholeCorked);
       this.phase = close ? Phase.Closed : Phase.Done;
       return RESOLVED;
     }

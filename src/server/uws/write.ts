@@ -21,6 +21,31 @@ let corkReply: Reply;
 let corkBody: string | Uint8Array;
 let corkClose = false;
 
+/**
+ * True while uWS runs the engine's request handler: uWS corks the socket around every data
+ * callback it dispatches (the request handler among them), so a write made synchronously inside
+ * it is corked already, and `res.cork(fn)` would only add a native call and a call back into
+ * JavaScript. Outside it (after an await, from undici's callbacks, a timer) writes must be corked
+ * by us, or uWS sends each piece in a syscall of its own.
+ */
+let inHandler = false;
+
+/** Run `fn` with the handler's cork marked (the engine wraps its request handler in this). */
+export function insideHandler<A>(fn: (a: A) => void, a: A): void {
+  inHandler = true;
+  try {
+    fn(a);
+  } finally {
+    inHandler = false;
+  }
+}
+
+/** Run a write corked: directly inside the request handler, else through `res.cork`. */
+export function corked(res: HttpResponse, fn: () => void): void {
+  if (inHandler) fn();
+  else res.cork(fn);
+}
+
 /** Set what the next corked write is for. */
 export function corkFor(ex: CorkTarget, reply: Reply, body: string | Uint8Array = '', close = false): void {
   corkEx = ex;
