@@ -4,6 +4,7 @@
  * class), copies the request into it synchronously, and implements `send`/`close` and the body.
  * Everything after the engine (pipeline, router, tracks, access log) sees only this.
  */
+import { performance } from 'node:perf_hooks';
 import type { SwitchyardError } from './errors.js';
 
 /** A value is safe when it has no CR, LF or NUL (RFC 9110 §5.5: those are never valid). */
@@ -133,6 +134,11 @@ export abstract class Exchange implements CancelSource {
   /** the PROXY protocol's source address (a `proxy_protocol` listener, from a trusted peer only) */
   proxied: string | undefined;
 
+  // --- the pipeline's list of requests in flight (src/inflight.ts)
+  listed: boolean;
+  prevInFlight: Exchange | undefined;
+  nextInFlight: Exchange | undefined;
+
   constructor(method: string, rawPath: string, query: string, headers: string[], remoteAddress?: string) {
     this.method = method;
     this.rawPath = rawPath;
@@ -163,6 +169,9 @@ export abstract class Exchange implements CancelSource {
     this.upstreamTime = 0;
     this.tries = 0;
     this.logExtra = undefined;
+    this.listed = false;
+    this.prevInFlight = undefined;
+    this.nextInFlight = undefined;
   }
 
   /**

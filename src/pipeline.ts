@@ -5,9 +5,11 @@
  * (src/router/table.ts); here they are only read. `use(table)` swaps the table: requests already
  * routed finish on the route they matched.
  */
+import { performance } from 'node:perf_hooks';
 import { asSwitchyardError, errorReply, type SwitchyardError, syError } from './errors.js';
 import { type Exchange, Phase, type Reply } from './exchange.js';
 import type { WsRun, WsSocket } from './http/websocket.js';
+import { InFlight } from './inflight.js';
 import { type Logs, logAccess, loggedStatus } from './observe/log.js';
 import type { RouteStats } from './observe/metrics.js';
 import { type ProbeKind, probeReply, Readiness } from './observe/probes.js';
@@ -40,7 +42,7 @@ export class Pipeline {
   private table: RouteTable;
   private readonly logs: Logs;
   /** requests not yet finished (for drain) */
-  readonly inflight = new Set<Exchange>();
+  readonly inflight = new InFlight();
   draining = false;
   private idle: (() => void) | undefined = undefined;
 
@@ -128,7 +130,7 @@ export class Pipeline {
         route.stats,
       );
     }
-    body.limit = route.bodyLimit;
+    if (body.declared !== 0) body.limit = route.bodyLimit; // the shared empty body ignores it
     // The cap is process-wide: the in-flight count lives in shared memory (src/region/cap.ts).
     if (route.queue !== null && !route.queue.tryAcquire(route.maxActive)) {
       const err = syError('SY_ERR_UPSTREAM_QUEUE_FULL', `route ${route.name}: ${route.maxActive} in flight`);

@@ -37,6 +37,28 @@ export function isFraming(lower: string): boolean {
 }
 
 /**
+ * What writing a reply header name needs, found once per distinct name: its lower-case form, or
+ * null for a framing field (skipped), or undefined for a name that is not a token (refused).
+ * Replies name the same few fields again and again, so the token check, the lower-casing and the
+ * framing test run once per name rather than once per response; the cache is bounded (a handler
+ * inventing names per request only fills it, then pays the checks as before).
+ */
+const NAMES = new Map<string, string | null | undefined>();
+const NAMES_MAX = 1024;
+
+export function headerName(name: string): string | null | undefined {
+  let v = NAMES.get(name);
+  if (v !== undefined || NAMES.has(name)) return v;
+  if (!TOKEN.test(name)) v = undefined;
+  else {
+    const lower = name.toLowerCase();
+    v = isFraming(lower) ? null : lower;
+  }
+  if (NAMES.size < NAMES_MAX) NAMES.set(name, v);
+  return v;
+}
+
+/**
  * Check reply headers before anything is written. Returns the offending header name, or
  * undefined when all are writable. Framing fields are allowed here (they are skipped when writing).
  */
@@ -46,7 +68,7 @@ export function invalidHeader(headers: ReplyHeaders | undefined): string | undef
   for (const name in headers) {
     const v = headers[name];
     if (v === undefined) continue;
-    if (!TOKEN.test(name)) return name;
+    if (headerName(name) === undefined) return name;
     if (typeof v === 'string') {
       if (!safeValue(v)) return name;
     } else if (typeof v === 'number') {

@@ -1,7 +1,7 @@
 /** Writing a validated reply's headers with uWS (inside cork), skipping the fields uWS writes itself. */
 import type { HttpResponse } from 'uWebSockets.js';
 import type { ReplyHeaders } from '../../exchange.js';
-import { isFraming } from '../../http/reply-rules.js';
+import { headerName } from '../../http/reply-rules.js';
 
 /** Write validated headers, skipping framing fields. Call inside cork. */
 export function writeHeaders(res: HttpResponse, headers: ReplyHeaders | undefined): void {
@@ -9,8 +9,8 @@ export function writeHeaders(res: HttpResponse, headers: ReplyHeaders | undefine
   for (const name in headers) {
     const v = headers[name];
     if (v === undefined) continue;
-    const lower = name.toLowerCase();
-    if (isFraming(lower)) continue;
+    const lower = headerName(name); // validated by replyProblem: null = framing, written by uWS
+    if (lower == null) continue;
     if (typeof v === 'string') res.writeHeader(lower, v);
     else if (typeof v === 'number') res.writeHeader(lower, String(v));
     else for (const x of v) res.writeHeader(lower, x);
