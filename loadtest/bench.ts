@@ -41,7 +41,7 @@ import { ensureTool, versionOf } from './lib/tools.js';
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Servers that answer by themselves; every other one forwards to the origin. */
-const HANDLER_ONLY = new Set<ServerId>(['uws', 'fastify', 'node-http']);
+const HANDLER_ONLY = new Set<ServerId>(['uws', 'uws-read', 'fastify', 'node-http']);
 
 async function main(): Promise<void> {
   const t0 = Date.now();

@@ -32,7 +32,7 @@ const { values } = parseArgs({
 });
 const HZ = 1999;
 const log = (s: string) => process.stdout.write(`${s}\n`);
-const TARGETS: ServerId[] = ['switchyard', 'switchyard-log', 'uws', 'uws-undici', 'uws-socket'];
+const TARGETS: ServerId[] = ['switchyard', 'switchyard-log', 'uws', 'uws-read', 'uws-undici', 'uws-socket'];
 
 /** The share of a sample: the nearest JavaScript frame's owner, or what native code it is in. */
 function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: string } {
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   };
   const started: Running[] = [];
   try {
-    if (target !== 'uws') {
+    if (target !== 'uws' && target !== 'uws-read') {
       const o = await startServer('origin', ctx);
       if (!o.ok) throw new Error(`origin: ${o.reason}`);
       started.push(o.server);

@@ -23,6 +23,7 @@ export type ServerId =
   | 'haproxy'
   | 'caddy'
   | 'uws-undici'
+  | 'uws-read'
   | 'uws-socket'
   | 'fastify-proxy'
   | 'uws'
@@ -40,6 +41,7 @@ export const LABELS: Record<ServerId, string> = {
   haproxy: 'HAProxy',
   caddy: 'Caddy (GOMAXPROCS=1)',
   'uws-undici': 'floor: uWS + undici dispatch',
+  'uws-read': 'floor: raw uWS.js reading the whole request head',
   'uws-socket': 'floor: uWS + raw net.Socket',
   'fastify-proxy': 'fastify + @fastify/http-proxy',
   uws: 'raw uWS.js',
@@ -103,6 +105,9 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
       break;
     case 'uws':
       proc = node('contenders/uws-hello.js');
+      break;
+    case 'uws-read':
+      proc = node('contenders/uws-read.js');
       break;
     case 'node-http':
       proc = node('contenders/node-hello.js');

@@ -87,8 +87,14 @@ export function markdown(r: Report): string {
         r.goals.map((g) => [
           g.goal,
           g.measured === undefined ? '—' : `${g.measured.toFixed(3)}×`,
-          `${g.kind === 'max' ? '≤' : '≥'} ${g.limit.toFixed(2)}×`,
-          g.holds === undefined ? 'not measured' : g.holds ? 'yes' : 'no',
+          g.limit === undefined ? '—' : `${g.kind === 'max' ? '≤' : '≥'} ${g.limit.toFixed(2)}×`,
+          g.kind === 'info'
+            ? '(context)'
+            : g.holds === undefined
+              ? 'not measured'
+              : g.holds
+                ? 'yes'
+                : 'no',
         ]),
       ),
     );

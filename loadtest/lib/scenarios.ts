@@ -100,6 +100,7 @@ export const THROUGHPUT: ThroughputDef[] = [
       'switchyard-base',
       'switchyard-base-log',
       'uws',
+      'uws-read',
       'switchyard-node',
       'fastify',
       'node-http',

@@ -132,6 +132,9 @@ export function ratio(row: ThroughputRow, other: ThroughputRow | undefined, of: 
   return rs.length > 0 ? median(rs) : undefined;
 }
 
+/** Median over rounds of (row's CPU per request ÷ other's), for the goals table. */
+export const cpuRatio = (row: ThroughputRow, other: ThroughputRow | undefined) => ratio(row, other, cpuOf);
+
 /** Median over rounds of (row's req/s ÷ other's), exported for the goals table. */
 export const rpsRatio = (row: ThroughputRow, other: ThroughputRow | undefined) => ratio(row, other, rpsOf);
 
