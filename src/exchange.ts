@@ -79,65 +79,67 @@ export interface CancelSource {
 const ABORT_EVENT = new Event('abort');
 
 export abstract class Exchange implements CancelSource {
+  // Every field is `declare`d and assigned once in the constructor: no field definition runs
+  // before the constructor body (ES2022 class fields would define each one as undefined first).
   // --- request, copied by the engine before any await
   /** case-sensitive method */
-  readonly method: string;
+  declare readonly method: string;
   /** the raw request path as received, without the query */
-  readonly rawPath: string;
+  declare readonly rawPath: string;
   /** the raw query string without `?` ('' when absent) */
-  readonly query: string;
+  declare readonly query: string;
   /** header fields in wire order as [name, value, name, value …], names lower-cased */
-  readonly headers: string[];
+  declare readonly headers: string[];
   /** the peer address once read (see `remoteAddress`) */
-  private address: string | undefined;
+  declare private address: string | undefined;
   /** the value of the single Host field ('' when absent) */
-  host: string;
+  declare host: string;
   /** a request check the engine found while copying; the pipeline answers it */
-  problem: SwitchyardError | undefined;
+  declare problem: SwitchyardError | undefined;
   /** answer with `Connection: close` (request errors, drain) */
-  closeAfter: boolean;
+  declare closeAfter: boolean;
 
   // --- set by the pipeline
   /** the normalised path the router matched on and every track sees */
-  path: string;
-  private _id: string | undefined;
-  readonly startTime: number;
+  declare path: string;
+  declare private _id: string | undefined;
+  declare readonly startTime: number;
   /** absolute deadline (performance.now() timebase) from the route's timeout; Infinity if none */
-  deadline: number;
-  phase: Phase;
+  declare deadline: number;
+  declare phase: Phase;
 
   // --- cancellation (lazy: no AbortController until someone asks for `signal`)
-  private controller: AbortController | undefined;
-  private cancelListeners: CancelListener[] | undefined;
+  declare private controller: AbortController | undefined;
+  declare private cancelListeners: CancelListener[] | undefined;
   /** why the request was cancelled (client gone, timeout, drain), once it was */
-  cancelReason: SwitchyardError | undefined;
+  declare cancelReason: SwitchyardError | undefined;
 
   // --- access-log fields, filled as the request goes
   /** the status written to the client; 0 while (or if) none was */
-  status: number;
+  declare status: number;
   /**
    * Who ended the connection during this exchange: `server` (Switchyard closed it, or answered
    * with Connection: close), `client` (it went away first); undefined while it stays open.
    */
-  closedBy: 'client' | 'server' | undefined;
-  bytesIn: number;
-  bytesOut: number;
-  route: string;
-  track: string;
-  errorCode: string | undefined;
-  upstream: string | undefined;
-  upstreamStatus: number;
-  upstreamTime: number;
-  tries: number;
+  declare closedBy: 'client' | 'server' | undefined;
+  declare bytesIn: number;
+  declare bytesOut: number;
+  declare route: string;
+  declare track: string;
+  declare errorCode: string | undefined;
+  declare upstream: string | undefined;
+  declare upstreamStatus: number;
+  declare upstreamTime: number;
+  declare tries: number;
   /** free-form extra fields for the access log (e.g. job timings); undefined until used */
-  logExtra: Record<string, unknown> | undefined;
+  declare logExtra: Record<string, unknown> | undefined;
   /** the PROXY protocol's source address (a `proxy_protocol` listener, from a trusted peer only) */
-  proxied: string | undefined;
+  declare proxied: string | undefined;
 
   // --- the pipeline's list of requests in flight (src/inflight.ts)
-  listed: boolean;
-  prevInFlight: Exchange | undefined;
-  nextInFlight: Exchange | undefined;
+  declare listed: boolean;
+  declare prevInFlight: Exchange | undefined;
+  declare nextInFlight: Exchange | undefined;
 
   constructor(method: string, rawPath: string, query: string, headers: string[], remoteAddress?: string) {
     this.method = method;

@@ -31,7 +31,12 @@ export interface WriteErrorSink {
 export abstract class EngineExchange extends Exchange {
   protected abstract readonly hooks: WriteErrorSink;
   /** a streaming write waiting for the socket to take more (or for the client to go) */
-  protected waiter: (() => void) | undefined = undefined;
+  declare protected waiter: (() => void) | undefined;
+
+  constructor(method: string, rawPath: string, query: string, headers: string[], remoteAddress?: string) {
+    super(method, rawPath, query, headers, remoteAddress);
+    this.waiter = undefined;
+  }
 
   /** Close the transport now (HTTP/1: the connection; HTTP/2: the stream). */
   protected abstract destroyConnection(): void;

@@ -3,7 +3,9 @@
  * ArrayBuffer when the callback returns) into the engine-neutral queue (src/http/queued-body.ts),
  * which pauses the socket (`res.pause()`) while the reader is behind.
  */
+
 import type { HttpResponse } from 'uWebSockets.js';
+import { Buffer } from 'node:buffer';
 import { syError } from '../../errors.js';
 import { Phase } from '../../exchange.js';
 import { type BodySink, QueuedBody } from '../../http/queued-body.js';

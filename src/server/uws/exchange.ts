@@ -10,7 +10,9 @@
  * body, 204/304 neither. A failure after the status line closes the connection, so a truncated
  * response never looks complete.
  */
+
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { Buffer } from 'node:buffer';
 import { type SwitchyardError, syError } from '../../errors.js';
 import { Phase, type Reply, type RequestBody } from '../../exchange.js';
 import { EngineExchange, nextTurn, RESOLVED, YIELD_EVERY } from '../../http/engine-exchange.js';
@@ -57,15 +59,16 @@ export interface EngineHooks {
 const copied: CopiedRequest = { headers: [], host: '', close: false, declared: 0, problem: undefined };
 
 export class UwsExchange extends EngineExchange implements BodyOwner {
-  readonly res: HttpResponse;
-  readonly body: RequestBody;
-  protected readonly hooks: EngineHooks;
+  // `declare`d and assigned in the constructor (see Exchange): no field definitions per request.
+  declare readonly res: HttpResponse;
+  declare readonly body: RequestBody;
+  declare protected readonly hooks: EngineHooks;
   // streaming state
-  private pending: Buffer | undefined = undefined;
-  private pendingOffset = 0;
-  private total = 0;
+  declare private pending: Buffer | undefined;
+  declare private pendingOffset: number;
+  declare private total: number;
   /** the write of a closing reply, waiting one loop turn (see `sendLater`) */
-  private later: Promise<void> | undefined = undefined;
+  declare private later: Promise<void> | undefined;
 
   static accept(res: HttpResponse, req: HttpRequest, hooks: EngineHooks): UwsExchange {
     const method = req.getCaseSensitiveMethod();
@@ -90,6 +93,10 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     super(method, url, query, copied.headers, address);
     this.res = res;
     this.hooks = hooks;
+    this.pending = undefined;
+    this.pendingOffset = 0;
+    this.total = 0;
+    this.later = undefined;
     this.host = copied.host;
     this.problem = copied.problem;
     // The client's `Connection: close`: uWS closes after the answer, but answers a request
@@ -211,7 +218,8 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     it?.return?.()?.catch(NOOP);
   }
 
-  private onWritable = (offset: number): boolean => {
+  /** uWS's onWritable handler; a method (bound only by a streamed reply), not a closure per exchange */
+  private writable(offset: number): boolean {
     const p = this.pending;
     if (p !== undefined) {
       let ok = false;
@@ -229,7 +237,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     }
     this.wake();
     return true;
-  };
+  }
 
   private waitWritable(): Promise<void> {
     return new Promise((resolve) => {
@@ -250,7 +258,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     this.res.cork(close && total > 0 ? writeClosingHeadCorked : writeHeadCorked);
     this.phase = Phase.Streaming;
     this.total = total;
-    this.res.onWritable(this.onWritable);
+    this.res.onWritable((offset) => this.writable(offset));
     let sent = 0;
     let run = 0;
     try {
@@ -303,7 +311,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     corkFor(this, reply);
     this.res.cork(close ? writeClosingHeadCorked : writeHeadCorked);
     this.phase = Phase.Streaming;
-    this.res.onWritable(this.onWritable);
+    this.res.onWritable((offset) => this.writable(offset));
     let sent = 0;
     let run = 0;
     try {

@@ -3,7 +3,9 @@
  * `res.cork(fn)`; the state `fn` needs is passed through module-level variables (`corkFor`) so
  * that no closure is allocated per request (cork runs `fn` synchronously and is never nested).
  */
+
 import type { HttpResponse } from 'uWebSockets.js';
+import { Buffer } from 'node:buffer';
 import type { Reply } from '../../exchange.js';
 import { statusHasBody, statusLine } from '../../http/reply-rules.js';
 import { writeHeaders } from './respond.js';

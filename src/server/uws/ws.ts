@@ -13,7 +13,9 @@
  * closes on backpressure; its own idle timeout and pings are off (src/http/heartbeat.ts does the pings).
  * Deflate is agreed per route by passing the client's offer to `upgrade` or not.
  */
+
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { Buffer } from 'node:buffer';
 import { asSwitchyardError, errorReply } from '../../errors.js';
 import { type Exchange, Phase } from '../../exchange.js';
 import { type Beat, Heartbeats } from '../../http/heartbeat.js';

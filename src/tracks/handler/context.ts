@@ -3,6 +3,7 @@
  * cheap: everything that costs something (query parsing, the header record, the signal, the
  * scope, the child logger) is computed on first use.
  */
+import { Buffer } from 'node:buffer';
 import type { Logger } from 'pino';
 import { syError } from '../../errors.js';
 import type { Exchange, RequestBody } from '../../exchange.js';
@@ -19,22 +20,23 @@ export interface RouteOptions {
 }
 
 export class Context {
-  readonly method: string;
+  // `declare`d and assigned in the constructor: no field definitions before it (one per request).
+  declare readonly method: string;
   /** the normalised path (what the router matched) */
-  readonly path: string;
-  readonly params: Params;
+  declare readonly path: string;
+  declare readonly params: Params;
   /** the raw query string, without `?` */
-  readonly rawQuery: string;
+  declare readonly rawQuery: string;
   /** absolute deadline (performance.now() timebase), Infinity when the route has no timeout */
-  readonly deadline: number;
-  readonly state: Record<string, unknown>;
-  private readonly ex: Exchange;
-  private readonly services: TableServices;
-  private readonly route: RouteOptions;
-  private _query: URLSearchParams | undefined = undefined;
-  private _headers: Record<string, string> | undefined = undefined;
-  private _log: Logger | undefined = undefined;
-  private _scope: RequestScope | undefined = undefined;
+  declare readonly deadline: number;
+  declare readonly state: Record<string, unknown>;
+  declare private readonly ex: Exchange;
+  declare private readonly services: TableServices;
+  declare private readonly route: RouteOptions;
+  declare private _query: URLSearchParams | undefined;
+  declare private _headers: Record<string, string> | undefined;
+  declare private _log: Logger | undefined;
+  declare private _scope: RequestScope | undefined;
 
   constructor(ex: Exchange, params: Params, services: TableServices, route: RouteOptions) {
     this.method = ex.method;
@@ -46,6 +48,10 @@ export class Context {
     this.ex = ex;
     this.services = services;
     this.route = route;
+    this._query = undefined;
+    this._headers = undefined;
+    this._log = undefined;
+    this._scope = undefined;
   }
 
   /** The request id (X-Request-Id, or generated). */
