@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { asSwitchyardError, errorReply, type SwitchyardError, syError } from './errors.js';
 import { type Exchange, Phase, type Reply } from './exchange.js';
+import { RESOLVED } from './http/engine-exchange.js';
 import type { WsRun, WsSocket } from './http/websocket.js';
 import { InFlight } from './inflight.js';
 import { type Logs, logAccess, loggedStatus } from './observe/log.js';
@@ -169,7 +170,8 @@ export class Pipeline {
   ) {
     try {
       const reply = await pending;
-      await ex.send(reply);
+      const sent = ex.send(reply);
+      if (sent !== RESOLVED) await sent; // a whole reply is written already: no extra turn
     } catch (err) {
       await this.fail(ex, err);
     } finally {
