@@ -6,28 +6,42 @@
  *
  * A value with control characters makes the response invalid (nginx: "upstream sent invalid
  * header", 502) rather than being passed to uWS, which does not check what it writes.
+ *
+ * Per response the work is byte comparisons, not decoding: an upstream answers a route with the
+ * same field names in the same order nearly every time, and many values repeat (Content-Type,
+ * Server, Cache-Control). So the route remembers the last few heads' shapes (shape.ts): the
+ * lower-cased names and what to do with each field, decided once, and the client string of each
+ * kept value as first seen. A head whose names match a shape byte for byte reuses its decisions
+ * and every value whose bytes match too; the others are decoded and checked as before.
+ * `Connection` values are part of a shape (they decide which names are dropped).
  */
-import { util } from 'undici';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
-import {
-  type CompiledRules,
-  compileRules,
-  connectionNames,
-  HOP_BY_HOP,
-  toClientValue,
-} from './header-rules.js';
-
-const { headerNameToString } = util;
-const DIGITS = /^\d{1,15}$/;
-/** Lower-cased names of the head being filtered; reused (filter is synchronous, never nested). */
-const NAMES: string[] = [];
+import { type CompiledRules, compileRules, HOP_BY_HOP, toClientValue } from './header-rules.js';
+import { Act, HeadShape, sameBytes } from './shape.js';
 
 const FRAMING = ['content-length', 'date'];
 const FORBIDDEN = new Set([...HOP_BY_HOP, ...FRAMING]);
+/** Heads remembered per route (a route may proxy to paths that answer differently). */
+const SHAPES = 4;
+
+/** Content-Length bytes as a number: 1-15 ASCII digits, else undefined. */
+function lengthOf(b: Buffer): number | undefined {
+  const n = b.length;
+  if (n === 0 || n > 15) return undefined;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = b[i]! - 48;
+    if (c < 0 || c > 9) return undefined;
+    v = v * 10 + c;
+  }
+  return v;
+}
 
 export class ResponseHeaders {
   private readonly drop: ReadonlySet<string>;
   private readonly rules: CompiledRules;
+  private readonly shapes: HeadShape[] = [];
+  private nextShape = 0;
 
   constructor(route: ProxyRouteConfig, where: string) {
     this.rules = compileRules(route.response_headers, `${where}.response_headers`, FORBIDDEN);
@@ -42,32 +56,28 @@ export class ResponseHeaders {
 
   /**
    * The client's copy of undici's raw response head ([name, value, …] as bytes, names in any
-   * case), or null when a value is invalid. One pass straight from the buffers: no intermediate
-   * object of all fields (undici's parseHeaders) is built per response.
+   * case), or null when a value is invalid. No intermediate object of all fields (undici's
+   * parseHeaders) is built per response.
    */
   filter(raw: readonly Buffer[]): Record<string, string | string[]> | null {
-    const n = raw.length >> 1;
-    const names = NAMES;
-    let named: string[] | null = null;
-    let lengths = 0;
-    let length: string | undefined;
-    for (let i = 0; i < n; i++) {
-      const name = headerNameToString(raw[2 * i]!);
-      names[i] = name;
-      if (name === 'connection') named = connectionNames(raw[2 * i + 1]!.toString('latin1'), named);
-      else if (name === 'content-length') {
-        lengths++;
-        length = raw[2 * i + 1]!.toString('latin1');
-      }
-    }
-    this.length = lengths === 1 && DIGITS.test(length!) ? Number(length) : undefined;
+    const shape = this.shapeOf(raw);
+    const act = shape.act;
+    const names = shape.lower;
+    const values = shape.values;
+    const strings = shape.strings;
+    this.length = shape.lengths === 1 ? lengthOf(raw[2 * shape.lengthAt + 1]!) : undefined;
     const out: Record<string, string | string[]> = {};
-    const drop = this.drop;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < act.length; i++) {
+      if (act[i] !== Act.Keep) continue;
+      const bytes = raw[2 * i + 1]!;
+      const known = values[i];
+      let c: string | undefined;
+      if (known !== undefined && sameBytes(bytes, known)) c = strings[i]!;
+      else {
+        c = toClientValue(bytes.toString('latin1'));
+        if (c === undefined) return null;
+      }
       const name = names[i]!;
-      if (drop.has(name) || named?.includes(name)) continue;
-      const c = toClientValue(raw[2 * i + 1]!.toString('latin1'));
-      if (c === undefined) return null;
       const prev = out[name];
       if (prev === undefined) out[name] = c;
       else if (typeof prev === 'string') out[name] = [prev, c];
@@ -82,5 +92,18 @@ export class ResponseHeaders {
         prev === undefined ? add[i + 1]! : [...(typeof prev === 'string' ? [prev] : prev), add[i + 1]!];
     }
     return out;
+  }
+
+  /** The remembered shape matching `raw`, or a new one (replacing the oldest). */
+  private shapeOf(raw: readonly Buffer[]): HeadShape {
+    const shapes = this.shapes;
+    for (let s = 0; s < shapes.length; s++) if (shapes[s]!.matches(raw)) return shapes[s]!;
+    const shape = new HeadShape(raw, this.drop);
+    if (shapes.length < SHAPES) shapes.push(shape);
+    else {
+      shapes[this.nextShape] = shape;
+      this.nextShape = (this.nextShape + 1) % SHAPES;
+    }
+    return shape;
   }
 }

@@ -248,6 +248,62 @@ routes: [{ path: "/*", proxy: r }]
     expect(r.headers['x-served-by']).toBe('upstream, switchyard');
   });
 
+  it('remembered head shapes: every head still gets its own values, Connection names and length', async () => {
+    // Same names in the same order (one remembered shape) with changing values, a Connection
+    // value that changes what is dropped, a control byte after a clean head, then more shapes
+    // than a route remembers and back (response-headers.ts, shape.ts).
+    const heads: Record<string, string> = {
+      a: 'Content-Length: 2\r\nConnection: X-A\r\nX-A: 1\r\nX-B: v1\r\n\r\nok',
+      b: 'Content-Length: 2\r\nConnection: X-B\r\nX-A: 1\r\nX-B: v1\r\n\r\nok',
+      c: 'Content-Length: 3\r\nConnection: X-A\r\nX-A: 1\r\nX-B: v2\r\n\r\nabc',
+      d: 'Content-Length: 2\r\nConnection: X-A\r\nX-A: 1\r\nX-B: v\x01\r\n\r\nok',
+      e: 'Content-Length: 2\r\nx-b: lower\r\n\r\nok',
+      f: 'Content-Length: 2\r\nX-C: 1\r\n\r\nok',
+      g: 'Content-Length: 2\r\nX-D: 1\r\nX-D: 2\r\n\r\nok',
+      h: 'Content-Length: 2\r\nX-E: 1\r\n\r\nok',
+    };
+    const up = await rawUpstream((socket, head) => {
+      const key = /^GET \/(\w)/.exec(head)![1]!;
+      socket.write(`HTTP/1.1 200 OK\r\n${heads[key]}`);
+    });
+    const p = await startServer(`
+upstreams: { r: { servers: [{ url: "${up.url}" }] } }
+routes: [{ path: "/*", proxy: r }]
+`);
+    const fetchHead = async (key: string) => {
+      const res = (await raw(p.port, `GET /${key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 500))
+        .text;
+      const end = res.indexOf('\r\n\r\n');
+      const lines = res.slice(0, end).split('\r\n');
+      const fields = lines.slice(1).map((l) => l.toLowerCase());
+      return { status: lines[0]!, fields, body: res.slice(end + 4) };
+    };
+    try {
+      for (let round = 0; round < 2; round++) {
+        const a = await fetchHead('a');
+        expect(a.fields).toContain('x-b: v1');
+        expect(a.fields.some((f) => f.startsWith('x-a:'))).toBe(false);
+        const b = await fetchHead('b');
+        expect(b.fields).toContain('x-a: 1');
+        expect(b.fields.some((f) => f.startsWith('x-b:'))).toBe(false);
+        const c = await fetchHead('c');
+        expect(c.fields).toContain('x-b: v2');
+        expect(c.fields).toContain('content-length: 3');
+        expect(c.body).toBe('abc');
+        const d = await fetchHead('d');
+        expect(d.status).toContain('502');
+        expect((await fetchHead('e')).fields).toContain('x-b: lower');
+        expect((await fetchHead('f')).fields).toContain('x-c: 1');
+        const g = await fetchHead('g');
+        expect(g.fields.filter((f) => f.startsWith('x-d:'))).toEqual(['x-d: 1', 'x-d: 2']);
+        expect((await fetchHead('h')).fields).toContain('x-e: 1');
+      }
+    } finally {
+      await p.close();
+      await up.close();
+    }
+  });
+
   it('passes UTF-8 bytes in upstream values through unchanged', async () => {
     const up = await rawUpstream((socket) => {
       socket.write(
