@@ -17,8 +17,11 @@
  *   gone) each settle the attempt once: the peer's in-flight count drops and the listener goes.
  *   A body the engine stops reading early is aborted, never left half-read on a pooled socket.
  *
- * Settlement order: `head` resolves on the response head (status ≥ 200) or rejects with the
- * undici error / abort reason; after that, failures reach the body reader as a rejected `next()`.
+ * Settlement order: the response head (status ≥ 200) or the failure before it (the undici error /
+ * abort reason) is reported once: to the request's `HeadSink` when it has one, synchronously from
+ * undici's callbacks (forwarding.ts: no promise per attempt on the common path), else through the
+ * `head` promise (retries under a hedge race, hedge.ts). After the head, failures reach the body
+ * reader as a rejected `next()`; the sink hears of a complete body (`onEnd`).
  */
 import type { Dispatcher } from 'undici';
 import { syError } from '../errors.js';
@@ -34,6 +37,15 @@ type State = (typeof State)[keyof typeof State];
 
 type Waiter = { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void };
 const DONE: IteratorResult<Buffer> = { value: undefined, done: true };
+/** `head` of an attempt that reports to a sink: never settles, and nobody awaits it. */
+const TO_SINK: Promise<never> = new Promise(() => {});
+
+/** Who hears of an attempt's head, of its failure before one, and of its body's end. */
+export interface HeadSink {
+  onHead(a: Attempt): void;
+  onFail(a: Attempt, err: unknown): void;
+  onEnd(a: Attempt): void;
+}
 
 export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
   readonly peer: Peer;
@@ -44,8 +56,9 @@ export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
   status = 0;
   /** the response head as undici read it: [name, value, …], bytes (response-headers.ts reads it) */
   rawHeaders: Buffer[] = [];
-  /** resolves with this attempt at the response head */
+  /** resolves with this attempt at the response head (without a sink) */
   readonly head: Promise<Attempt>;
+  private readonly sink: HeadSink | null;
   /** set once this attempt's response is the one the client gets (access-log timing) */
   ex: Exchange | undefined = undefined;
 
@@ -63,13 +76,26 @@ export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
   private failure: unknown = undefined;
   private settled = false;
 
-  constructor(peer: Peer, opts: Dispatcher.DispatchOptions, signal: CancelSource | undefined) {
+  /**
+   * With a `sink`, the head or the failure before it is reported to it, possibly before the
+   * constructor returns (a request already cancelled, undici refusing the arguments).
+   */
+  constructor(
+    peer: Peer,
+    opts: Dispatcher.DispatchOptions,
+    signal: CancelSource | undefined,
+    sink: HeadSink | null = null,
+  ) {
     this.peer = peer;
     this.startTime = performance.now();
-    this.head = new Promise<Attempt>((resolve, reject) => {
-      this.resolveHead = resolve;
-      this.rejectHead = reject;
-    });
+    this.sink = sink;
+    this.head =
+      sink !== null
+        ? TO_SINK
+        : new Promise<Attempt>((resolve, reject) => {
+            this.resolveHead = resolve;
+            this.rejectHead = reject;
+          });
     peer.active++;
     this.signal = signal;
     if (signal !== undefined) {
@@ -129,7 +155,8 @@ export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
     this.status = statusCode;
     this.rawHeaders = rawHeaders;
     this.resumeFn = resume;
-    this.resolveHead(this);
+    if (this.sink !== null) this.sink.onHead(this);
+    else this.resolveHead(this);
     return true;
   }
 
@@ -157,6 +184,7 @@ export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
       this.waiter = undefined;
       w.resolve(DONE);
     }
+    this.sink?.onEnd(this);
   }
 
   onError(err: Error): void {
@@ -177,7 +205,8 @@ export class Attempt implements AsyncIterator<Buffer>, AsyncIterable<Buffer> {
     this.queued = 0;
     this.settle(err);
     if (wasWaiting) {
-      this.rejectHead(err);
+      if (this.sink !== null) this.sink.onFail(this, err);
+      else this.rejectHead(err);
       return;
     }
     const w = this.waiter;

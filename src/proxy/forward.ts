@@ -16,12 +16,12 @@ import type { Exchange, Reply } from '../exchange.js';
 import type { Params } from '../router/router.js';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import { type Attempt, State } from './attempt.js';
+import { Forwarding } from './forwarding.js';
 import { hedged } from './hedge.js';
 import { UpstreamPath } from './path.js';
 import { ForwardBody } from './request-body.js';
 import { RequestHeaders } from './request-headers.js';
 import { ResponseHeaders } from './response-headers.js';
-import { attempts, type Plan } from './retry.js';
 import type { Trust } from './trust.js';
 import type { Upstream } from './upstream.js';
 
@@ -47,8 +47,7 @@ export class ProxyRoute {
   /** The track function (`CompiledRoute.run`). */
   readonly run = (ex: Exchange, _params: Params): Promise<Reply> => this.forward(ex);
 
-  private async forward(ex: Exchange): Promise<Reply> {
-    const upstream = this.upstream;
+  private forward(ex: Exchange): Promise<Reply> {
     const path = this.path.build(ex);
     const headers = this.requestHeaders.build(ex);
     const source = ex.body;
@@ -57,27 +56,30 @@ export class ProxyRoute {
       body = new ForwardBody(source);
       if (source.declared > 0) headers.push('content-length', String(source.declared));
     }
-    const plan: Plan = {
-      ex,
-      upstream,
-      // undici's types list Readable bodies only; an async iterable is supported (and documented).
-      opts: { path, method: ex.method, headers, body: body as unknown as Dispatcher.DispatchOptions['body'] },
-      body,
-      key: upstream.key(ex),
-      tried: [],
-      errors: undefined,
+    // undici's types list Readable bodies only; an async iterable is supported (and documented).
+    const opts = {
+      path,
+      method: ex.method,
+      headers,
+      body: body as unknown as Dispatcher.DispatchOptions['body'],
     };
+    const f = new Forwarding(ex, this.upstream, opts, body, this.makeReply);
+    if (this.hedge !== 0 && body === null && HEDGEABLE.has(ex.method)) return this.forwardHedged(f);
+    return f.start();
+  }
+
+  private async forwardHedged(f: Forwarding): Promise<Reply> {
+    const ex = f.ex;
     let a: Attempt;
     try {
-      a =
-        this.hedge !== 0 && body === null && HEDGEABLE.has(ex.method)
-          ? await hedged(plan, this.hedge)
-          : await attempts(plan, ex); // the exchange is a CancelSource: no AbortController per request
+      a = await hedged(f, this.hedge);
     } finally {
-      if (plan.errors !== undefined) ex.logExtra = { ...ex.logExtra, upstream_errors: plan.errors };
+      if (f.errors !== undefined) ex.logExtra = { ...ex.logExtra, upstream_errors: f.errors };
     }
     return this.reply(ex, a);
   }
+
+  private readonly makeReply = (ex: Exchange, a: Attempt): Reply => this.reply(ex, a);
 
   private reply(ex: Exchange, a: Attempt): Reply {
     const status = a.status;
@@ -94,8 +96,9 @@ export class ProxyRoute {
       );
     }
     if (a.state === State.Ended && ex.method !== 'HEAD') return { status, headers, body: a.takeAll() };
-    // The body already failed (possible after a hedge race, which waits for the loser to wind
-    // down): nothing is sent yet, so answer the error rather than a head cut short.
+    // The body already failed (in the parser run that brought the head, or after a hedge race,
+    // which waits for the loser to wind down): nothing is sent yet, so answer the error rather
+    // than a head cut short.
     if (a.state === State.Failed) throw a.bodyError();
     a.ex = ex;
     return { status, headers, body: a, length: rh.length };

@@ -15,7 +15,7 @@
 import type { Dispatcher } from 'undici';
 import { type SwitchyardError, syError } from '../errors.js';
 import type { CancelSource, Exchange } from '../exchange.js';
-import { Attempt } from './attempt.js';
+import { Attempt, type HeadSink } from './attempt.js';
 import { classify, Retry } from './failure.js';
 import type { Peer } from './peer.js';
 import type { ForwardBody } from './request-body.js';
@@ -37,15 +37,20 @@ export interface Plan {
   errors: string[] | undefined;
 }
 
-/** Start one attempt on `peer` (await its `head`). Records it on the exchange. */
-export function attemptOn(plan: Plan, peer: Peer, signal: CancelSource): Attempt {
+/** Start one attempt on `peer` (await its `head`, or hear from it as `sink`). Records it on the exchange. */
+export function attemptOn(
+  plan: Plan,
+  peer: Peer,
+  signal: CancelSource,
+  sink: HeadSink | null = null,
+): Attempt {
   const ex = plan.ex;
   plan.tried.push(peer);
   ex.tries++;
   peer.stats.requests++;
   if (ex.tries > 1) peer.stats.retries++;
   ex.upstream = ex.upstream === undefined ? peer.address : `${ex.upstream}, ${peer.address}`;
-  return new Attempt(peer, plan.opts, signal);
+  return new Attempt(peer, plan.opts, signal, sink);
 }
 
 /** What one failed attempt tells us; throws when it ends the request. */
@@ -67,14 +72,26 @@ function mayRetry(plan: Plan, retry: Retry): boolean {
   return performance.now() < ex.deadline;
 }
 
-/** Attempts until a response head arrives or retrying is over. Rejects with the last failure. */
+/**
+ * The peer for the next attempt after `last` failed (undefined before the first), or throws the
+ * error that ends the request.
+ */
+export function nextPeer(plan: Plan, last: SwitchyardError | undefined): Peer {
+  let peer = plan.upstream.select(plan.key, plan.tried);
+  if (peer === undefined && last?.code === 'SY_ERR_UPSTREAM_RESET') peer = plan.upstream.again(plan.key);
+  if (peer === undefined)
+    throw last ?? syError('SY_ERR_UPSTREAM_UNAVAILABLE', `upstream ${plan.upstream.name}`);
+  return peer;
+}
+
+/**
+ * Attempts until a response head arrives or retrying is over. Rejects with the last failure.
+ * The same loop as forwarding.ts's, with a promise per attempt: for a racer of a hedge (hedge.ts).
+ */
 export async function attempts(plan: Plan, signal: CancelSource): Promise<Attempt> {
   let last: SwitchyardError | undefined;
   for (;;) {
-    let peer = plan.upstream.select(plan.key, plan.tried);
-    if (peer === undefined && last?.code === 'SY_ERR_UPSTREAM_RESET') peer = plan.upstream.again(plan.key);
-    if (peer === undefined)
-      throw last ?? syError('SY_ERR_UPSTREAM_UNAVAILABLE', `upstream ${plan.upstream.name}`);
+    const peer = nextPeer(plan, last);
     const t0 = performance.now();
     const a = attemptOn(plan, peer, signal);
     try {
