@@ -32,7 +32,15 @@ const { values } = parseArgs({
 });
 const HZ = 1999;
 const log = (s: string) => process.stdout.write(`${s}\n`);
-const TARGETS: ServerId[] = ['switchyard', 'switchyard-log', 'uws', 'uws-read', 'uws-undici', 'uws-socket'];
+const TARGETS: ServerId[] = [
+  'switchyard',
+  'switchyard-log',
+  'uws',
+  'uws-read',
+  'uws-undici',
+  'uws-undici-fields',
+  'uws-socket',
+];
 
 /** The share of a sample: the nearest JavaScript frame's owner, or what native code it is in. */
 function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: string } {

@@ -24,6 +24,7 @@ export type ServerId =
   | 'caddy'
   | 'uws-undici'
   | 'uws-read'
+  | 'uws-undici-fields'
   | 'uws-socket'
   | 'fastify-proxy'
   | 'uws'
@@ -42,6 +43,7 @@ export const LABELS: Record<ServerId, string> = {
   caddy: 'Caddy (GOMAXPROCS=1)',
   'uws-undici': 'floor: uWS + undici dispatch',
   'uws-read': 'floor: raw uWS.js reading the whole request head',
+  'uws-undici-fields': 'floor: uWS + undici dispatch, a proxy’s fields',
   'uws-socket': 'floor: uWS + raw net.Socket',
   'fastify-proxy': 'fastify + @fastify/http-proxy',
   uws: 'raw uWS.js',
@@ -118,6 +120,14 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
     case 'uws-undici':
     case 'uws-socket':
       proc = node(`contenders/${id}.js`, ['--upstream', `http://127.0.0.1:${ctx.originPort}`]);
+      readyPath = '/small';
+      break;
+    case 'uws-undici-fields':
+      proc = node('contenders/uws-undici.js', [
+        '--upstream',
+        `http://127.0.0.1:${ctx.originPort}`,
+        '--fields=proxy',
+      ]);
       readyPath = '/small';
       break;
     case 'haproxy':

@@ -4,7 +4,13 @@
  * callbacks, raw header buffers, no Readable). It forwards the method and path and copies the
  * status, content-type and body; no checks, no header rules, no log. Switchyard's proxy is
  * reported as a CPU ratio to this: what our code costs on top of the two libraries it uses.
- * Usage: node dist/loadtest/contenders/uws-undici.js --port N --upstream http://127.0.0.1:M
+ *
+ * `--fields=proxy` (the `uws-undici-fields` contender) makes undici do the request-field work a
+ * proxy cannot skip, so that a profile can tell it apart from ours: the four forwarding fields
+ * Switchyard sends beside Host (X-Forwarded-For from the peer address uWS reads per request,
+ * X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id), and every response field copied but Date and
+ * Content-Length (still without checks or rules).
+ * Usage: node dist/loadtest/contenders/uws-undici.js --port N --upstream http://127.0.0.1:M [--fields=proxy]
  */
 
 import uWS from 'uWebSockets.js';
@@ -21,12 +27,34 @@ if (!upstream) {
 
 const pool = new Pool(upstream, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 });
 const HOST = new URL(upstream).host;
+const PROXY_FIELDS = values.fields === 'proxy';
+let ids = 0;
+
+/** The request fields: Host alone, or what a proxy sends (`--fields=proxy`). */
+function fields(res: uWS.HttpResponse, req: uWS.HttpRequest): string[] {
+  if (!PROXY_FIELDS) return ['host', HOST];
+  const host = req.getHeader('host');
+  return [
+    'host',
+    host,
+    'x-forwarded-for',
+    Buffer.from(res.getRemoteAddressAsText()).toString(),
+    'x-forwarded-proto',
+    'http',
+    'x-forwarded-host',
+    host,
+    'x-request-id',
+    `floor-${(++ids).toString(36)}`,
+  ];
+}
 
 /** One proxied exchange; undici calls these methods (the legacy handler protocol). */
 class Exchange {
   aborted = false;
   status = 0;
   contentType: Buffer | null = null;
+  /** with `--fields=proxy`: [name, value, …] of the response fields to copy */
+  copied: string[] | null = null;
   chunks: Buffer[] = [];
   constructor(readonly res: uWS.HttpResponse) {}
   onConnect(abort: (err?: Error) => void): void {
@@ -34,6 +62,15 @@ class Exchange {
   }
   onHeaders(status: number, raw: Buffer[]): boolean {
     this.status = status;
+    if (PROXY_FIELDS) {
+      const out: string[] = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i]!.toString('latin1').toLowerCase();
+        if (name !== 'date' && name !== 'content-length') out.push(name, raw[i + 1]!.toString('latin1'));
+      }
+      this.copied = out;
+      return true;
+    }
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       if (name.length === 12 && name.toString('latin1').toLowerCase() === 'content-type') {
@@ -52,6 +89,9 @@ class Exchange {
     this.res.cork(() => {
       this.res.writeStatus(String(this.status));
       if (this.contentType) this.res.writeHeader('content-type', this.contentType);
+      const copied = this.copied;
+      if (copied !== null)
+        for (let i = 0; i < copied.length; i += 2) this.res.writeHeader(copied[i]!, copied[i + 1]!);
       this.res.end(body);
     });
   }
@@ -71,7 +111,7 @@ uWS
       ex.aborted = true;
     });
     pool.dispatch(
-      { origin: upstream, path: req.getUrl(), method: 'GET', headers: ['host', HOST] },
+      { origin: upstream, path: req.getUrl(), method: 'GET', headers: fields(res, req) },
       ex as never,
     );
   })
