@@ -9,13 +9,17 @@
  *
  * Both servers get the bench's Switchyard config (contenders/switchyard.ts) and forward to one
  * raw-uWS origin. Nothing is written to disk but the configs in a temporary directory.
+ *
+ * `--this=ID --that=ID` pairs two other contenders the same way (contenders/index.ts ids), e.g.
+ * `--this=switchyard --that=uws-undici` (Switchyard against the dispatch floor, no baseline needed)
+ * or `--this=uws-undici-fields --that=uws-undici` (what a proxy's fields cost undici and uWS).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Running, type ServerId, startServer } from './contenders/index.js';
+import { LABELS, type Running, type ServerId, startServer } from './contenders/index.js';
 import { runLoad } from './lib/load.js';
 import { cpuTreeUs, stop } from './lib/proc.js';
 import { median } from './lib/stats.js';
@@ -30,12 +34,19 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '12' },
     duration: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
+    this: { type: 'string' },
+    that: { type: 'string' },
   },
 });
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 async function main(): Promise<void> {
-  if (!values.baseline) throw new Error('--baseline=DIR is required (a checkout with dist/ built)');
+  const on = values.access === 'on';
+  const thisId = (values.this ?? (on ? 'switchyard-log' : 'switchyard')) as ServerId;
+  const thatId = (values.that ?? (on ? 'switchyard-base-log' : 'switchyard-base')) as ServerId;
+  for (const id of [thisId, thatId]) if (!(id in LABELS)) throw new Error(`unknown contender ${id}`);
+  if (!values.baseline && (thisId.startsWith('switchyard-base') || thatId.startsWith('switchyard-base')))
+    throw new Error('--baseline=DIR is required (a checkout with dist/ built)');
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk is needed (apt-get install -y wrk)');
   const distLoadtest = path.dirname(fileURLToPath(import.meta.url));
@@ -51,7 +62,7 @@ async function main(): Promise<void> {
     tools: {},
     nofile: 65535,
     startTimeoutMs: 15_000,
-    baseline: path.resolve(values.baseline),
+    baseline: path.resolve(values.baseline ?? '.'),
     engine: values.engine === 'node' ? ('node' as const) : ('uws' as const),
   };
   const started: Running[] = [];
@@ -64,9 +75,8 @@ async function main(): Promise<void> {
   try {
     const origin = await start('origin');
     ctx.originPort = origin.port;
-    const on = values.access === 'on';
-    const a = await start(on ? 'switchyard-log' : 'switchyard');
-    const b = await start(on ? 'switchyard-base-log' : 'switchyard-base');
+    const a = await start(thisId);
+    const b = await start(thatId);
     const rounds = Number(values.rounds);
     const duration = Number(values.duration);
     const connections = Number(values.connections);
@@ -79,7 +89,7 @@ async function main(): Promise<void> {
       method: 'GET' as const,
     });
     log(
-      `ab: GET ${values.path}, ${ctx.engine} engine, access log ${values.access}, ${rounds} paired windows of ${duration} s`,
+      `ab: GET ${values.path}, ${thisId} ÷ ${thatId}, ${ctx.engine} engine, access log ${values.access}, ${rounds} paired windows of ${duration} s`,
     );
     await Promise.all([runLoad(tool, spec(a, 2), tmp), runLoad(tool, spec(b, 2), tmp)]);
     const ratios: number[] = [];

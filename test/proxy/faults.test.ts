@@ -271,6 +271,25 @@ describe('health', () => {
     expect((await get(`${p.url}/x`)).status).toBe(200);
   });
 
+  it('panic with one server: marked down, it is still tried, once per request (no 503)', async () => {
+    let failing = true;
+    const a = later(
+      await httpUpstream((req, res) => {
+        if (failing) req.socket.resetAndDestroy();
+        else res.end('a');
+      }),
+    );
+    const p = await proxyTo([a.url], 'health: { max_fails: 1, fail_timeout: 30s }');
+    const hits = a.hits;
+    expect((await get(`${p.url}/x`)).status).toBe(502);
+    // tries: 2 (the default): a reset goes once more to the same server on a fresh connection.
+    expect(a.hits - hits).toBe(2);
+    expect(p.errors.some((l) => String(l.msg).includes('marked down'))).toBe(true);
+    failing = false;
+    expect((await get(`${p.url}/x`)).body).toBe('a');
+    expect((await get(`${p.url}/x`)).body).toBe('a');
+  });
+
   it('active checks: fall marks a server down, rise brings it back', async () => {
     let bHealthy = true;
     const a = later(await namedUpstream('a'));
