@@ -4,6 +4,7 @@
  * fields belong to the engine (framing: Content-Length, Transfer-Encoding, Connection, Keep-Alive,
  * Date — never copied from a reply, or duplicates would go on the wire).
  */
+import { Buffer } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import { type SwitchyardError, syError } from '../errors.js';
 import { type Reply, type ReplyHeaders, safeValue } from '../exchange.js';
@@ -37,22 +38,23 @@ export function isFraming(lower: string): boolean {
 }
 
 /**
- * What writing a reply header name needs, found once per distinct name: its lower-case form, or
- * null for a framing field (skipped), or undefined for a name that is not a token (refused).
- * Replies name the same few fields again and again, so the token check, the lower-casing and the
- * framing test run once per name rather than once per response; the cache is bounded (a handler
+ * What writing a reply header name needs, found once per distinct name: its lower-case form as
+ * bytes (an engine hands bytes to its socket without converting a string each time), or null for
+ * a framing field (skipped), or undefined for a name that is not a token (refused). Replies name
+ * the same few fields again and again, so the token check, the lower-casing, the framing test and
+ * the encoding run once per name rather than once per response; the cache is bounded (a handler
  * inventing names per request only fills it, then pays the checks as before).
  */
-const NAMES = new Map<string, string | null | undefined>();
+const NAMES = new Map<string, Buffer | null | undefined>();
 const NAMES_MAX = 1024;
 
-export function headerName(name: string): string | null | undefined {
+export function headerName(name: string): Buffer | null | undefined {
   let v = NAMES.get(name);
   if (v !== undefined || NAMES.has(name)) return v;
   if (!TOKEN.test(name)) v = undefined;
   else {
     const lower = name.toLowerCase();
-    v = isFraming(lower) ? null : lower;
+    v = isFraming(lower) ? null : Buffer.from(lower, 'latin1');
   }
   if (NAMES.size < NAMES_MAX) NAMES.set(name, v);
   return v;
