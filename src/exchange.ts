@@ -25,6 +25,13 @@ export type ReplyHeaders = Record<string, HeaderValue | number | undefined>;
 export type ReplyBody = string | Uint8Array | AsyncIterable<Uint8Array | string> | null | undefined;
 
 /**
+ * Marks a Reply that Switchyard's own code built valid (the proxy's, from a head undici's parser
+ * and the proxy's field checks accepted): the engine skips re-checking it. Not exported to
+ * handlers (src/api.ts), whose replies are always checked.
+ */
+export const CHECKED: unique symbol = Symbol('reply built valid');
+
+/**
  * What a track answers. `body`: a string or bytes (sent with Content-Length), or an async iterable
  * (streamed with backpressure: chunked, or with Content-Length when `length` is given). Never set
  * content-length / transfer-encoding / connection / date yourself: the engine writes the framing.
@@ -35,6 +42,8 @@ export interface Reply {
   body?: ReplyBody;
   /** exact byte length of an iterable body, when known (e.g. the upstream's Content-Length) */
   length?: number | undefined;
+  /** see CHECKED */
+  [CHECKED]?: true;
 }
 
 /** The request body as the engine delivers it: chunks in order, with backpressure. */

@@ -4,7 +4,7 @@
  * failing mid-response. Each engine supplies the writing and `destroyConnection`.
  */
 import { errorReply, type SwitchyardError } from '../errors.js';
-import { Exchange, Phase, type Reply } from '../exchange.js';
+import { CHECKED, Exchange, Phase, type Reply } from '../exchange.js';
 import { QueuedBody } from './queued-body.js';
 import { releaseBody, replyProblem } from './reply-rules.js';
 
@@ -75,6 +75,7 @@ export abstract class EngineExchange extends Exchange {
 
   /** The reply to write: `reply` itself, or (logged) the error reply when it breaks a rule. */
   protected checked(reply: Reply): Reply {
+    if ((reply as Reply | null)?.[CHECKED] === true) return reply;
     const problem = replyProblem(reply);
     if (problem === undefined) return reply;
     this.hooks.onWriteError(this, problem);

@@ -12,7 +12,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { syError } from '../errors.js';
-import type { Exchange, Reply } from '../exchange.js';
+import { CHECKED, type Exchange, type Reply } from '../exchange.js';
 import type { Params } from '../router/router.js';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import { type Attempt, State } from './attempt.js';
@@ -95,12 +95,13 @@ export class ProxyRoute {
         `upstream ${a.peer.address}: ${status > 599 ? `status ${status}` : 'invalid header value'}`,
       );
     }
-    if (a.state === State.Ended && ex.method !== 'HEAD') return { status, headers, body: a.takeAll() };
+    if (a.state === State.Ended && ex.method !== 'HEAD')
+      return { status, headers, body: a.takeAll(), [CHECKED]: true };
     // The body already failed (in the parser run that brought the head, or after a hedge race,
     // which waits for the loser to wind down): nothing is sent yet, so answer the error rather
     // than a head cut short.
     if (a.state === State.Failed) throw a.bodyError();
     a.ex = ex;
-    return { status, headers, body: a, length: rh.length };
+    return { status, headers, body: a, length: rh.length, [CHECKED]: true };
   }
 }
