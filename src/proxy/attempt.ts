@@ -23,6 +23,7 @@
  * `head` promise (retries under a hedge race, hedge.ts). After the head, failures reach the body
  * reader as a rejected `next()`; the sink hears of a complete body (`onEnd`).
  */
+import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { syError } from '../errors.js';
 import type { CancelSource, Exchange } from '../exchange.js';

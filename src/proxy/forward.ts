@@ -10,6 +10,7 @@
  * A response that has already ended when its head is handled (small bodies, the usual case) is
  * answered as one buffer: the engine writes it with a single `end()`, no iteration.
  */
+import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { syError } from '../errors.js';
 import { CHECKED, type Exchange, type Reply } from '../exchange.js';

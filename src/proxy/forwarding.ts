@@ -8,6 +8,7 @@
  * one buffer. So the reply is made at the body's end (`onEnd`), or, when the end did not come in
  * the same run, on the next microtask as a streamed reply; either way before anyone could see it.
  */
+import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { SwitchyardError } from '../errors.js';
 import type { Exchange, Reply } from '../exchange.js';

@@ -19,6 +19,21 @@ import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import { type CompiledRules, compileRules, HOP_BY_HOP, toClientValue } from './header-rules.js';
 import { Act, HeadShape, sameBytes } from './shape.js';
 
+/**
+ * The client's fields: a fresh record, or a frozen one shared by every response with the same
+ * head (nothing after the track mutates a reply's headers; compression copies them first, and a
+ * write to a frozen record would throw rather than leak into other responses).
+ */
+export type ClientFields = Readonly<Record<string, string | readonly string[]>>;
+
+function deepFreeze(r: Record<string, string | string[]>): ClientFields {
+  for (const k in r) {
+    const v = r[k];
+    if (typeof v !== 'string') Object.freeze(v);
+  }
+  return Object.freeze(r);
+}
+
 const FRAMING = ['content-length', 'date'];
 const FORBIDDEN = new Set([...HOP_BY_HOP, ...FRAMING]);
 /** Heads remembered per route (a route may proxy to paths that answer differently). */
@@ -59,23 +74,36 @@ export class ResponseHeaders {
    * case), or null when a value is invalid. No intermediate object of all fields (undici's
    * parseHeaders) is built per response.
    */
-  filter(raw: readonly Buffer[]): Record<string, string | string[]> | null {
+  filter(raw: readonly Buffer[]): ClientFields | null {
     const shape = this.shapeOf(raw);
+    this.length = shape.lengths === 1 ? lengthOf(raw[2 * shape.lengthAt + 1]!) : undefined;
+    const shared = shape.shared;
+    if (shared !== null && shape.sameValues(raw)) return shared;
+    return this.record(shape, raw);
+  }
+
+  /**
+   * The fields of a head of `shape` (`raw` null: the shape's own values, all known valid), with
+   * the route's rules applied; null when a value is invalid.
+   */
+  private record(shape: HeadShape, raw: readonly Buffer[] | null): Record<string, string | string[]> | null {
     const act = shape.act;
     const names = shape.lower;
     const values = shape.values;
     const strings = shape.strings;
-    this.length = shape.lengths === 1 ? lengthOf(raw[2 * shape.lengthAt + 1]!) : undefined;
     const out: Record<string, string | string[]> = {};
     for (let i = 0; i < act.length; i++) {
       if (act[i] !== Act.Keep) continue;
-      const bytes = raw[2 * i + 1]!;
-      const known = values[i];
       let c: string | undefined;
-      if (known !== undefined && sameBytes(bytes, known)) c = strings[i]!;
+      if (raw === null) c = strings[i]!;
       else {
-        c = toClientValue(bytes.toString('latin1'));
-        if (c === undefined) return null;
+        const bytes = raw[2 * i + 1]!;
+        const known = values[i];
+        if (known !== undefined && sameBytes(bytes, known)) c = strings[i]!;
+        else {
+          c = toClientValue(bytes.toString('latin1'));
+          if (c === undefined) return null;
+        }
       }
       const name = names[i]!;
       const prev = out[name];
@@ -99,6 +127,8 @@ export class ResponseHeaders {
     const shapes = this.shapes;
     for (let s = 0; s < shapes.length; s++) if (shapes[s]!.matches(raw)) return shapes[s]!;
     const shape = new HeadShape(raw, this.drop);
+    // Every kept value known: a head with the same values gets one shared, frozen record.
+    if (shape.allKnown) shape.shared = deepFreeze(this.record(shape, null)!);
     if (shapes.length < SHAPES) shapes.push(shape);
     else {
       shapes[this.nextShape] = shape;

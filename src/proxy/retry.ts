@@ -12,6 +12,7 @@
  * The next peer is one not yet tried (upstream.ts); when every peer has been tried, a reset may
  * still go once more to the same server on a fresh connection (the stale keep-alive race).
  */
+import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { type SwitchyardError, syError } from '../errors.js';
 import type { CancelSource, Exchange } from '../exchange.js';

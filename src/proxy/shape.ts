@@ -34,6 +34,10 @@ export class HeadShape {
   readonly strings: (string | undefined)[];
   /** `Connection` fields: index → value bytes, part of the match */
   private readonly connection: { at: number; value: Buffer }[] = [];
+  /** every kept value is cached (so `shared` can stand for a head with the same values) */
+  readonly allKnown: boolean = true;
+  /** the client's fields for a head with exactly this shape's values (set by response-headers.ts) */
+  shared: Readonly<Record<string, string | readonly string[]>> | null = null;
   /** how many Content-Length fields, and where the last one is */
   readonly lengths: number = 0;
   readonly lengthAt: number = -1;
@@ -64,12 +68,27 @@ export class HeadShape {
       if (drop.has(name) || named?.includes(name)) continue;
       this.act[i] = Act.Keep;
       const bytes = raw[2 * i + 1]!;
-      if (bytes.length > CACHED_VALUE) continue;
-      const c = toClientValue(bytes.toString('latin1'));
-      if (c === undefined) continue; // invalid: filter decodes it again and refuses the head
+      const c = bytes.length > CACHED_VALUE ? undefined : toClientValue(bytes.toString('latin1'));
+      if (c === undefined) {
+        // too long to remember, or invalid (filter decodes it again and refuses the head)
+        this.allKnown = false;
+        continue;
+      }
       this.values[i] = Buffer.from(bytes);
       this.strings[i] = c;
     }
+  }
+
+  /** Are the kept values of `raw` (a head of this shape) the remembered ones, byte for byte? */
+  sameValues(raw: readonly Buffer[]): boolean {
+    const act = this.act;
+    const values = this.values;
+    for (let i = 0; i < act.length; i++) {
+      if (act[i] !== Act.Keep) continue;
+      const known = values[i];
+      if (known === undefined || !sameBytes(raw[2 * i + 1]!, known)) return false;
+    }
+    return true;
   }
 
   /** Does `raw` have this shape (names, and Connection values, byte for byte)? */

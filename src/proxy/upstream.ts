@@ -8,6 +8,7 @@
  *    primaries first, rather than answer 503 to everything while they may have come back;
  * 4. else none (every available peer was tried): the caller stops retrying.
  */
+import { performance } from 'node:perf_hooks';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Exchange } from '../exchange.js';
 import { PeerStats } from '../observe/metrics.js';
