@@ -1,5 +1,5 @@
 /**
- * `npm run bench:profile -- [--target=switchyard] [--path=/small] [--seconds=6]`: where one
+ * `npm run bench:profile -- [--target=switchyard] [--path=/small] [--seconds=6] [--kernel=N]`: where one
  * contender's CPU goes under load, split between our code, undici, pino, Node's streams, uWS and
  * the kernel (docs/performance.md).
  *
@@ -8,6 +8,8 @@
  * is not sampled), and each sample is attributed to the nearest JavaScript frame on its stack, or,
  * with none, to uWS's native send/receive or the event loop. CPU per request is samples × the
  * sampling period ÷ requests served while sampling. Needs `perf` (Debian: linux-perf) and wrk.
+ * `--kernel=N` also lists the N kernel functions with the most samples of their own (is a
+ * socket's kernel time the send itself, or waking the process at the other end?).
  */
 
 import { spawn } from 'node:child_process';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     path: { type: 'string', default: '/small' },
     seconds: { type: 'string', default: '6' },
     top: { type: 'string', default: '25' },
+    kernel: { type: 'string', default: '0' },
   },
 });
 const HZ = 1999;
@@ -63,11 +66,13 @@ function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: str
   return { what: 'other native (malloc, V8 compiler …)' };
 }
 
-async function attribute(perf: string, data: string, top: number): Promise<number> {
+/** Prints the shares (and µs per request: `usPerSample`); returns the sample count. */
+async function attribute(perf: string, data: string, top: number, usPerSample: number): Promise<number> {
   const child = spawn(perf, ['script', '-i', data], { stdio: ['ignore', 'pipe', 'ignore'] });
   const rl = createInterface({ input: child.stdout });
   const byWhat = new Map<string, { n: number; kernel: number }>();
   const byFn = new Map<string, number>();
+  const byKernelSym = new Map<string, number>();
   let frames: { sym: string; dso: string }[] = [];
   let total = 0;
   const flush = () => {
@@ -76,7 +81,10 @@ async function attribute(perf: string, data: string, top: number): Promise<numbe
     const o = owner(frames);
     const e = byWhat.get(o.what) ?? { n: 0, kernel: 0 };
     e.n++;
-    if (frames[0]!.dso.includes('kernel')) e.kernel++;
+    if (frames[0]!.dso.includes('kernel')) {
+      e.kernel++;
+      byKernelSym.set(frames[0]!.sym, (byKernelSym.get(frames[0]!.sym) ?? 0) + 1);
+    }
     byWhat.set(o.what, e);
     if (o.fn !== undefined) byFn.set(o.fn, (byFn.get(o.fn) ?? 0) + 1);
     frames = [];
@@ -92,10 +100,19 @@ async function attribute(perf: string, data: string, top: number): Promise<numbe
   flush();
   const pct = (n: number) => `${((100 * n) / Math.max(1, total)).toFixed(1).padStart(5)} %`;
   log(`\n${total} samples; share of the process's CPU by the nearest JavaScript frame:`);
+  const us = (n: number) => `${(n * usPerSample).toFixed(1).padStart(5)} µs/req`;
   for (const [what, e] of [...byWhat].sort((a, b) => b[1].n - a[1].n))
-    log(`  ${pct(e.n)}  ${what}  (in the kernel: ${pct(e.kernel).trim()})`);
+    log(
+      `  ${pct(e.n)} ${us(e.n)}  ${what}  (in the kernel: ${pct(e.kernel).trim()}, ${us(e.kernel).trim()})`,
+    );
   log(`\nnearest JavaScript function, top ${top}:`);
   for (const [fn, n] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) log(`  ${pct(n)}  ${fn}`);
+  const kernelTop = Number(values.kernel);
+  if (kernelTop > 0) {
+    log(`\nkernel functions (self), top ${kernelTop}:`);
+    for (const [sym, n] of [...byKernelSym].sort((a, b) => b[1] - a[1]).slice(0, kernelTop))
+      log(`  ${pct(n)} ${us(n)}  ${sym}`);
+  }
   return total;
 }
 
@@ -154,8 +171,8 @@ async function main(): Promise<void> {
     );
     const res = await load;
     if (!existsSync(data)) throw new Error(`perf record wrote nothing: ${rec.stderr.trim()}`);
-    const samples = await attribute(perf, data, Number(values.top));
     const requests = (res.requests * seconds) / (seconds + 2);
+    const samples = await attribute(perf, data, Number(values.top), 1e6 / HZ / requests);
     log(
       `\n${Math.round(res.rps)} req/s; ≈ ${((samples * 1e6) / HZ / requests).toFixed(1)} µs CPU per request ` +
         `(load average ${os.loadavg()[0]!.toFixed(2)})`,
