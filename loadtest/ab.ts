@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LABELS, type Running, type ServerId, startServer } from './contenders/index.js';
 import { runLoad } from './lib/load.js';
-import { cpuTreeUs, stop } from './lib/proc.js';
+import { cpuSplitUs, stop } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { which } from './lib/tools.js';
 
@@ -93,30 +93,57 @@ async function main(): Promise<void> {
     );
     await Promise.all([runLoad(tool, spec(a, 2), tmp), runLoad(tool, spec(b, 2), tmp)]);
     const ratios: number[] = [];
+    const userRatios: number[] = [];
+    const sysRatios: number[] = [];
     const cpuA: number[] = [];
     const cpuB: number[] = [];
+    const split = {
+      a: { user: [] as number[], sys: [] as number[] },
+      b: { user: [] as number[], sys: [] as number[] },
+    };
     for (let i = 0; i < rounds; i++) {
-      const a0 = cpuTreeUs(a.pid);
-      const b0 = cpuTreeUs(b.pid);
+      const a0 = cpuSplitUs(a.pid);
+      const b0 = cpuSplitUs(b.pid);
       const [ra, rb] = await Promise.all([
         runLoad(tool, spec(a, duration), tmp),
         runLoad(tool, spec(b, duration), tmp),
       ]);
-      const ca = (cpuTreeUs(a.pid) - a0) / ra.requests;
-      const cb = (cpuTreeUs(b.pid) - b0) / rb.requests;
+      const a1 = cpuSplitUs(a.pid);
+      const b1 = cpuSplitUs(b.pid);
+      const ua = (a1.user - a0.user) / ra.requests;
+      const sa = (a1.sys - a0.sys) / ra.requests;
+      const ub = (b1.user - b0.user) / rb.requests;
+      const sb = (b1.sys - b0.sys) / rb.requests;
+      const ca = ua + sa;
+      const cb = ub + sb;
       cpuA.push(ca);
       cpuB.push(cb);
+      split.a.user.push(ua);
+      split.a.sys.push(sa);
+      split.b.user.push(ub);
+      split.b.sys.push(sb);
       ratios.push(ca / cb);
+      userRatios.push(ua / ub);
+      sysRatios.push(sa / sb);
       log(
         `  window ${String(i + 1).padStart(2)}: this ${ca.toFixed(1)} µs/req (${Math.round(ra.rps)} req/s), ` +
-          `baseline ${cb.toFixed(1)} µs/req (${Math.round(rb.rps)} req/s), ratio ${(ca / cb).toFixed(3)}, load ${os.loadavg()[0]!.toFixed(2)}`,
+          `baseline ${cb.toFixed(1)} µs/req (${Math.round(rb.rps)} req/s), ratio ${(ca / cb).toFixed(3)} ` +
+          `(user ${(ua / ub).toFixed(3)}, kernel ${(sa / sb).toFixed(3)}), load ${os.loadavg()[0]!.toFixed(2)}`,
       );
     }
-    const sorted = [...ratios].sort((x, y) => x - y);
-    const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+    const quartiles = (xs: number[]) => {
+      const sorted = [...xs].sort((x, y) => x - y);
+      const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+      return `median ${median(xs).toFixed(3)} (quartiles ${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)})`;
+    };
     log(
-      `ab: this ${median(cpuA).toFixed(1)} µs/req, baseline ${median(cpuB).toFixed(1)} µs/req; ` +
-        `ratio median ${median(ratios).toFixed(3)} (quartiles ${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)})`,
+      `ab: this ${median(cpuA).toFixed(1)} µs/req, baseline ${median(cpuB).toFixed(1)} µs/req; ratio ${quartiles(ratios)}`,
+    );
+    log(
+      `    user space: this ${median(split.a.user).toFixed(1)}, baseline ${median(split.b.user).toFixed(1)} µs/req, ratio ${quartiles(userRatios)}`,
+    );
+    log(
+      `    kernel:     this ${median(split.a.sys).toFixed(1)}, baseline ${median(split.b.sys).toFixed(1)} µs/req, ratio ${quartiles(sysRatios)}`,
     );
   } finally {
     for (const s of started) await stop(s.proc.child);

@@ -120,6 +120,21 @@ export function cpuTreeUs(pid: number): number {
   return (ticks * 1e6) / CLK_TCK;
 }
 
+/** `cpuTreeUs` split into user and kernel (system) time, µs. */
+export function cpuSplitUs(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      user += Number(f[11]) + Number(f[13]);
+      sys += Number(f[12]) + Number(f[14]);
+    } catch {}
+  }
+  return { user: (user * 1e6) / CLK_TCK, sys: (sys * 1e6) / CLK_TCK };
+}
+
 /** Linux's USER_HZ: /proc/PID/stat counts in these (100 on every common build). */
 const CLK_TCK = 100;
 

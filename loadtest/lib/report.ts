@@ -88,13 +88,7 @@ export function markdown(r: Report): string {
           g.goal,
           g.measured === undefined ? '—' : `${g.measured.toFixed(3)}×`,
           g.limit === undefined ? '—' : `${g.kind === 'max' ? '≤' : '≥'} ${g.limit.toFixed(2)}×`,
-          g.kind === 'info'
-            ? '(context)'
-            : g.holds === undefined
-              ? 'not measured'
-              : g.holds
-                ? 'yes'
-                : 'no',
+          g.kind === 'info' ? '(context)' : g.holds === undefined ? 'not measured' : g.holds ? 'yes' : 'no',
         ]),
       ),
     );
