@@ -20,8 +20,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LABELS, type Running, type ServerId, startServer } from './contenders/index.js';
-import { runLoad } from './lib/load.js';
-import { cpuSplitUs, stop } from './lib/proc.js';
+import { type PairedWindow, pairedWindows } from './lib/paired.js';
+import { stop } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { which } from './lib/tools.js';
 
@@ -79,71 +79,34 @@ async function main(): Promise<void> {
     const b = await start(thatId);
     const rounds = Number(values.rounds);
     const duration = Number(values.duration);
-    const connections = Number(values.connections);
-    const tool = { kind: 'wrk' as const, bin: wrk };
-    const spec = (s: Running, d: number) => ({
-      url: `http://127.0.0.1:${s.port}${values.path}`,
-      connections,
-      threads: 1,
-      durationSec: d,
-      method: 'GET' as const,
-    });
     log(
       `ab: GET ${values.path}, ${thisId} ÷ ${thatId}, ${ctx.engine} engine, access log ${values.access}, ${rounds} paired windows of ${duration} s`,
     );
-    await Promise.all([runLoad(tool, spec(a, 2), tmp), runLoad(tool, spec(b, 2), tmp)]);
-    const ratios: number[] = [];
-    const userRatios: number[] = [];
-    const sysRatios: number[] = [];
-    const cpuA: number[] = [];
-    const cpuB: number[] = [];
-    const split = {
-      a: { user: [] as number[], sys: [] as number[] },
-      b: { user: [] as number[], sys: [] as number[] },
-    };
-    for (let i = 0; i < rounds; i++) {
-      const a0 = cpuSplitUs(a.pid);
-      const b0 = cpuSplitUs(b.pid);
-      const [ra, rb] = await Promise.all([
-        runLoad(tool, spec(a, duration), tmp),
-        runLoad(tool, spec(b, duration), tmp),
-      ]);
-      const a1 = cpuSplitUs(a.pid);
-      const b1 = cpuSplitUs(b.pid);
-      const ua = (a1.user - a0.user) / ra.requests;
-      const sa = (a1.sys - a0.sys) / ra.requests;
-      const ub = (b1.user - b0.user) / rb.requests;
-      const sb = (b1.sys - b0.sys) / rb.requests;
-      const ca = ua + sa;
-      const cb = ub + sb;
-      cpuA.push(ca);
-      cpuB.push(cb);
-      split.a.user.push(ua);
-      split.a.sys.push(sa);
-      split.b.user.push(ub);
-      split.b.sys.push(sb);
-      ratios.push(ca / cb);
-      userRatios.push(ua / ub);
-      sysRatios.push(sa / sb);
-      log(
-        `  window ${String(i + 1).padStart(2)}: this ${ca.toFixed(1)} µs/req (${Math.round(ra.rps)} req/s), ` +
-          `baseline ${cb.toFixed(1)} µs/req (${Math.round(rb.rps)} req/s), ratio ${(ca / cb).toFixed(3)} ` +
-          `(user ${(ua / ub).toFixed(3)}, kernel ${(sa / sb).toFixed(3)}), load ${os.loadavg()[0]!.toFixed(2)}`,
-      );
-    }
-    const quartiles = (xs: number[]) => {
-      const sorted = [...xs].sort((x, y) => x - y);
-      const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-      return `median ${median(xs).toFixed(3)} (quartiles ${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)})`;
-    };
+    const r = await pairedWindows({ kind: 'wrk', bin: wrk }, a, b, {
+      path: values.path,
+      connections: Number(values.connections),
+      rounds,
+      durationSec: duration,
+      warmupSec: 2,
+      tmp,
+      onWindow: (w, i) =>
+        log(
+          `  window ${String(i + 1).padStart(2)}: this ${w.cpuA.toFixed(1)} µs/req (${Math.round(w.rpsA)} req/s), ` +
+            `baseline ${w.cpuB.toFixed(1)} µs/req (${Math.round(w.rpsB)} req/s), ratio ${w.ratio.toFixed(3)} ` +
+            `(user ${(w.userA / w.userB).toFixed(3)}, kernel ${(w.sysA / w.sysB).toFixed(3)}), load ${w.load.toFixed(2)}`,
+        ),
+    });
+    if (r.median === undefined) throw new Error('no window served requests on both sides');
     log(
-      `ab: this ${median(cpuA).toFixed(1)} µs/req, baseline ${median(cpuB).toFixed(1)} µs/req; ratio ${quartiles(ratios)}`,
+      `ab: this ${r.cpuA!.toFixed(1)} µs/req, baseline ${r.cpuB!.toFixed(1)} µs/req; ` +
+        `ratio median ${r.median.toFixed(3)} (quartiles ${r.q1!.toFixed(3)}–${r.q3!.toFixed(3)})`,
+    );
+    const med = (f: (w: PairedWindow) => number) => median(r.windows.map(f)).toFixed(1);
+    log(
+      `    user space: this ${med((w) => w.userA)}, baseline ${med((w) => w.userB)} µs/req, ratio median ${r.userRatio!.toFixed(3)}`,
     );
     log(
-      `    user space: this ${median(split.a.user).toFixed(1)}, baseline ${median(split.b.user).toFixed(1)} µs/req, ratio ${quartiles(userRatios)}`,
-    );
-    log(
-      `    kernel:     this ${median(split.a.sys).toFixed(1)}, baseline ${median(split.b.sys).toFixed(1)} µs/req, ratio ${quartiles(sysRatios)}`,
+      `    kernel:     this ${med((w) => w.sysA)}, baseline ${med((w) => w.sysB)} µs/req, ratio median ${r.sysRatio!.toFixed(3)}`,
     );
   } finally {
     for (const s of started) await stop(s.proc.child);

@@ -29,11 +29,12 @@ import { autocannonScript, type LoadTool } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { runMixed } from './lib/mixed.js';
 import { type Options, parseOptions, USAGE } from './lib/options.js';
+import { type PairedRow, pairedWindows } from './lib/paired.js';
 import { run, stop } from './lib/proc.js';
 import { markdown, type Report, type ServerStatus } from './lib/report.js';
 import { keptSections } from './lib/results-md.js';
 import type { RunEnv } from './lib/runenv.js';
-import { IDLE, type ScenarioResult, THROUGHPUT } from './lib/scenarios.js';
+import { IDLE, PAIRED, type ScenarioResult, THROUGHPUT } from './lib/scenarios.js';
 import { throughputSvg } from './lib/svg.js';
 import { runThroughput } from './lib/throughput.js';
 import { ensureTool, versionOf } from './lib/tools.js';
@@ -146,6 +147,27 @@ async function main(): Promise<void> {
     log('mixed: /hello beside /fib/32 on Switchyard');
     scenarios.push(await runMixed(env));
   }
+  const paired: PairedRow[] = [];
+  if (opts.pairedRounds > 0 && tool.kind === 'wrk') {
+    for (const def of PAIRED) {
+      if (!opts.only.has(def.scenario)) continue;
+      const a = servers.get(def.a);
+      const b = servers.get(def.b);
+      if (!a?.ok || !b?.ok) continue;
+      log(`paired: ${def.a} ÷ ${def.b}, GET ${def.path}, ${opts.pairedRounds} windows of 3 s`);
+      const r = await pairedWindows(tool, a.server, b.server, {
+        path: def.path,
+        connections: Math.max(1, opts.connections >> 1),
+        rounds: opts.pairedRounds,
+        durationSec: opts.quick ? 1 : 3,
+        warmupSec: opts.quick ? 0 : 1,
+        tmp,
+      });
+      paired.push({ ...def, ...r, windowsCounted: r.windows.length });
+      if (r.median !== undefined)
+        log(`  ${r.median.toFixed(3)} (quartiles ${r.q1!.toFixed(3)}–${r.q3!.toFixed(3)})`);
+    }
+  }
 
   for (const r of servers.values()) if (r.ok) await stop(r.server.proc.child);
 
@@ -154,7 +176,8 @@ async function main(): Promise<void> {
     options: { ...opts, only: [...opts.only], contenders: [...opts.contenders] },
     servers: statuses,
     scenarios,
-    goals: checkGoals(scenarios),
+    paired,
+    goals: checkGoals(scenarios, paired),
     loadAverage: { start: loadStart, end: os.loadavg() },
     elapsedSec: Math.round((Date.now() - t0) / 100) / 10,
   };

@@ -2,6 +2,8 @@
  * Issue 18's performance goals, checked against one run's figures: every ratio is the median of
  * per-round ratios between two contenders measured in the same round.
  */
+
+import { type PairedRow, pairedRatio } from './paired.js';
 import type { ScenarioResult, ThroughputResult, ThroughputRow } from './scenarios.js';
 import { cpuRatio, rpsRatio } from './throughput.js';
 
@@ -9,6 +11,13 @@ export interface GoalRow {
   goal: string;
   /** The measured ratio, or undefined when a contender of it was not measured. */
   measured?: number;
+  /**
+   * The same comparison from paired windows (both servers loaded at once, lib/paired.ts): a CPU
+   * ratio for CPU goals; for the access-log goals 1 ÷ (log on's CPU ÷ log off's), the share of
+   * req/s the log leaves a server bound by its CPU. Undefined where pairing says nothing (req/s
+   * and p99 against another server).
+   */
+  paired?: number;
   /** absent for a row that only gives context (where the distance to a goal lies) */
   limit?: number;
   /** 'max': measured must be ≤ limit; 'min': ≥ limit; 'info': context, no limit. */
@@ -16,7 +25,9 @@ export interface GoalRow {
   holds?: boolean;
 }
 
-export function checkGoals(scenarios: ScenarioResult[]): GoalRow[] {
+const inverse = (x: number | undefined) => (x === undefined ? undefined : 1 / x);
+
+export function checkGoals(scenarios: ScenarioResult[], paired: PairedRow[] = []): GoalRow[] {
   const find = (id: string) =>
     scenarios.find((s): s is ThroughputResult => s.kind === 'throughput' && s.id === id);
   const row = (s: ThroughputResult | undefined, id: string): ThroughputRow | undefined =>
@@ -33,6 +44,7 @@ export function checkGoals(scenarios: ScenarioResult[]): GoalRow[] {
     {
       goal: 'proxy: CPU/req ≤ 1.2× uWS + undici dispatch floor',
       measured: sy?.cpuVsFloor,
+      paired: pairedRatio(paired, 'switchyard', 'uws-undici', '/small'),
       limit: 1.2,
       kind: 'max',
     },
@@ -41,26 +53,51 @@ export function checkGoals(scenarios: ScenarioResult[]): GoalRow[] {
     {
       goal: 'proxy (moonshot): CPU/req ≤ 1.5× nginx',
       measured: sy?.cpuVsReference,
+      paired: pairedRatio(paired, 'switchyard', 'nginx', '/small'),
       limit: 1.5,
       kind: 'max',
     },
-    { goal: 'hello: CPU/req ≤ 1.15× raw uWS', measured: hy?.cpuVsReference, limit: 1.15, kind: 'max' },
+    {
+      goal: 'hello: CPU/req ≤ 1.15× raw uWS',
+      measured: hy?.cpuVsReference,
+      paired: pairedRatio(paired, 'switchyard', 'uws', '/hello'),
+      limit: 1.15,
+      kind: 'max',
+    },
     { goal: 'hello: req/s ≥ 0.9× raw uWS', measured: hy?.vsReference, limit: 0.9, kind: 'min' },
     {
       goal: 'proxy: access log on keeps ≥ 0.9× the req/s of log off',
       measured: logOn(proxy, sy),
+      paired: inverse(pairedRatio(paired, 'switchyard-log', 'switchyard', '/small')),
       limit: 0.9,
       kind: 'min',
     },
     {
       goal: 'hello: access log on keeps ≥ 0.9× the req/s of log off',
       measured: logOn(hello, hy),
+      paired: inverse(pairedRatio(paired, 'switchyard-log', 'switchyard', '/hello')),
       limit: 0.9,
       kind: 'min',
     },
     {
+      goal: 'context — proxy: CPU/req ÷ the dispatch floor sending and copying a proxy’s fields',
+      measured: sy ? cpuRatio(sy, row(proxy, 'uws-undici-fields')) : undefined,
+      paired: pairedRatio(paired, 'switchyard', 'uws-undici-fields', '/small'),
+      kind: 'info',
+    },
+    {
+      goal: 'context — proxy: CPU/req of the dispatch floor with a proxy’s fields ÷ the dispatch floor',
+      measured: (() => {
+        const r = row(proxy, 'uws-undici-fields');
+        return r ? cpuRatio(r, row(proxy, 'uws-undici')) : undefined;
+      })(),
+      paired: pairedRatio(paired, 'uws-undici-fields', 'uws-undici', '/small'),
+      kind: 'info',
+    },
+    {
       goal: 'context — hello: CPU/req ÷ raw uWS.js reading the whole request head (what our code adds)',
       measured: hy ? cpuRatio(hy, row(hello, 'uws-read')) : undefined,
+      paired: pairedRatio(paired, 'switchyard', 'uws-read', '/hello'),
       kind: 'info',
     },
     {
@@ -69,6 +106,7 @@ export function checkGoals(scenarios: ScenarioResult[]): GoalRow[] {
         const r = row(hello, 'uws-read');
         return r ? cpuRatio(r, row(hello, 'uws')) : undefined;
       })(),
+      paired: pairedRatio(paired, 'uws-read', 'uws', '/hello'),
       kind: 'info',
     },
   ];

@@ -11,6 +11,8 @@ export interface Options {
   contenders: Set<string>;
   durationSec: number;
   rounds: number;
+  /** paired windows per pair (0: no paired section) */
+  pairedRounds: number;
   warmupSec: number;
   connections: number;
   threads: number;
@@ -30,6 +32,8 @@ export const USAGE = `usage: npm run bench -- [options]
                         uws-undici, uws-socket, fastify-proxy, uws, uws-read, fastify, node-http
   --duration=SEC        seconds per measured step (default 10; quick 2)
   --rounds=N            alternating rounds per scenario (default 3; quick 1)
+  --paired=N            paired windows (3 s, both servers loaded at once) per pair after the
+                        throughput scenarios; 0 skips them (default 8; quick 1)
   --warmup=SEC          warm-up per contender before its first round (default 3; quick 0)
   --connections=N       wrk connections (default 64)
   --threads=N           wrk threads (default 1: the box has 2 cores, one is the server's)
@@ -50,6 +54,7 @@ export function parseOptions(argv: string[]): Options {
       contenders: { type: 'string' },
       duration: { type: 'string' },
       rounds: { type: 'string' },
+      paired: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
       threads: { type: 'string' },
@@ -85,6 +90,7 @@ export function parseOptions(argv: string[]): Options {
     contenders: new Set(list(values.contenders)),
     durationSec: num('duration', values.duration, quick ? 2 : 10, 1),
     rounds: num('rounds', values.rounds, quick ? 1 : 3, 1),
+    pairedRounds: num('paired', values.paired, quick ? 1 : 8, 0),
     warmupSec: num('warmup', values.warmup, quick ? 0 : 3, 0),
     connections: num('connections', values.connections, 64, 1),
     threads: num('threads', values.threads, 1, 1),

@@ -4,6 +4,7 @@ import type { GoalRow } from './goals.js';
 import type { LoadResult } from './load.js';
 import type { Machine } from './machine.js';
 import type { Options } from './options.js';
+import type { PairedRow } from './paired.js';
 import type {
   IdleResult,
   MixedResult,
@@ -25,6 +26,8 @@ export interface Report {
   scenarios: ScenarioResult[];
   /** Issue 18's goals checked against this run (absent when proxy-small and hello were not run). */
   goals?: GoalRow[];
+  /** CPU ratios from paired windows (lib/paired.ts), after the throughput scenarios. */
+  paired?: PairedRow[];
   /** 1-minute load average of the machine when the run started and when it ended. */
   loadAverage?: { start: number[]; end: number[] };
   /** Wall time of the whole run, seconds. */
@@ -82,16 +85,24 @@ export function markdown(r: Report): string {
       '## Goals (issue 18)',
       '',
       ...table(
-        ['goal', 'measured', 'limit', 'holds'],
-        [false, true, true, false],
+        ['goal', 'measured', 'limit', 'holds', 'paired', 'holds, paired'],
+        [false, true, true, false, true, false],
         r.goals.map((g) => [
           g.goal,
           g.measured === undefined ? '—' : `${g.measured.toFixed(3)}×`,
           g.limit === undefined ? '—' : `${g.kind === 'max' ? '≤' : '≥'} ${g.limit.toFixed(2)}×`,
-          g.kind === 'info' ? '(context)' : g.holds === undefined ? 'not measured' : g.holds ? 'yes' : 'no',
+          verdict(g, g.measured),
+          g.paired === undefined ? '—' : `${g.paired.toFixed(3)}×`,
+          g.paired === undefined ? '—' : verdict(g, g.paired),
         ]),
       ),
+      '',
+      '"measured": the median over rounds of the per-round ratio, each contender loaded alone in turn',
+      '(the tables below). "paired": the same CPU comparison with both servers loaded at once, each',
+      'by its own wrk (see "Paired CPU ratios"); for the access-log rows, 1 ÷ (CPU per request with',
+      'the log ÷ without), the share of req/s the log leaves a server bound by its CPU.',
     );
+    if (r.paired && r.paired.length > 0) out.push('', ...pairedTable(r.paired));
     out.push(
       '',
       'Where the remaining distance lies — CPU profiles split between our code, undici, uWS and the',
@@ -112,6 +123,38 @@ export function markdown(r: Report): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+function verdict(g: GoalRow, x: number | undefined): string {
+  if (g.kind === 'info') return '(context)';
+  if (x === undefined || g.limit === undefined) return 'not measured';
+  return (g.kind === 'max' ? x <= g.limit : x >= g.limit) ? 'yes' : 'no';
+}
+
+function pairedTable(rows: PairedRow[]): string[] {
+  return [
+    '## Paired CPU ratios',
+    '',
+    'Two servers loaded at the same time, each by its own wrk (half the connections each), for the',
+    'same 3 s window; each window gives one ratio of their CPU per request. The neighbours, the CPU',
+    'clock and the origin fall on both alike, and neither runs alone with a client that waits on',
+    'it — in a closed loop a faster server keeps its client busier and pays less kernel work per',
+    'request, which widens the alternating-round ratios beyond what each server’s own code costs.',
+    '',
+    ...table(
+      ['a ÷ b', 'request', 'median', 'quartiles', 'a CPU µs/req', 'b CPU µs/req', 'windows'],
+      [false, false, true, true, true, true, true],
+      rows.map((p) => [
+        `${LABELS[p.a]} ÷ ${LABELS[p.b]}`,
+        `GET ${p.path}`,
+        p.median === undefined ? '—' : `${p.median.toFixed(3)}×`,
+        p.q1 === undefined ? '—' : `${p.q1.toFixed(3)}–${p.q3!.toFixed(3)}`,
+        p.cpuA === undefined ? '—' : p.cpuA.toFixed(1),
+        p.cpuB === undefined ? '—' : p.cpuB.toFixed(1),
+        String(p.windowsCounted),
+      ]),
+    ),
+  ];
 }
 
 function throughputTable(s: ThroughputResult): string[] {

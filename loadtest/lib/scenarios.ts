@@ -42,6 +42,7 @@ const PROXIES_SMALL: ServerId[] = [
   'switchyard-base',
   'switchyard-base-log',
   'uws-undici',
+  'uws-undici-fields',
   'uws-socket',
   'nginx',
   'haproxy',
@@ -110,6 +111,29 @@ export const THROUGHPUT: ThroughputDef[] = [
     fastify: 'fastify',
     expect: body('Hello world!'),
   },
+];
+
+/**
+ * Pairs measured at the same time (lib/paired.ts) after the throughput scenarios, each with the
+ * servers those scenarios started: CPU per request of `a` ÷ `b` when neither runs alone.
+ */
+export interface PairDef {
+  scenario: 'proxy-small' | 'hello';
+  path: string;
+  a: ServerId;
+  b: ServerId;
+}
+
+export const PAIRED: PairDef[] = [
+  { scenario: 'proxy-small', path: '/small', a: 'switchyard', b: 'uws-undici' },
+  { scenario: 'proxy-small', path: '/small', a: 'switchyard', b: 'uws-undici-fields' },
+  { scenario: 'proxy-small', path: '/small', a: 'uws-undici-fields', b: 'uws-undici' },
+  { scenario: 'proxy-small', path: '/small', a: 'switchyard', b: 'nginx' },
+  { scenario: 'proxy-small', path: '/small', a: 'switchyard-log', b: 'switchyard' },
+  { scenario: 'hello', path: '/hello', a: 'switchyard', b: 'uws' },
+  { scenario: 'hello', path: '/hello', a: 'switchyard', b: 'uws-read' },
+  { scenario: 'hello', path: '/hello', a: 'uws-read', b: 'uws' },
+  { scenario: 'hello', path: '/hello', a: 'switchyard-log', b: 'switchyard' },
 ];
 
 export const IDLE = {
