@@ -134,6 +134,11 @@ export const PAIRED: PairDef[] = [
   { scenario: 'hello', path: '/hello', a: 'switchyard', b: 'uws-read' },
   { scenario: 'hello', path: '/hello', a: 'uws-read', b: 'uws' },
   { scenario: 'hello', path: '/hello', a: 'switchyard-log', b: 'switchyard' },
+  // with --baseline only: this build against the other one
+  { scenario: 'proxy-small', path: '/small', a: 'switchyard', b: 'switchyard-base' },
+  { scenario: 'proxy-small', path: '/small', a: 'switchyard-log', b: 'switchyard-base-log' },
+  { scenario: 'hello', path: '/hello', a: 'switchyard', b: 'switchyard-base' },
+  { scenario: 'hello', path: '/hello', a: 'switchyard-log', b: 'switchyard-base-log' },
 ];
 
 export const IDLE = {
