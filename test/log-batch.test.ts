@@ -1,8 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Exchange } from '../src/exchange.js';
+import { millis } from '../src/observe/access-line.js';
 import { isoTimeCached, TurnBatch } from '../src/observe/batch.js';
 import { createLogs, logAccess } from '../src/observe/log.js';
 import { until } from './helpers/wait.js';
@@ -10,7 +12,7 @@ import { until } from './helpers/wait.js';
 describe('access-log lines batched per event-loop turn', () => {
   it('hands the lines of one turn to the destination as one write, in order', async () => {
     const writes: string[] = [];
-    const batch = new TurnBatch({ write: (s: string) => writes.push(s) });
+    const batch = new TurnBatch({ write: (b: Buffer) => writes.push(b.toString('utf8')) });
     batch.write('a\n');
     batch.write('b\n');
     expect(writes).toEqual([]);
@@ -21,6 +23,37 @@ describe('access-log lines batched per event-loop turn', () => {
     expect(writes).toEqual(['a\nb\n', 'c\n']);
     await new Promise((r) => setImmediate(r));
     expect(writes).toHaveLength(2); // the scheduled turn finds nothing left
+  });
+
+  it('holds bytes until minLength, never rewrites bytes it handed over, and passes large turns whole', async () => {
+    const got: Buffer[] = [];
+    const batch = new TurnBatch({ write: (b: Buffer) => got.push(b) }, { minLength: 1000 });
+    const turn = async (lines: string[]) => {
+      for (const l of lines) batch.write(l);
+      await new Promise((r) => setImmediate(r));
+    };
+    const sent: string[] = [];
+    const line = (i: number, pad: number) => {
+      const l = `{"i":${i},"s":"${'ü€'.repeat(pad)}"}\n`;
+      sent.push(l);
+      return l;
+    };
+    await turn([line(0, 10)]);
+    expect(got).toHaveLength(0); // below minLength: held
+    const snapshot: string[] = [];
+    for (let i = 1; i < 400; i++) {
+      await turn([line(i, i % 7 === 0 ? 12_000 : 40), line(i + 1000, 3)]);
+      // what was handed over stays as it was, whatever is written after it
+      for (let k = snapshot.length; k < got.length; k++) snapshot.push(got[k]!.toString('utf8'));
+    }
+    batch.close();
+    const all = got.map((b) => b.toString('utf8'));
+    expect(all.slice(0, snapshot.length)).toEqual(snapshot);
+    expect(all.join('')).toBe(sent.join(''));
+    // a short write only just before a large turn's own (order kept) or at the close
+    got.forEach((b, k) => {
+      if (b.length < 1000 && k < got.length - 1) expect(got[k + 1]!.length).toBeGreaterThan(20_000);
+    });
   });
 
   it('writes every line to an access-log file, and flush() at shutdown loses none', async () => {
@@ -145,5 +178,70 @@ describe('access line built by hand', () => {
       ].sort(),
     );
     expect(b!.client).toBe('127.0.0.1');
+  });
+
+  it('keeps no stale part when consecutive lines differ in one field (peer, method, host, path, route, status, agent, logger)', () => {
+    const lines: string[] = [];
+    const mk = () =>
+      createLogs(
+        { level: 'info', access: 'stdout', error: 'stderr' },
+        { error: { write: () => {} }, access: { write: (s: string) => lines.push(s) } },
+      ).access!;
+    const one = mk();
+    const two = mk().child({ thread: 2 });
+    const variants: [Record<string, unknown>, Logger][] = [
+      [{}, one],
+      [{ remoteAddress: '10.1.2.3' }, one],
+      [{ method: 'POST' }, one],
+      [{ host: 'b.example' }, one],
+      [{ path: '/other' }, one],
+      [{ route: '/other/*', track: 'handler' }, one],
+      [{ status: 404 }, one],
+      [{ header: (n: string) => (n === 'user-agent' ? 'k6/0.50' : undefined) }, one],
+      [{ upstream: 'origin' }, one],
+      [{}, two],
+      [{}, one],
+    ];
+    for (const [over, logger] of variants) logAccess(logger, exchange(over));
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const base = parsed[0]!;
+    expect(parsed[1]).toMatchObject({ peer: '10.1.2.3', client: '10.1.2.3', method: 'GET' });
+    expect(parsed[2]).toMatchObject({ peer: '127.0.0.1', method: 'POST', host: base.host });
+    expect(parsed[3]).toMatchObject({ method: 'GET', host: 'b.example', path: base.path });
+    expect(parsed[4]).toMatchObject({ host: base.host, path: '/other', route: base.route });
+    expect(parsed[5]).toMatchObject({ path: base.path, route: '/other/*', track: 'handler', status: 200 });
+    expect(parsed[6]).toMatchObject({ route: base.route, track: 'proxy', status: 404 });
+    expect(parsed[7]).toMatchObject({ status: 200, user_agent: 'k6/0.50' });
+    expect(parsed[7]!.referer).toBeUndefined();
+    expect(parsed[8]).toMatchObject({
+      upstream: 'origin',
+      user_agent: base.user_agent,
+      referer: base.referer,
+    });
+    expect(parsed[9]).toMatchObject({ thread: 2, upstream: base.upstream });
+    expect(parsed[10]!.thread).toBeUndefined();
+    expect({ ...parsed[10], time: 0, ms: 0 }).toEqual({ ...base, time: 0, ms: 0 });
+  });
+
+  it('formats milliseconds as String(Math.round(x * 1000) / 1000) does', () => {
+    const samples = [
+      0,
+      -0,
+      0.0004,
+      0.0005,
+      0.001,
+      0.01,
+      0.1,
+      0.12,
+      1.2345,
+      999.9995,
+      1e6 + 0.5,
+      123456.789,
+      2 ** 40,
+    ];
+    for (let i = 0; i < 2000; i++) samples.push(Math.random() * 10 ** (i % 9));
+    samples.push(-1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e13, 1e20);
+    for (const x of samples)
+      expect(millis(x)).toBe(String(Math.round(x * 1000) / 1000).replace(/^NaN$|^-?Infinity$/, 'null'));
   });
 });

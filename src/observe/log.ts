@@ -11,11 +11,11 @@
  * `reopen()` (SIGUSR1) reopens file destinations by path, for log rotation: lines written before
  * the reopen go to the old (renamed) file, lines after to the new one, none is lost.
  */
-import { type DestinationStream, type Logger, pino, symbols } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import type { Exchange } from '../exchange.js';
-import { isoTimeCached, TurnBatch } from './batch.js';
+import { type ByteSink, isoTimeCached, TurnBatch } from './batch.js';
 
-const { chindingsSym, streamSym } = symbols;
+export { type ClientOf, logAccess } from './access-line.js';
 
 export interface Logs {
   error: Logger;
@@ -31,6 +31,10 @@ export interface Logs {
 
 /** How often a file destination writes out what it holds (ms): "within a second". */
 const FILE_FLUSH_MS = 1000;
+/** Bytes a file destination gathers before it writes (see `destination`). */
+const FILE_WRITE = 32 * 1024;
+/** A batched file destination writes by itself only when this much is held (writes lag behind). */
+const HELD_MAX = 1024 * 1024;
 
 type Sink = DestinationStream & {
   flushSync?: () => void;
@@ -40,18 +44,30 @@ type Sink = DestinationStream & {
   file?: string;
 };
 
-function destination(target: string): Sink {
-  if (target === 'stdout') return pino.destination({ dest: 1, sync: false, minLength: 0 }) as Sink;
-  if (target === 'stderr') return pino.destination({ dest: 2, sync: false, minLength: 0 }) as Sink;
+/**
+ * A pino destination. `bytes`: for an access-log batch (batch.ts), which hands over encoded bytes
+ * and decides when a file is written: it hands over 32 KiB or more and asks for the write
+ * (`flush`); what it hands over otherwise stays held below `minLength`, so that `flushSync` can
+ * still write it synchronously (test/log-batch.test.ts "… flush() at shutdown loses none").
+ */
+function destination(target: string, bytes: boolean): Sink {
+  const mode = bytes ? { contentMode: 'buffer' } : {};
+  if (target === 'stdout' || target === 'stderr') {
+    const dest = target === 'stdout' ? 1 : 2;
+    return pino.destination({ dest, sync: false, minLength: 0, ...mode } as Parameters<
+      typeof pino.destination
+    >[0]) as Sink;
+  }
   return pino.destination({
     dest: target,
     sync: false,
     mkdir: true,
     // Under load one write per 32 KiB rather than per 4 KiB: each write is a hop to libuv's thread
     // pool and back (docs/performance.md); the periodic flush still bounds how long a line waits.
-    minLength: 32 * 1024,
-    maxWrite: 128 * 1024,
+    minLength: bytes ? HELD_MAX - 1 : FILE_WRITE,
+    maxWrite: bytes ? HELD_MAX : 128 * 1024,
     periodicFlush: FILE_FLUSH_MS,
+    ...mode,
   } as Parameters<typeof pino.destination>[0]) as Sink;
 }
 
@@ -96,7 +112,7 @@ export function createLogs(
   const handOver = () => {
     for (const b of batches) b.handOver();
   };
-  const errSink = streams?.error ?? destination(opts.error);
+  const errSink = streams?.error ?? destination(opts.error, false);
   sinks.push(errSink);
   const error = pino(
     { level: opts.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
@@ -104,13 +120,19 @@ export function createLogs(
   );
   let access: Logger | null = null;
   if (opts.access !== 'off') {
-    const accSink = streams?.access ?? (opts.access === opts.error ? errSink : destination(opts.access));
+    const own = streams === undefined && opts.access !== opts.error;
+    const accSink = streams?.access ?? (own ? destination(opts.access, true) : errSink);
     let out: DestinationStream = accSink;
     if (accSink !== errSink) {
       sinks.push(accSink);
-      // One write per event-loop turn (batch.ts); lines captured by tests stay synchronous.
-      if (streams === undefined) {
-        const batch = new TurnBatch(accSink);
+      // One encoding per event-loop turn, one write per 32 KiB for a file (batch.ts); lines
+      // captured by tests stay synchronous.
+      if (own) {
+        const file = opts.access !== 'stdout' && opts.access !== 'stderr';
+        const batch = new TurnBatch(accSink as Sink & ByteSink, {
+          minLength: file ? FILE_WRITE : 0,
+          flushMs: file ? FILE_FLUSH_MS : 0,
+        });
         batches.push(batch);
         out = batch;
       }
@@ -153,7 +175,7 @@ export function createLogs(
       }
     },
     close() {
-      if (closing === undefined) handOver();
+      if (closing === undefined) for (const b of batches) b.close();
       closing ??= Promise.all(sinks.map(endSink)).then(() => {});
       return closing;
     },
@@ -174,56 +196,4 @@ export function silentLogs(): Logs {
 /** The status the log and the counters report: as written; 0 when none was. */
 export function loggedStatus(ex: Exchange): number {
   return ex.status;
-}
-
-/** Who the client is: the peer, or what a trusted proxy in front of it says (X-Forwarded-For). */
-export type ClientOf = (ex: Exchange) => string;
-
-/**
- * Write the access-log line of a finished exchange. Field names are stable (documented in README):
- * time, id, client, peer, method, host, path, route, track, status (as written; 0 when none was),
- * bytes_in, bytes_out, ms, user_agent, referer, and when present upstream, upstream_status,
- * upstream_ms, tries, closed_by, err. `peer` is the TCP peer; `client` is the same unless the peer
- * is a trusted proxy (X-Forwarded-For) or a trusted balancer's PROXY header says otherwise.
- */
-export function logAccess(access: Logger, ex: Exchange, clientOf?: ClientOf): void {
-  const peer = ex.remoteAddress;
-  const client = clientOf === undefined ? peer : clientOf(ex);
-  const own = access as unknown as Record<symbol, unknown>;
-  // pino's own layout ({"level":30,"time":…,<child bindings>,fields}), built here in one string:
-  // pino's generic serialisation of a fresh object per line was the larger part of the log's
-  // cost (docs/performance.md). Strings go through JSON.stringify; absent fields are left out.
-  let line = `{"level":30${isoTimeCached()}${own[chindingsSym] as string},"id":${q(ex.id)},"client":${q(client)},"peer":${q(peer)},"method":${q(ex.method)}`;
-  if (ex.host !== '') line += `,"host":${q(ex.host)}`;
-  line += `,"path":${q(ex.path)}`;
-  if (ex.query !== '') line += `,"query":${q(ex.query)}`;
-  line += `,"route":${q(ex.route)},"track":${q(ex.track)}`;
-  line += `,"status":${num(ex.status)},"bytes_in":${num(ex.bytesIn)},"bytes_out":${num(ex.bytesOut)},"ms":${num(Math.round((performance.now() - ex.startTime) * 1000) / 1000)}`;
-  const ua = ex.header('user-agent');
-  if (ua !== undefined) line += `,"user_agent":${q(ua)}`;
-  const referer = ex.header('referer');
-  if (referer !== undefined) line += `,"referer":${q(referer)}`;
-  if (ex.upstream !== undefined) {
-    line += `,"upstream":${q(ex.upstream)},"upstream_status":${num(ex.upstreamStatus)},"upstream_ms":${num(Math.round(ex.upstreamTime * 1000) / 1000)},"tries":${num(ex.tries)}`;
-  }
-  if (ex.closedBy !== undefined) line += `,"closed_by":${q(ex.closedBy)}`;
-  if (ex.errorCode !== undefined) line += `,"err":${q(ex.errorCode)}`;
-  if (ex.logExtra !== undefined) {
-    const extra = JSON.stringify(ex.logExtra);
-    if (extra.length > 2) line += `,${extra.slice(1, -1)}`;
-  }
-  (own[streamSym] as { write(s: string): unknown }).write(`${line}}\n`);
-}
-
-/** Printable ASCII without `"` and `\\`: such a string is its own JSON body. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-/** A string as a JSON string literal: the common plain case without JSON.stringify's generic path. */
-function q(s: string): string {
-  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
-}
-
-/** A number as JSON writes it (null for NaN and ±Infinity, as pino does). */
-function num(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'null';
 }
