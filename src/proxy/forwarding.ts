@@ -93,6 +93,13 @@ export class Forwarding implements Plan, HeadSink {
   }
 
   onFail(a: Attempt, err: unknown): void {
+    // Decided on the next microtask, as the promise-per-attempt loop did: undici calls onError
+    // from inside its socket and connect error handling, and a retry dispatched from there would
+    // meet its pool half-way through cleaning up (failures only: not on the common path).
+    void RESOLVED.then(() => this.failed(a, err));
+  }
+
+  private failed(a: Attempt, err: unknown): void {
     // Cancelled (client gone, deadline): that is the outcome, as it came.
     if (this.ex.aborted) return this.fail(err);
     try {
