@@ -87,6 +87,14 @@ export interface CancelSource {
 
 const ABORT_EVENT = new Event('abort');
 
+function notify(l: CancelListener): void {
+  try {
+    l.handleEvent(ABORT_EVENT);
+  } catch (err) {
+    process.emitWarning(err as Error);
+  }
+}
+
 export abstract class Exchange implements CancelSource {
   // Every field is `declare`d and assigned once in the constructor: no field definition runs
   // before the constructor body (ES2022 class fields would define each one as undefined first).
@@ -119,7 +127,8 @@ export abstract class Exchange implements CancelSource {
 
   // --- cancellation (lazy: no AbortController until someone asks for `signal`)
   declare private controller: AbortController | undefined;
-  declare private cancelListeners: CancelListener[] | undefined;
+  /** one listener as itself (the usual case: the proxy's attempt), more as an array */
+  declare private cancelListeners: CancelListener | CancelListener[] | undefined;
   /** why the request was cancelled (client gone, timeout, drain), once it was */
   declare cancelReason: SwitchyardError | undefined;
 
@@ -253,14 +262,25 @@ export abstract class Exchange implements CancelSource {
 
   /** CancelSource: `listener.handleEvent()` runs once when the request is cancelled. */
   addEventListener(_type: 'abort', listener: CancelListener): void {
-    (this.cancelListeners ??= []).push(listener);
+    const l = this.cancelListeners;
+    if (l === undefined) this.cancelListeners = listener;
+    else if (Array.isArray(l)) l.push(listener);
+    else this.cancelListeners = [l, listener];
   }
 
   removeEventListener(_type: 'abort', listener: CancelListener): void {
     const l = this.cancelListeners;
     if (l === undefined) return;
+    if (l === listener) {
+      this.cancelListeners = undefined;
+      return;
+    }
+    if (!Array.isArray(l)) return;
     const i = l.indexOf(listener);
-    if (i !== -1) l.splice(i, 1);
+    if (i === -1) return;
+    // shift down in place: `splice` would allocate the array of what it removed
+    for (let j = i + 1; j < l.length; j++) l[j - 1] = l[j]!;
+    l.length--;
   }
 
   /** Cancel everything done on behalf of this request. Idempotent; the first reason wins. */
@@ -269,15 +289,9 @@ export abstract class Exchange implements CancelSource {
     this.cancelReason = reason;
     this.controller?.abort(reason);
     const listeners = this.cancelListeners;
-    if (listeners !== undefined) {
-      this.cancelListeners = undefined;
-      for (const l of listeners) {
-        try {
-          l.handleEvent(ABORT_EVENT);
-        } catch (err) {
-          process.emitWarning(err as Error);
-        }
-      }
-    }
+    if (listeners === undefined) return;
+    this.cancelListeners = undefined;
+    if (!Array.isArray(listeners)) return notify(listeners);
+    for (const l of listeners) notify(l);
   }
 }

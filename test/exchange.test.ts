@@ -36,6 +36,21 @@ describe('Exchange', () => {
     expect(ex.reason).toBe(first);
   });
 
+  it('keeps one listener or many: removing the only one, the first or a middle one, in order', () => {
+    const ex = make();
+    const calls: string[] = [];
+    const l = (n: string) => ({ handleEvent: () => calls.push(n) });
+    const [a, b, c, d] = [l('a'), l('b'), l('c'), l('d')];
+    ex.addEventListener('abort', a);
+    ex.removeEventListener('abort', a); // the only one
+    ex.removeEventListener('abort', b); // never added
+    for (const x of [a, b, c, d]) ex.addEventListener('abort', x);
+    ex.removeEventListener('abort', a); // the first of many
+    ex.removeEventListener('abort', c); // a middle one
+    ex.cancel(syError('SY_ERR_CLIENT_GONE'));
+    expect(calls).toEqual(['b', 'd']);
+  });
+
   it('creates its AbortSignal only when asked, already aborted if cancelled before', () => {
     const ex = make();
     const reason = syError('SY_ERR_TIMEOUT');
