@@ -46,6 +46,22 @@ export interface Reply {
   [CHECKED]?: true;
 }
 
+/** Who hears a reply that comes later (the pipeline): exactly one of the two, once. */
+export interface ReplySink {
+  reply(r: Reply): void;
+  error(e: unknown): void;
+}
+
+/**
+ * A reply that comes later, handed over by a callback rather than a promise: the proxy delivers
+ * its reply from undici's callback straight to the pipeline, with no promise and no microtask turn
+ * between them (docs/performance.md). A wrapper around a track's `run` that needs the reply
+ * (compression) turns it into a promise.
+ */
+export abstract class Later {
+  abstract attach(sink: ReplySink): void;
+}
+
 /** The request body as the engine delivers it: chunks in order, with backpressure. */
 export interface RequestBody extends AsyncIterable<Buffer> {
   /** declared Content-Length, or -1 for chunked; 0 when there is no body */

@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { asSwitchyardError, errorReply, type SwitchyardError, syError } from './errors.js';
-import { type Exchange, Phase, type Reply } from './exchange.js';
+import { type Exchange, Later, Phase, type Reply, type ReplySink } from './exchange.js';
 import { RESOLVED } from './http/engine-exchange.js';
 import type { WsRun, WsSocket } from './http/websocket.js';
 import { InFlight } from './inflight.js';
@@ -144,11 +144,20 @@ export class Pipeline {
       ex.deadline = ex.startTime + route.timeout;
       timer = setTimeout(onTimeout, route.timeout, ex);
     }
-    let result: Reply | Promise<Reply>;
+    let result: Reply | Promise<Reply> | Later;
     try {
       result = route.run(ex, m.params);
     } catch (err) {
       result = Promise.reject(err);
+    }
+    if (result instanceof Later) {
+      const c = new Completion(this, ex, route, timer);
+      try {
+        result.attach(c);
+      } catch (err) {
+        c.error(err); // a throw before the reply was handed over: answered, and the books closed
+      }
+      return;
     }
     if (!(result instanceof Promise) && timer === undefined) {
       // Synchronous reply (respond, redirect): no promise on the way unless the body streams.
@@ -181,14 +190,14 @@ export class Pipeline {
     }
   }
 
-  private release(route: CompiledRoute): void {
+  release(route: CompiledRoute): void {
     route.active--;
     route.queue?.release();
     if (route.table !== this.table) route.table.finished();
   }
 
   /** A track failed. Before the status line: a proper error reply; after: close the connection. */
-  private fail(ex: Exchange, thrown: unknown): Promise<void> | undefined {
+  fail(ex: Exchange, thrown: unknown): Promise<void> | undefined {
     // A request cancelled by the client, its deadline or the drain: that reason is the outcome.
     const err = ex.cancelReason ?? asSwitchyardError(thrown);
     ex.errorCode ??= err.code;
@@ -221,7 +230,7 @@ export class Pipeline {
     this.finish(ex, this.table.probeStats);
   }
 
-  private finish(ex: Exchange, stats: RouteStats | null): void {
+  finish(ex: Exchange, stats: RouteStats | null): void {
     if (ex.cancelReason !== undefined) ex.errorCode ??= ex.cancelReason.code;
     stats?.record(loggedStatus(ex), (performance.now() - ex.startTime) / 1000);
     if (this.logs.access !== null) logAccess(this.logs.access, ex, this.table.clientOf);
@@ -271,5 +280,39 @@ export class Pipeline {
       else if (ex.phase === Phase.Streaming) ex.close();
     }
     await until(() => this.inflight.size === 0, 1000);
+  }
+}
+
+/** The end of a request whose track answers through `Later`: write the reply, then close the books. */
+class Completion implements ReplySink {
+  constructor(
+    private readonly p: Pipeline,
+    private readonly ex: Exchange,
+    private readonly route: CompiledRoute,
+    private readonly timer: NodeJS.Timeout | undefined,
+  ) {}
+
+  reply(r: Reply): void {
+    let sent: Promise<void>;
+    try {
+      sent = this.ex.send(r);
+    } catch (err) {
+      this.error(err);
+      return;
+    }
+    if (sent !== RESOLVED) void sent.then(() => this.done());
+    else this.done();
+  }
+
+  error(e: unknown): void {
+    const f = this.p.fail(this.ex, e);
+    if (f !== undefined) void f.then(() => this.done());
+    else this.done();
+  }
+
+  private done(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.p.release(this.route);
+    this.p.finish(this.ex, this.route.stats);
   }
 }

@@ -11,7 +11,7 @@
  * Vary is added whenever the type qualifies, compressed or not, so caches keep the variants apart.
  */
 import contentTypeOf from 'compressible';
-import type { Exchange, Reply, ReplyHeaders } from '../exchange.js';
+import { type Exchange, Later, type Reply, type ReplyHeaders } from '../exchange.js';
 import { acceptedEncodings } from '../http/accept-encoding.js';
 import type { RunFn } from '../tracks/track.js';
 import { type Encoding, encoders } from './encode.js';
@@ -103,6 +103,10 @@ export function withCompression(run: RunFn, cfg: CompressConfig): RunFn {
 
   return (ex, params) => {
     const r = run(ex, params);
+    if (r instanceof Later)
+      return new Promise<Reply>((resolve, reject) => r.attach({ reply: resolve, error: reject })).then(
+        (reply) => compress(ex, reply),
+      );
     return r instanceof Promise ? r.then((reply) => compress(ex, reply)) : compress(ex, r);
   };
 }

@@ -46,9 +46,9 @@ export class ProxyRoute {
   }
 
   /** The track function (`CompiledRoute.run`). */
-  readonly run = (ex: Exchange, _params: Params): Promise<Reply> => this.forward(ex);
+  readonly run = (ex: Exchange, _params: Params): Promise<Reply> | Forwarding => this.forward(ex);
 
-  private forward(ex: Exchange): Promise<Reply> {
+  private forward(ex: Exchange): Promise<Reply> | Forwarding {
     const path = this.path.build(ex);
     const headers = this.requestHeaders.build(ex);
     const source = ex.body;
@@ -66,7 +66,7 @@ export class ProxyRoute {
     };
     const f = new Forwarding(ex, this.upstream, opts, body, this.makeReply);
     if (this.hedge !== 0 && body === null && HEDGEABLE.has(ex.method)) return this.forwardHedged(f);
-    return f.start();
+    return f;
   }
 
   private async forwardHedged(f: Forwarding): Promise<Reply> {

@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { SwitchyardError } from '../errors.js';
-import type { Exchange, Reply } from '../exchange.js';
+import { type Exchange, Later, type Reply, type ReplySink } from '../exchange.js';
 import type { Attempt, HeadSink } from './attempt.js';
 import type { Peer } from './peer.js';
 import type { ForwardBody } from './request-body.js';
@@ -30,7 +30,7 @@ function flushHeads(): void {
   heads.length = 0;
 }
 
-export class Forwarding implements Plan, HeadSink {
+export class Forwarding extends Later implements Plan, HeadSink {
   readonly ex: Exchange;
   readonly upstream: Upstream;
   readonly opts: Dispatcher.DispatchOptions;
@@ -42,8 +42,7 @@ export class Forwarding implements Plan, HeadSink {
   private last: SwitchyardError | undefined = undefined;
   /** the attempt whose head arrived, until its reply is made */
   private headed: Attempt | null = null;
-  private resolve!: (r: Reply) => void;
-  private reject!: (e: unknown) => void;
+  private sink!: ReplySink;
 
   constructor(
     ex: Exchange,
@@ -52,6 +51,7 @@ export class Forwarding implements Plan, HeadSink {
     body: ForwardBody | null,
     make: MakeReply,
   ) {
+    super();
     this.ex = ex;
     this.upstream = upstream;
     this.opts = opts;
@@ -60,13 +60,15 @@ export class Forwarding implements Plan, HeadSink {
     this.make = make;
   }
 
-  /** Start the first attempt; the promise settles with the reply or the error that ends the request. */
+  /** Start the first attempt; the sink hears the reply or the error that ends the request. */
+  attach(sink: ReplySink): void {
+    this.sink = sink;
+    this.attempt();
+  }
+
+  /** The same as a promise (a hedged request's racers). */
   start(): Promise<Reply> {
-    return new Promise<Reply>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-      this.attempt();
-    });
+    return new Promise<Reply>((resolve, reject) => this.attach({ reply: resolve, error: reject }));
   }
 
   private attempt(): void {
@@ -120,15 +122,15 @@ export class Forwarding implements Plan, HeadSink {
     try {
       reply = this.make(this.ex, a);
     } catch (err) {
-      this.reject(err);
+      this.sink.error(err);
       return;
     }
-    this.resolve(reply);
+    this.sink.reply(reply);
   }
 
   private fail(err: unknown): void {
     this.logErrors();
-    this.reject(err);
+    this.sink.error(err);
   }
 
   private logErrors(): void {

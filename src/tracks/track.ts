@@ -16,13 +16,13 @@
  */
 import type { z } from 'zod';
 import type { CompressConfig } from '../compress/schema.js';
-import type { Exchange, Reply } from '../exchange.js';
+import type { Exchange, Later, Reply } from '../exchange.js';
 import type { WsAccept } from '../http/websocket.js';
 import type { Params } from '../router/router.js';
 import type { TableServices } from '../services.js';
 
 /** What a track's `run` is called with per request, and returns. */
-export type RunFn = ((ex: Exchange, params: Params) => Reply | Promise<Reply>) & {
+export type RunFn = ((ex: Exchange, params: Params) => Reply | Promise<Reply> | Later) & {
   /** A route that takes WebSocket upgrades: runs before the handshake (src/http/websocket.ts). */
   websocket?: WsRunFn;
 };
