@@ -244,10 +244,16 @@ describe.each([2, 4])('threads: %i', (n) => {
     await fresh(port, '/crash').catch(() => undefined);
     await c.waitFor(/acceptor thread (\d+) crashed/);
     const crashed = Number(c.stderr().match(/acceptor thread (\d+) crashed/)![1]);
-    // The others serve meanwhile (a connection the dying thread had already accepted may reset).
-    const during = await Promise.allSettled(Array.from({ length: 10 }, () => fresh(port, '/hello')));
-    const answered = during.filter((r) => r.status === 'fulfilled' && r.value.status === 200).length;
-    expect(answered).toBeGreaterThan(5);
+    // The others serve meanwhile. A connection the kernel hands to the dying thread's listening
+    // socket before it is closed may reset (SO_REUSEPORT spreads new connections over all of
+    // them: with 2 threads that can be half of a burst), so count answers over up to 40 tries
+    // instead of expecting a share of one burst (it was > 5 of 10: 5 was seen on Node 24).
+    let answered = 0;
+    for (let i = 0; i < 40 && answered < 5; i++) {
+      const r = await fresh(port, '/hello').catch(() => undefined);
+      if (r?.status === 200) answered++;
+    }
+    expect(answered).toBe(5);
     await c.waitFor(new RegExp(`acceptor thread ${crashed} back`));
     // It comes back: the replacement serves too.
     const before = (await accessLines(c, answered + 1)).length;
