@@ -14,12 +14,17 @@
  * `--this=switchyard --that=uws-undici` (Switchyard against the dispatch floor, no baseline needed)
  * or `--this=uws-undici-fields --that=uws-undici` (what a proxy's fields cost undici and uWS).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LABELS, type Running, type ServerId, startServer } from './contenders/index.js';
+import {
+  LABELS,
+  localContext,
+  type Running,
+  type ServerId,
+  type StartContext,
+  startServer,
+} from './contenders/index.js';
 import { type PairedWindow, pairedWindows } from './lib/paired.js';
 import { stop } from './lib/proc.js';
 import { median } from './lib/stats.js';
@@ -49,22 +54,12 @@ async function main(): Promise<void> {
     throw new Error('--baseline=DIR is required (a checkout with dist/ built)');
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk is needed (apt-get install -y wrk)');
-  const distLoadtest = path.dirname(fileURLToPath(import.meta.url));
-  const root = path.resolve(distLoadtest, '..', '..');
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'switchyard-ab-'));
-  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
-  const ctx = {
-    root,
-    distLoadtest,
-    tmp,
-    originPort: 0,
-    nginxBin: null,
-    tools: {},
-    nofile: 65535,
-    startTimeoutMs: 15_000,
+  const ctx: StartContext = {
+    ...localContext(path.dirname(fileURLToPath(import.meta.url)), 'ab'),
     baseline: path.resolve(values.baseline ?? '.'),
-    engine: values.engine === 'node' ? ('node' as const) : ('uws' as const),
+    engine: values.engine === 'node' ? 'node' : 'uws',
   };
+  const tmp = ctx.tmp;
   const started: Running[] = [];
   const start = async (id: ServerId) => {
     const r = await startServer(id, ctx);

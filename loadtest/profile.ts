@@ -13,13 +13,13 @@
  */
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LABELS, type Running, type ServerId, type StartContext, startServer } from './contenders/index.js';
+import { LABELS, localContext, type Running, type ServerId, startServer } from './contenders/index.js';
 import { runLoad } from './lib/load.js';
 import { run, sleep, stop } from './lib/proc.js';
 import { which } from './lib/tools.js';
@@ -123,20 +123,8 @@ async function main(): Promise<void> {
   const wrk = which('wrk');
   if (!perf || !wrk)
     throw new Error('needs perf (apt-get install -y linux-perf) and wrk (apt-get install -y wrk)');
-  const distLoadtest = path.dirname(fileURLToPath(import.meta.url));
-  const root = path.resolve(distLoadtest, '..', '..');
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'switchyard-profile-'));
-  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
-  const ctx: StartContext = {
-    root,
-    distLoadtest,
-    tmp,
-    originPort: 0,
-    nginxBin: null,
-    tools: {},
-    nofile: 65535,
-    startTimeoutMs: 15_000,
-  };
+  const ctx = localContext(path.dirname(fileURLToPath(import.meta.url)), 'profile');
+  const tmp = ctx.tmp;
   const started: Running[] = [];
   try {
     if (target !== 'uws' && target !== 'uws-read') {

@@ -150,16 +150,7 @@ export class Pipeline {
     } catch (err) {
       result = Promise.reject(err);
     }
-    if (result instanceof Later) {
-      const c = new Completion(this, ex, route, timer);
-      try {
-        result.attach(c);
-      } catch (err) {
-        c.error(err); // a throw before the reply was handed over: answered, and the books closed
-      }
-      return;
-    }
-    if (!(result instanceof Promise) && timer === undefined) {
+    if (!(result instanceof Promise) && !(result instanceof Later) && timer === undefined) {
       // Synchronous reply (respond, redirect): no promise on the way unless the body streams.
       const sent = ex.send(result);
       this.release(route);
@@ -168,27 +159,22 @@ export class Pipeline {
       else this.finish(ex, route.stats);
       return;
     }
-    void this.complete(ex, route, result, timer);
+    // Every other answer ends through one Completion: a Later hands the reply to it, a promise
+    // settles it, a synchronous reply under a timeout goes to it at once.
+    const c = new Completion(this, ex, route, timer);
+    if (result instanceof Later) {
+      try {
+        result.attach(c);
+      } catch (err) {
+        c.error(err); // a throw before the reply was handed over: answered, and the books closed
+      }
+    } else if (result instanceof Promise) {
+      result.then(
+        (reply) => c.reply(reply),
+        (err: unknown) => c.error(err),
+      );
+    } else c.reply(result);
   };
-
-  private async complete(
-    ex: Exchange,
-    route: CompiledRoute,
-    pending: Reply | Promise<Reply>,
-    timer: NodeJS.Timeout | undefined,
-  ) {
-    try {
-      const reply = await pending;
-      const sent = ex.send(reply);
-      if (sent !== RESOLVED) await sent; // a whole reply is written already: no extra turn
-    } catch (err) {
-      await this.fail(ex, err);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      this.release(route);
-      this.finish(ex, route.stats);
-    }
-  }
 
   release(route: CompiledRoute): void {
     route.active--;
@@ -283,7 +269,10 @@ export class Pipeline {
   }
 }
 
-/** The end of a request whose track answers through `Later`: write the reply, then close the books. */
+/**
+ * The end of a request whose reply is not written in the engine's callback: write the reply (or
+ * the error), then, once it is written, close the books (timer, route counts, metrics, access log).
+ */
 class Completion implements ReplySink {
   constructor(
     private readonly p: Pipeline,

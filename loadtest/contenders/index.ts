@@ -3,7 +3,8 @@
  * the origin, the proxy contenders (nginx, HAProxy, Caddy, fastify, the two floors of our own stack)
  * and the handler contenders; Switchyard is both, with the access log off and on.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitReady } from '../lib/net.js';
 import { type Spawned, spawnTracked, stop } from '../lib/proc.js';
@@ -87,6 +88,26 @@ export interface Running {
 export type StartResult = { ok: true; server: Running } | { ok: false; reason: string; output: string };
 
 /** Starts server `id` and waits for it to answer; never throws. */
+/**
+ * A start context for a tool that runs a few contenders of its own (bench:ab, bench:profile): the
+ * repository around `distLoadtest`, a scratch directory removed at exit, no nginx, HAProxy or
+ * Caddy. The origin's port is filled in once it runs.
+ */
+export function localContext(distLoadtest: string, name: string): StartContext {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), `switchyard-${name}-`));
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+  return {
+    root: path.resolve(distLoadtest, '..', '..'),
+    distLoadtest,
+    tmp,
+    originPort: 0,
+    nginxBin: null,
+    tools: {},
+    nofile: 65535,
+    startTimeoutMs: 15_000,
+  };
+}
+
 export async function startServer(id: ServerId, ctx: StartContext): Promise<StartResult> {
   const port = await freePort();
   let proc: Spawned;

@@ -36,6 +36,11 @@ export function checkGoals(scenarios: ScenarioResult[], paired: PairedRow[] = []
   const hello = find('hello');
   const sy = row(proxy, 'switchyard');
   const hy = row(hello, 'switchyard');
+  /** CPU per request of `a` ÷ `b` in scenario `s` (median of per-round ratios), when both ran. */
+  const cpu = (s: ThroughputResult | undefined, a: string, b: string) => {
+    const r = row(s, a);
+    return r ? cpuRatio(r, row(s, b)) : undefined;
+  };
   const logOn = (s: ThroughputResult | undefined, base: ThroughputRow | undefined) => {
     const on = row(s, 'switchyard-log');
     return on && base ? rpsRatio(on, base) : undefined;
@@ -81,31 +86,25 @@ export function checkGoals(scenarios: ScenarioResult[], paired: PairedRow[] = []
     },
     {
       goal: 'context — proxy: CPU/req ÷ the dispatch floor sending and copying a proxy’s fields',
-      measured: sy ? cpuRatio(sy, row(proxy, 'uws-undici-fields')) : undefined,
+      measured: cpu(proxy, 'switchyard', 'uws-undici-fields'),
       paired: pairedRatio(paired, 'switchyard', 'uws-undici-fields', '/small'),
       kind: 'info',
     },
     {
       goal: 'context — proxy: CPU/req of the dispatch floor with a proxy’s fields ÷ the dispatch floor',
-      measured: (() => {
-        const r = row(proxy, 'uws-undici-fields');
-        return r ? cpuRatio(r, row(proxy, 'uws-undici')) : undefined;
-      })(),
+      measured: cpu(proxy, 'uws-undici-fields', 'uws-undici'),
       paired: pairedRatio(paired, 'uws-undici-fields', 'uws-undici', '/small'),
       kind: 'info',
     },
     {
       goal: 'context — hello: CPU/req ÷ raw uWS.js reading the whole request head (what our code adds)',
-      measured: hy ? cpuRatio(hy, row(hello, 'uws-read')) : undefined,
+      measured: cpu(hello, 'switchyard', 'uws-read'),
       paired: pairedRatio(paired, 'switchyard', 'uws-read', '/hello'),
       kind: 'info',
     },
     {
       goal: 'context — hello: CPU/req of raw uWS.js reading the request head ÷ raw uWS.js',
-      measured: (() => {
-        const r = row(hello, 'uws-read');
-        return r ? cpuRatio(r, row(hello, 'uws')) : undefined;
-      })(),
+      measured: cpu(hello, 'uws-read', 'uws'),
       paired: pairedRatio(paired, 'uws-read', 'uws', '/hello'),
       kind: 'info',
     },
