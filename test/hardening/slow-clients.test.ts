@@ -218,8 +218,15 @@ routes:
 
     const perClient: Record<string, number> = {};
     const traffic = normalTraffic(`${sy.url}/hello`);
-    let before = baseRss;
+    const isStalled = (l: Record<string, unknown>) => /(^|&)g=\d-\d+$/.test(String(l.query ?? ''));
+    let peakFds = 0;
+    // One group at a time, each closed before the next starts. A stalled socket's kernel buffers
+    // hold megabytes (loopback autotuning); 600 at once pass the kernel's TCP memory pressure mark
+    // (tcp_mem), and then each socket that closes frees room that the others take as write progress,
+    // which rightly restarts their 10 s timers: closing them would take a chain of rounds whose
+    // length depends on the machine's memory, not on our timers.
     for (const [gi, g] of groups.entries()) {
+      const before = sy.rss();
       const started: Promise<void>[] = [];
       for (let i = 0; i < N; i++)
         started.push(stall(`${g.path}${g.path.includes('?') ? '&' : '?'}g=${gi}-${i}`));
@@ -234,17 +241,19 @@ routes:
       }
       samples.sort((a, b) => a - b);
       perClient[g.name] = (samples[1]! - before) / N;
-      before = samples[1]!;
+      peakFds = Math.max(peakFds, sy.fds());
+      // Every stalled response is closed by the server (no client closes anything here); the
+      // limit is only when to give up: the timers themselves are checked below.
+      const mine = (l: Record<string, unknown>) => isStalled(l) && String(l.query).includes(`g=${gi}-`);
+      // polled slowly: each read parses the whole access log, and this process is also the upstream
+      // feeding the proxy group (a busy poll here starved it, spreading that group's closes)
+      const logged = await settle(() => sy.accessLog().filter(mine).length, {
+        target: (n) => n === N,
+        ms: 60_000,
+        everyMs: 250,
+      });
+      expect(logged, `stalled responses of "${g.name}" closed and logged`).toBe(N);
     }
-    const peakFds = sy.fds();
-
-    // Every stalled response is closed by the server (no client closes anything here).
-    const isStalled = (l: Record<string, unknown>) => /(^|&)g=\d-\d+$/.test(String(l.query ?? ''));
-    await until(
-      () => sy.accessLog().filter(isStalled).length === 3 * N,
-      30_000,
-      'every stalled response to be logged',
-    );
     const { latencies, errors } = await traffic.stop();
     const stalled = sy.accessLog().filter(isStalled);
     await until(() => sy.fds() <= baseFds, `descriptors back to ${baseFds} (now ${sy.fds()})`);
@@ -300,5 +309,5 @@ routes:
     // the known gap: the probe waited for a stalled reader to be closed
     expect(waited.status).toBe(200);
     expect(waited.ms).toBeGreaterThan(5_000);
-  }, 120_000);
+  }, 240_000);
 });
