@@ -22,6 +22,12 @@ export interface LoadSpec {
   bodyBytes?: number;
   /** Per-request timeout in seconds (a request slower than this counts as a socket error). */
   timeoutSec?: number;
+  /**
+   * wrk only: each connection waits a random 0 to 2 × `paceMs` ms (whole ms) before each request,
+   * so the offered rate is about connections ÷ (paceMs + latency) and arrivals are spread out, not
+   * in bursts of every connection at once. Unset: back to back (each server at its own saturation).
+   */
+  paceMs?: number;
 }
 
 export interface LoadResult {
@@ -63,6 +69,9 @@ function wrkLua(spec: LoadSpec): string {
   if (spec.bodyBytes) {
     lines.push(`wrk.body = string.rep("x", ${spec.bodyBytes})`);
     lines.push('wrk.headers["Content-Type"] = "application/octet-stream"');
+  }
+  if (spec.paceMs !== undefined) {
+    lines.push(`delay = function() return math.random(0, ${2 * spec.paceMs}) end`);
   }
   lines.push(
     'done = function(summary, latency, requests)',

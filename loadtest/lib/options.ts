@@ -1,7 +1,15 @@
 /** Command-line options of `npm run bench -- …`. */
 import { parseArgs } from 'node:util';
 
-export const SCENARIO_IDS = ['idle', 'proxy-small', 'proxy-64k', 'proxy-upload', 'hello', 'mixed'] as const;
+export const SCENARIO_IDS = [
+  'idle',
+  'proxy-small',
+  'proxy-rate',
+  'proxy-64k',
+  'proxy-upload',
+  'hello',
+  'mixed',
+] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface Options {

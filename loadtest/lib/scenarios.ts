@@ -6,13 +6,18 @@ import type { Answer } from './net.js';
 export const MiB = 1024 * 1024;
 
 export interface ThroughputDef {
-  id: 'proxy-small' | 'proxy-64k' | 'proxy-upload' | 'hello';
+  id: 'proxy-small' | 'proxy-rate' | 'proxy-64k' | 'proxy-upload' | 'hello';
   title: string;
   /** One line for the README/table: what the number means. */
   what: string;
   method: 'GET' | 'POST';
   path: string;
   bodyBytes?: number;
+  /**
+   * Offer about this many req/s to every contender (wrk paced, lib/load.ts `paceMs`) instead of
+   * loading each to its saturation: latency at the same load. Needs wrk.
+   */
+  offeredRps?: number;
   contenders: ServerId[];
   reference: ServerId;
   /** The floor of our own stack (the same libraries without our code): CPU is also compared to it. */
@@ -62,6 +67,22 @@ export const THROUGHPUT: ThroughputDef[] = [
     reference: 'nginx',
     floor: 'uws-undici',
     fastify: 'fastify-proxy',
+    expect: body('hello world\n'),
+  },
+  {
+    id: 'proxy-rate',
+    title: 'Proxy, small response at one offered rate',
+    what:
+      'GET /small at about 8,000 req/s for every contender (each connection waits a random 0–16 ms ' +
+      'between requests), below the capacity of each: latency and CPU at the same load, where ' +
+      'proxy-small loads each to its own saturation.',
+    method: 'GET',
+    path: '/small',
+    offeredRps: 8000,
+    contenders: ['switchyard', 'switchyard-log', 'uws-undici', 'nginx', 'haproxy'],
+    reference: 'nginx',
+    floor: 'uws-undici',
+    fastify: 'nginx',
     expect: body('hello world\n'),
   },
   {
