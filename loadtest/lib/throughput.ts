@@ -41,9 +41,12 @@ export async function runThroughput(def: ThroughputDef, env: RunEnv): Promise<Th
 
   // paced: connections × 1000 ÷ paceMs ≈ the offered rate (each connection's mean wait is paceMs)
   const paceMs =
-    def.offeredRps === undefined ? undefined : Math.max(1, Math.round((opts.connections * 1000) / def.offeredRps));
+    def.offeredRps === undefined
+      ? undefined
+      : Math.max(1, Math.round((opts.connections * 1000) / def.offeredRps));
   if (paceMs !== undefined && env.tool.kind !== 'wrk') {
-    for (const row of live.keys()) Object.assign(row, { status: 'skipped', reason: 'an offered rate needs wrk' });
+    for (const row of live.keys())
+      Object.assign(row, { status: 'skipped', reason: 'an offered rate needs wrk' });
     live.clear();
   }
   const active = [...live.keys()];
