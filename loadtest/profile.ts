@@ -45,11 +45,19 @@ const TARGETS: ServerId[] = [
   'uws-socket',
 ];
 
-/** The share of a sample: the nearest JavaScript frame's owner, or what native code it is in. */
-function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: string } {
-  for (const f of frames) {
+/**
+ * The share of a sample: the nearest JavaScript frame's owner, or what native code it is in.
+ * `uws`: the sample is in uWS.js's native code (or below it) called from that JavaScript frame —
+ * an API call such as `writeHeader` or `getHeader`, which any server making that call pays.
+ */
+function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: string; uws?: boolean } {
+  for (const [i, f] of frames.entries()) {
     if (!f.sym.startsWith('JS:')) continue;
     const s = f.sym;
+    if (frames.slice(0, i).some((g) => g.dso.includes('uws_'))) {
+      const o = owner(frames.slice(i));
+      return { ...o, uws: true };
+    }
     const fn = s.replace(/^JS:\S?/, '').replace(/file:\/\/\//, '/');
     if (s.includes('/dist/src/') || s.includes('/dist/routes/')) return { what: 'our code', fn };
     if (s.includes('/dist/loadtest/')) return { what: 'the contender’s own JS', fn };
@@ -70,7 +78,7 @@ function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: str
 async function attribute(perf: string, data: string, top: number, usPerSample: number): Promise<number> {
   const child = spawn(perf, ['script', '-i', data], { stdio: ['ignore', 'pipe', 'ignore'] });
   const rl = createInterface({ input: child.stdout });
-  const byWhat = new Map<string, { n: number; kernel: number }>();
+  const byWhat = new Map<string, { n: number; kernel: number; uws: number }>();
   const byFn = new Map<string, number>();
   const byKernelSym = new Map<string, number>();
   let frames: { sym: string; dso: string }[] = [];
@@ -79,8 +87,9 @@ async function attribute(perf: string, data: string, top: number, usPerSample: n
     if (frames.length === 0) return;
     total++;
     const o = owner(frames);
-    const e = byWhat.get(o.what) ?? { n: 0, kernel: 0 };
+    const e = byWhat.get(o.what) ?? { n: 0, kernel: 0, uws: 0 };
     e.n++;
+    if (o.uws) e.uws++;
     if (frames[0]!.dso.includes('kernel')) {
       e.kernel++;
       byKernelSym.set(frames[0]!.sym, (byKernelSym.get(frames[0]!.sym) ?? 0) + 1);
@@ -103,7 +112,8 @@ async function attribute(perf: string, data: string, top: number, usPerSample: n
   const us = (n: number) => `${(n * usPerSample).toFixed(1).padStart(5)} µs/req`;
   for (const [what, e] of [...byWhat].sort((a, b) => b[1].n - a[1].n))
     log(
-      `  ${pct(e.n)} ${us(e.n)}  ${what}  (in the kernel: ${pct(e.kernel).trim()}, ${us(e.kernel).trim()})`,
+      `  ${pct(e.n)} ${us(e.n)}  ${what}  (in the kernel: ${pct(e.kernel).trim()}, ${us(e.kernel).trim()}` +
+        `${e.uws > 0 ? `; in uWS.js API calls it made: ${pct(e.uws).trim()}, ${us(e.uws).trim()}` : ''})`,
     );
   log(`\nnearest JavaScript function, top ${top}:`);
   for (const [fn, n] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) log(`  ${pct(n)}  ${fn}`);
