@@ -1,5 +1,5 @@
 /**
- * `npm run bench:profile -- [--target=switchyard] [--path=/small] [--seconds=6] [--kernel=N]`: where one
+ * `npm run bench:profile -- [--target=switchyard] [--path=/small] [--seconds=6] [--kernel=N] [--rate=N]`: where one
  * contender's CPU goes under load, split between our code, undici, pino, Node's streams, uWS and
  * the kernel (docs/performance.md).
  *
@@ -9,7 +9,8 @@
  * with none, to uWS's native send/receive or the event loop. CPU per request is samples × the
  * sampling period ÷ requests served while sampling. Needs `perf` (Debian: linux-perf) and wrk.
  * `--kernel=N` also lists the N kernel functions with the most samples of their own (is a
- * socket's kernel time the send itself, or waking the process at the other end?).
+ * socket's kernel time the send itself, or waking the process at the other end?). `--rate=N` offers
+ * about N req/s (wrk paced, as the bench's `proxy-rate`) instead of loading the target to saturation.
  */
 
 import { spawn } from 'node:child_process';
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     top: { type: 'string', default: '25' },
     kernel: { type: 'string', default: '0' },
+    rate: { type: 'string' },
   },
 });
 const HZ = 1999;
@@ -149,15 +151,22 @@ async function main(): Promise<void> {
     started.push(r.server);
     const s = r.server;
     const seconds = Number(values.seconds);
+    const rate = values.rate === undefined ? undefined : Number(values.rate);
+    if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
+      throw new Error(`--rate: "${values.rate}" is not a positive whole number of req/s`);
     const spec = (d: number) => ({
       url: `http://127.0.0.1:${s.port}${values.path}`,
       connections: 64,
       threads: 1,
       durationSec: d,
       method: 'GET' as const,
+      // 64 connections, each waiting a random 0 to 2 × paceMs: ≈ rate req/s
+      ...(rate === undefined ? {} : { paceMs: Math.max(1, Math.round(64_000 / rate)) }),
     });
     const tool = { kind: 'wrk' as const, bin: wrk };
-    log(`profile: ${LABELS[target]}, GET ${values.path}, ${seconds} s sampled at ${HZ} Hz`);
+    log(
+      `profile: ${LABELS[target]}, GET ${values.path}${rate === undefined ? '' : ` offered ≈ ${rate} req/s`}, ${seconds} s sampled at ${HZ} Hz`,
+    );
     await runLoad(tool, spec(3), tmp); // warm-up: JIT
     const load = runLoad(tool, spec(seconds + 2), tmp);
     await sleep(1000);
