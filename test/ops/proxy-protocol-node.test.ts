@@ -14,57 +14,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseProxyHeader } from '../../src/http/proxy-header.js';
 import { freePort } from '../helpers/cli.js';
+import { exchange, GET, v1, v2 } from '../helpers/proxy-protocol.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { sleep, until } from '../helpers/wait.js';
-
-const SIG = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
-
-/** A PROXY v2 header: PROXY (or LOCAL) over TCP/IPv4, or TCP/IPv6 (`src` written out in full). */
-function v2(src: string, opts: { local?: boolean } = {}): Buffer {
-  const six = src.includes(':');
-  const ip = (a: string) =>
-    six
-      ? Buffer.from(a.split(':').flatMap((g) => [Number.parseInt(g, 16) >> 8, Number.parseInt(g, 16) & 255]))
-      : Buffer.from(a.split('.').map(Number));
-  const dst = six ? '0:0:0:0:0:0:0:1' : '10.0.0.1';
-  const addr = Buffer.concat([ip(src), ip(dst), Buffer.from([0x9c, 0x40, 0, 80])]);
-  return Buffer.concat([
-    SIG,
-    Buffer.from([opts.local ? 0x20 : 0x21, six ? 0x21 : 0x11, 0, addr.length]),
-    addr,
-  ]);
-}
-
-const v1 = (src: string) => Buffer.from(`PROXY TCP4 ${src} 10.0.0.1 40000 80\r\n`);
-const GET = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
-
-/** Send `parts` (a pause between them) on a fresh connection; what came back once closed or quiet. */
-function exchange(port: number, ...parts: Buffer[]): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let text = '';
-    let t: NodeJS.Timeout | undefined;
-    const done = (closed: boolean) => {
-      clearTimeout(t);
-      s.destroy();
-      resolve({ text, closed });
-    };
-    s.on('data', (d) => {
-      text += d.toString('latin1');
-      clearTimeout(t);
-      t = setTimeout(() => done(false), 300);
-    });
-    s.on('close', () => done(true));
-    s.on('error', () => done(true));
-    void (async () => {
-      for (const p of parts) {
-        s.write(p);
-        await new Promise((r) => setTimeout(r, 30));
-      }
-    })();
-    t = setTimeout(() => done(false), 5000);
-  });
-}
 
 describe('the header parser (src/http/proxy-header.ts)', () => {
   it('reads v1 and v2, waits for the rest of a partial one, refuses malformed ones', () => {

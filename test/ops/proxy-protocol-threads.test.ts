@@ -3,27 +3,11 @@
  * the header and believes it only from trusted_proxies, so the client in the access log is the
  * header's source on whichever thread the kernel picked; a request without a header is refused.
  */
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedCli, startCli } from '../helpers/cli.js';
 import { uwsAvailable } from '../helpers/engines.js';
+import { exchange, v2 } from '../helpers/proxy-protocol.js';
 import { until } from '../helpers/wait.js';
-
-const SIG = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
-const v2 = (a: number) =>
-  Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0, 12, 203, 0, 113, a, 10, 0, 0, 1, 0x9c, 0x40, 0, 80])]);
-
-function exchange(port: number, bytes: Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1', () => s.write(bytes));
-    let text = '';
-    s.on('data', (d) => {
-      text += d.toString('latin1');
-    });
-    s.on('close', () => resolve(text));
-    s.on('error', () => resolve(text));
-  });
-}
 
 let cli: StartedCli;
 
@@ -43,12 +27,15 @@ routes:
     for (let i = 1; i <= 20; i++) {
       const r = await exchange(
         cli.port,
-        Buffer.concat([v2(i), Buffer.from(`GET /a?i=${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)]),
+        Buffer.concat([
+          v2(`203.0.113.${i}`),
+          Buffer.from(`GET /a?i=${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+        ]),
       );
-      expect(r).toMatch(/^HTTP\/1\.1 200/);
+      expect(r.text).toMatch(/^HTTP\/1\.1 200/);
     }
     const none = await exchange(cli.port, Buffer.from('GET /a?i=none HTTP/1.1\r\nHost: x\r\n\r\n'));
-    expect(none).toMatch(/^HTTP\/1\.1 400/);
+    expect(none.text).toMatch(/^HTTP\/1\.1 400/);
     await until(() => cli.accessLog().filter((l) => l.path === '/a').length === 21, 'every access line');
     const lines = cli.accessLog().filter((l) => l.path === '/a');
     for (const l of lines.filter((x) => x.query !== 'i=none')) {

@@ -6,43 +6,11 @@
  */
 
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { type Engine, uwsAvailable } from '../helpers/engines.js';
+import { exchange, GET, v2 } from '../helpers/proxy-protocol.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-
-/** A PROXY v2 header: TCP over IPv4, from src:sport to 10.0.0.1:80. */
-function v2(src: string, sport: number): Buffer {
-  const sig = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
-  const addr = Buffer.from([...src.split('.').map(Number), 10, 0, 0, 1, sport >> 8, sport & 255, 0, 80]);
-  return Buffer.concat([sig, Buffer.from([0x21, 0x11, 0x00, addr.length]), addr]);
-}
-
-/** Send bytes on a fresh connection; resolve with what came back when the server closes or goes quiet. */
-function exchange(port: number, bytes: Buffer): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let text = '';
-    let t: NodeJS.Timeout | undefined;
-    const done = (closed: boolean) => {
-      clearTimeout(t);
-      s.destroy();
-      resolve({ text, closed });
-    };
-    s.on('data', (d) => {
-      text += d.toString('latin1');
-      clearTimeout(t);
-      t = setTimeout(() => done(false), 300);
-    });
-    s.on('close', () => done(true));
-    s.on('error', () => done(true));
-    s.write(bytes);
-    t = setTimeout(() => done(false), 3000);
-  });
-}
-
-const GET = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
 
 let s: TestServer | undefined;
 afterEach(async () => {
@@ -74,7 +42,7 @@ describe.each(engines)('PROXY protocol listener (%s)', (engine) => {
     await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
     try {
       s = await serverWith('loopback', (up.address() as { port: number }).port, engine);
-      const r = await exchange(s.port, Buffer.concat([v2('203.0.113.7', 40000), GET('/up/x')]));
+      const r = await exchange(s.port, Buffer.concat([v2('203.0.113.7'), GET('/up/x')]));
       expect(r.text).toMatch(/^HTTP\/1\.1 200/);
       expect(seen[0]!['x-forwarded-for']).toBe('203.0.113.7');
       await new Promise((t) => setTimeout(t, 50));
@@ -94,7 +62,7 @@ describe.each(engines)('PROXY protocol listener (%s)', (engine) => {
 
   it('a header from a peer not in trusted_proxies: refused, never believed', async () => {
     s = await serverWith('10.0.0.0/8', 1, engine);
-    const r = await exchange(s.port, Buffer.concat([v2('203.0.113.7', 40000), GET('/a')]));
+    const r = await exchange(s.port, Buffer.concat([v2('203.0.113.7'), GET('/a')]));
     expect(r.text).toMatch(/^HTTP\/1\.1 400/);
     await new Promise((t) => setTimeout(t, 50));
     expect(s.access.at(-1)).toMatchObject({ client: '127.0.0.1', status: 400, err: 'SY_ERR_PROXY_PROTOCOL' });
@@ -108,7 +76,7 @@ listen: [{ host: 127.0.0.1, port: 0, engine: uws }]
 trusted_proxies: [loopback]
 routes: [{ path: /a, respond: { body: "a" } }]
 `);
-    const r = await exchange(s.port, Buffer.concat([v2('203.0.113.7', 40000), GET('/a')]));
+    const r = await exchange(s.port, Buffer.concat([v2('203.0.113.7'), GET('/a')]));
     expect(r.text).toMatch(/^HTTP\/1\.1 200/);
     await new Promise((t) => setTimeout(t, 50));
     expect(s.access.at(-1)).toMatchObject({ client: '127.0.0.1', peer: '127.0.0.1' });
