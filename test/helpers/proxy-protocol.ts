@@ -1,6 +1,8 @@
 /**
- * PROXY protocol bytes for the tests (test/ops/proxy-protocol*.test.ts), and one raw exchange that
- * sends them with a request on a fresh connection.
+ * PROXY protocol bytes for the tests of the uws engine, the node engine and acceptor threads
+ * (test/ops/proxy-protocol.test.ts, test/ops/proxy-protocol-node.test.ts,
+ * test/ops/proxy-protocol-threads.test.ts), and one raw exchange that sends them with a request on
+ * a fresh connection.
  */
 import { connect } from 'node:net';
 
