@@ -135,7 +135,9 @@ describe.each([2, 4])('threads: %i', (n) => {
       `routes:\n  - { path: /r, respond: { body: ok }, rate: { limit: ${R}/s, burst: ${burst} } }\n`,
     );
     const port = c.ports[0]!;
-    const agents = Array.from({ length: 4 * n }, () => new Agent({ connections: 1 }));
+    // 16 connections whatever the thread count: the kernel spreads them by address hash, and with
+    // 2 threads 8 connections all land on one about 0.8 % of the time (seen once in CI)
+    const agents = Array.from({ length: 16 }, () => new Agent({ connections: 1 }));
     let ok = 0;
     let limited = 0;
     const t0 = performance.now();
@@ -157,8 +159,8 @@ describe.each([2, 4])('threads: %i', (n) => {
     expect(limited).toBeGreaterThan(0);
     expect(ok).toBeGreaterThan(expected * 0.95);
     expect(ok).toBeLessThan(expected * 1.05);
-    // Several threads answered them, so the total held across threads (the kernel spreads 16
-    // connections by address hash: one of 4 threads gets none about 4 % of the time).
+    // Several threads answered them, so the total held across threads (all 16 connections on one
+    // thread: 2 × 2⁻¹⁶ with 2 threads).
     expect(new Set((await accessLines(c, ok + limited)).map((l) => l.thread)).size).toBeGreaterThanOrEqual(2);
   });
 
