@@ -193,7 +193,7 @@ describe.each([2, 4])('threads: %i', (n) => {
   it('route queue caps hold process-wide, not per thread', async () => {
     const c = await start(n, `routes:\n  - { path: /g, handler: gate, queue: 2 }\n`);
     // every admitted request is held at the gate until all have been admitted or refused
-    const rs = await gated(c, 6 * n, () => expect(atGate(c)).toBe(2));
+    const rs = await gated(c, Math.max(16, 6 * n), () => expect(atGate(c)).toBe(2));
     const ok = rs.filter((r) => r.status === 200).length;
     const full = rs.filter((r) => r.status === 503).length;
     expect([ok, full]).toEqual([2, rs.length - 2]);
@@ -226,7 +226,9 @@ describe.each([2, 4])('threads: %i', (n) => {
   it('SIGTERM drains every thread: requests in flight all complete, the process exits 0', async () => {
     const c = await start(n, `shutdown: { grace: 10s }\nroutes:\n  - { path: /g, handler: gate }\n`);
     // in flight at the signal: every handler has its request and waits for the body
-    const rs = await gated(c, 4 * n, async () => {
+    // at least 16 connections: with fewer (8 with 2 threads) the kernel's address hash puts them
+    // all on one thread 0.8 % of the time, and the spread is asserted below
+    const rs = await gated(c, Math.max(16, 4 * n), async () => {
       c.kill('SIGTERM');
       await c.waitFor(/draining/);
     });
