@@ -47,26 +47,32 @@ const TARGETS: ServerId[] = [
   'uws-socket',
 ];
 
+/** Whose JavaScript frame `sym` is, or undefined for one that says nothing (an unnamed stub). */
+function jsOwner(s: string): string | undefined {
+  if (s.includes('/dist/src/') || s.includes('/dist/routes/')) return 'our code';
+  if (s.includes('/dist/loadtest/')) return 'the contender’s own JS';
+  if (s.includes('node_modules/undici')) return 'undici (JS)';
+  if (/pino|sonic-boom|quick-format/.test(s)) return 'pino + SonicBoom';
+  if (s.includes('node:')) return 'Node streams, net, timers (JS)';
+  if (s.includes('wasm')) return 'undici (llhttp wasm)';
+  return undefined;
+}
+
 /**
  * The share of a sample: the nearest JavaScript frame's owner, or what native code it is in.
  * `uws`: the sample is in uWS.js's native code (or below it) called from that JavaScript frame —
  * an API call such as `writeHeader` or `getHeader`, which any server making that call pays.
  */
 function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: string; uws?: boolean } {
-  for (const [i, f] of frames.entries()) {
-    if (!f.sym.startsWith('JS:')) continue;
-    const s = f.sym;
-    if (frames.slice(0, i).some((g) => g.dso.includes('uws_'))) {
-      const o = owner(frames.slice(i));
-      return { ...o, uws: true };
+  let uws = false;
+  for (const f of frames) {
+    if (!f.sym.startsWith('JS:')) {
+      uws ||= f.dso.includes('uws_');
+      continue;
     }
-    const fn = s.replace(/^JS:\S?/, '').replace(/file:\/\/\//, '/');
-    if (s.includes('/dist/src/') || s.includes('/dist/routes/')) return { what: 'our code', fn };
-    if (s.includes('/dist/loadtest/')) return { what: 'the contender’s own JS', fn };
-    if (s.includes('node_modules/undici')) return { what: 'undici (JS)', fn };
-    if (/pino|sonic-boom|quick-format/.test(s)) return { what: 'pino + SonicBoom', fn };
-    if (s.includes('node:')) return { what: 'Node streams, net, timers (JS)', fn };
-    if (s.includes('wasm')) return { what: 'undici (llhttp wasm)', fn };
+    const what = jsOwner(f.sym);
+    if (what !== undefined)
+      return { what, fn: f.sym.replace(/^JS:\S?/, '').replace(/file:\/\/\//, '/'), uws };
   }
   if (frames.some((f) => f.dso.includes('uws_'))) return { what: 'uWS native' };
   if (frames.some((f) => /^(__send|__libc_recv|__libc_sendto)$/.test(f.sym)))
@@ -160,8 +166,7 @@ async function main(): Promise<void> {
       threads: 1,
       durationSec: d,
       method: 'GET' as const,
-      // 64 connections, each waiting a random 0 to 2 × paceMs: ≈ rate req/s
-      ...(rate === undefined ? {} : { paceMs: Math.max(1, Math.round(64_000 / rate)) }),
+      offeredRps: rate,
     });
     const tool = { kind: 'wrk' as const, bin: wrk };
     log(

@@ -60,6 +60,11 @@ export interface ReplySink {
  */
 export abstract class Later {
   abstract attach(sink: ReplySink): void;
+
+  /** The same reply as a promise, for a caller that must await it. */
+  promise(): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => this.attach({ reply: resolve, error: reject }));
+  }
 }
 
 /** The request body as the engine delivers it: chunks in order, with backpressure. */

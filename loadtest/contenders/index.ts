@@ -87,7 +87,6 @@ export interface Running {
 
 export type StartResult = { ok: true; server: Running } | { ok: false; reason: string; output: string };
 
-/** Starts server `id` and waits for it to answer; never throws. */
 /**
  * A start context for a tool that runs a few contenders of its own (bench:ab, bench:profile): the
  * repository around `distLoadtest`, a scratch directory removed at exit, no nginx, HAProxy or
@@ -108,6 +107,7 @@ export function localContext(distLoadtest: string, name: string): StartContext {
   };
 }
 
+/** Starts server `id` and waits for it to answer; never throws. */
 export async function startServer(id: ServerId, ctx: StartContext): Promise<StartResult> {
   const port = await freePort();
   let proc: Spawned;

@@ -23,11 +23,12 @@ export interface LoadSpec {
   /** Per-request timeout in seconds (a request slower than this counts as a socket error). */
   timeoutSec?: number;
   /**
-   * wrk only: each connection waits a random 0 to 2 × `paceMs` ms (whole ms) before each request,
-   * so the offered rate is about connections ÷ (paceMs + latency) and arrivals are spread out, not
-   * in bursts of every connection at once. Unset: back to back (each server at its own saturation).
+   * wrk only: offer about this many req/s. Each connection waits a random 0 to 2 × pace ms (whole
+   * ms) before each request, pace = connections × 1000 ÷ offeredRps, so the rate is about
+   * connections ÷ (pace + latency) and arrivals are spread out, not in bursts of every connection
+   * at once. Unset: back to back (each server at its own saturation).
    */
-  paceMs?: number;
+  offeredRps?: number;
 }
 
 export interface LoadResult {
@@ -55,7 +56,10 @@ export function autocannonScript(): string | null {
 
 /** Runs one load step; throws if the tool fails or prints no result. */
 export async function runLoad(tool: LoadTool, spec: LoadSpec, tmpDir: string): Promise<LoadResult> {
-  return tool.kind === 'wrk' ? runWrk(tool.bin, spec, tmpDir) : runAutocannon(tool.script, spec, tmpDir);
+  if (tool.kind === 'wrk') return runWrk(tool.bin, spec, tmpDir);
+  if (spec.offeredRps !== undefined)
+    throw new Error('an offered rate needs wrk (autocannon is not paced here)');
+  return runAutocannon(tool.script, spec, tmpDir);
 }
 
 /**
@@ -70,8 +74,9 @@ function wrkLua(spec: LoadSpec): string {
     lines.push(`wrk.body = string.rep("x", ${spec.bodyBytes})`);
     lines.push('wrk.headers["Content-Type"] = "application/octet-stream"');
   }
-  if (spec.paceMs !== undefined) {
-    lines.push(`delay = function() return math.random(0, ${2 * spec.paceMs}) end`);
+  if (spec.offeredRps !== undefined) {
+    const pace = Math.max(1, Math.round((spec.connections * 1000) / spec.offeredRps));
+    lines.push(`delay = function() return math.random(0, ${2 * pace}) end`);
   }
   lines.push(
     'done = function(summary, latency, requests)',

@@ -14,7 +14,7 @@ export interface ThroughputDef {
   path: string;
   bodyBytes?: number;
   /**
-   * Offer about this many req/s to every contender (wrk paced, lib/load.ts `paceMs`) instead of
+   * Offer about this many req/s to every contender (wrk paced: lib/load.ts) instead of
    * loading each to its saturation: latency at the same load. Needs wrk.
    */
   offeredRps?: number;

@@ -39,12 +39,7 @@ export async function runThroughput(def: ThroughputDef, env: RunEnv): Promise<Th
   }
   for (const row of rows) if (row.status !== 'ok') env.log(`  ${def.id}: ${row.label} — ${row.reason}`);
 
-  // paced: connections × 1000 ÷ paceMs ≈ the offered rate (each connection's mean wait is paceMs)
-  const paceMs =
-    def.offeredRps === undefined
-      ? undefined
-      : Math.max(1, Math.round((opts.connections * 1000) / def.offeredRps));
-  if (paceMs !== undefined && env.tool.kind !== 'wrk') {
+  if (def.offeredRps !== undefined && env.tool.kind !== 'wrk') {
     for (const row of live.keys())
       Object.assign(row, { status: 'skipped', reason: 'an offered rate needs wrk' });
     live.clear();
@@ -66,7 +61,7 @@ export async function runThroughput(def: ThroughputDef, env: RunEnv): Promise<Th
         threads: opts.threads,
         method: def.method,
         bodyBytes: def.bodyBytes,
-        ...(paceMs === undefined ? {} : { paceMs }),
+        offeredRps: def.offeredRps,
       };
       try {
         if (round === 0 && opts.warmupSec > 0) {

@@ -103,10 +103,7 @@ export function withCompression(run: RunFn, cfg: CompressConfig): RunFn {
 
   return (ex, params) => {
     const r = run(ex, params);
-    if (r instanceof Later)
-      return new Promise<Reply>((resolve, reject) => r.attach({ reply: resolve, error: reject })).then(
-        (reply) => compress(ex, reply),
-      );
+    if (r instanceof Later) return r.promise().then((reply) => compress(ex, reply));
     return r instanceof Promise ? r.then((reply) => compress(ex, reply)) : compress(ex, r);
   };
 }

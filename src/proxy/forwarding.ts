@@ -66,11 +66,6 @@ export class Forwarding extends Later implements Plan, HeadSink {
     this.attempt();
   }
 
-  /** The same as a promise (a hedged request's racers). */
-  start(): Promise<Reply> {
-    return new Promise<Reply>((resolve, reject) => this.attach({ reply: resolve, error: reject }));
-  }
-
   private attempt(): void {
     let peer: Peer;
     try {
