@@ -19,7 +19,8 @@
  * unconditional) (test/conformance.test.ts 'DEL in a value → 400 from the proxy').
  *
  * Output: a flat [name, value, …] array for undici (its cheapest form). Per request: one pass over
- * the client's fields, one Map lookup each.
+ * the client's fields, one Map lookup each; the peer address is read only when X-Forwarded-For is
+ * sent or `trusted_proxies` is set (test/proxy/request-headers.test.ts).
  */
 
 import { syError } from '../errors.js';
@@ -60,6 +61,8 @@ export class RequestHeaders {
   private readonly emitXfp: boolean;
   private readonly emitXfh: boolean;
   private readonly emitId: boolean;
+  /** X-Forwarded-For or `trusted_proxies` needs the peer address; otherwise it is never read */
+  private readonly needsSource: boolean;
 
   constructor(route: ProxyRouteConfig, where: string, trust: Trust) {
     this.trust = trust;
@@ -77,6 +80,7 @@ export class RequestHeaders {
     this.emitXfp = !ruled.has('x-forwarded-proto');
     this.emitXfh = !ruled.has('x-forwarded-host');
     this.emitId = !ruled.has('x-request-id');
+    this.needsSource = this.emitXff || trust.any;
     const h = route.host_header;
     this.hostMode = h === 'pass' ? HostMode.Pass : h === 'upstream' ? HostMode.Upstream : HostMode.Fixed;
     this.fixedHost = h;
@@ -90,9 +94,10 @@ export class RequestHeaders {
    */
   build(ex: Exchange): string[] {
     const h = ex.headers;
-    // Where the request comes from: a trusted balancer's PROXY source, else the TCP peer.
-    const source = ex.proxied ?? ex.remoteAddress;
-    const trusted = this.trust.trusted(source);
+    // Where the request comes from: a trusted balancer's PROXY source, else the TCP peer. With
+    // uWS the peer address is a system call per request: read only when something uses it.
+    const source = this.needsSource ? (ex.proxied ?? ex.remoteAddress) : '';
+    const trusted = this.needsSource && this.trust.trusted(source);
     let named: string[] | null = null;
     for (let i = 0; i < h.length; i += 2)
       if (h[i] === 'connection') named = connectionNames(h[i + 1]!, named);

@@ -32,6 +32,11 @@ export class Trust {
     this.fn = proxyaddr.compile([...list]);
   }
 
+  /** Does any peer count as trusted (`trusted_proxies` is not empty)? */
+  get any(): boolean {
+    return this.fn !== null;
+  }
+
   /** Is this peer address a trusted proxy? */
   trusted(addr: string): boolean {
     const fn = this.fn;
