@@ -76,6 +76,11 @@ describe('Router', () => {
     expect(router.match('GET', 'x', '/users/a%20b')).toMatchObject({ params: { id: 'a b' } });
     expect(router.match('GET', 'x', '/users/')).toEqual({ kind: 'none' });
     expect(router.match('GET', 'x', '/users/1/2')).toEqual({ kind: 'none' });
+    // the literal part must be whole segments: neither a longer name nor the bare prefix matches
+    expect(router.match('GET', 'x', '/usersx/1')).toEqual({ kind: 'none' });
+    expect(router.match('GET', 'x', '/users')).toEqual({ kind: 'none' });
+    expect(router.match('GET', 'x', '/files/a')).toMatchObject({ params: { dir: 'a', '*': '' } });
+    expect(router.match('GET', 'x', '/filesa/b')).toEqual({ kind: 'none' });
   });
 
   it('matches a trailing * (also the bare prefix)', () => {

@@ -86,7 +86,17 @@ export function compilePattern(pattern: string): Matcher {
     };
   }
   const names = segs.map((s) => (s.startsWith(':') ? s.slice(1) : null));
+  // The literal segments before the first parameter, with the slash after them (`/fib/` for
+  // `/fib/:n`): a path without it cannot match, and is refused before it is split. Routes are
+  // tried in order, so every request reaching a later route passes this check here instead of
+  // paying a split per parameter route before it.
+  const first = names.findIndex((n) => n !== null);
+  const literal = `/${segs
+    .slice(0, first)
+    .map((s) => `${s}/`)
+    .join('')}`;
   return (path) => {
+    if (!path.startsWith(literal)) return null;
     const parts = path.split('/');
     // parts[0] is '' (leading slash)
     if (wildcard ? parts.length - 1 < segs.length : parts.length - 1 !== segs.length) return null;
