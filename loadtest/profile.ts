@@ -1,7 +1,7 @@
 /**
- * `npm run bench:profile -- [--target=switchyard] [--path=/small] [--seconds=6] [--kernel=N] [--rate=N]`: where one
- * contender's CPU goes under load, split between our code, undici, pino, Node's streams, uWS and
- * the kernel (docs/performance.md).
+ * `npm run bench:profile -- [--target=switchyard] [--with=ID] [--path=/small] [--seconds=6] [--kernel=N] [--rate=N]`:
+ * where one contender's CPU goes under load, split between our code, undici, pino, Node's streams,
+ * uWS and the kernel (docs/performance.md).
  *
  * The target runs with `--perf-basic-prof` (V8 names its JIT frames in /tmp/perf-PID.map) under
  * wrk -t1 -c64; `perf record -F 1999 -g` samples its CPU time (not wall time: a preempted thread
@@ -11,6 +11,11 @@
  * `--kernel=N` also lists the N kernel functions with the most samples of their own (is a
  * socket's kernel time the send itself, or waking the process at the other end?). `--rate=N` offers
  * about N req/s (wrk paced, as the bench's `proxy-rate`) instead of loading the target to saturation.
+ *
+ * `--with=ID` profiles a second contender at the same time, each loaded by its own wrk with half
+ * the connections (as `bench:ab` pairs them), and ends with the two side by side: each share in µs
+ * per request and their difference. Both see the same neighbours and the same machine, so the
+ * difference between the shares is what the paired CPU ratio of the bench is made of.
  */
 
 import { spawn } from 'node:child_process';
@@ -28,6 +33,7 @@ import { which } from './lib/tools.js';
 const { values } = parseArgs({
   options: {
     target: { type: 'string', default: 'switchyard' },
+    with: { type: 'string' },
     path: { type: 'string', default: '/small' },
     seconds: { type: 'string', default: '6' },
     top: { type: 'string', default: '25' },
@@ -82,8 +88,16 @@ function owner(frames: { sym: string; dso: string }[]): { what: string; fn?: str
   return { what: 'other native (malloc, V8 compiler …)' };
 }
 
-/** Prints the shares (and µs per request: `usPerSample`); returns the sample count. */
-async function attribute(perf: string, data: string, top: number, usPerSample: number): Promise<number> {
+/** A profile's samples: in all, by share (with their kernel and uWS.js API parts), by function. */
+interface Attribution {
+  total: number;
+  byWhat: Map<string, { n: number; kernel: number; uws: number }>;
+  byFn: Map<string, number>;
+  byKernelSym: Map<string, number>;
+}
+
+/** Reads `perf script` of `data` and attributes each sample (see `owner`). */
+async function attribute(perf: string, data: string): Promise<Attribution> {
   const child = spawn(perf, ['script', '-i', data], { stdio: ['ignore', 'pipe', 'ignore'] });
   const rl = createInterface({ input: child.stdout });
   const byWhat = new Map<string, { n: number; kernel: number; uws: number }>();
@@ -115,6 +129,12 @@ async function attribute(perf: string, data: string, top: number, usPerSample: n
     if (m) frames.push({ sym: m[1]!.trim().replace(/\+0x[0-9a-f]+$/, ''), dso: m[2]! });
   }
   flush();
+  return { total, byWhat, byFn, byKernelSym };
+}
+
+/** Prints the shares (and µs per request: `usPerSample`). */
+function report(a: Attribution, top: number, usPerSample: number): void {
+  const { total, byWhat, byFn, byKernelSym } = a;
   const pct = (n: number) => `${((100 * n) / Math.max(1, total)).toFixed(1).padStart(5)} %`;
   log(`\n${total} samples; share of the process's CPU by the nearest JavaScript frame:`);
   const us = (n: number) => `${(n * usPerSample).toFixed(1).padStart(5)} µs/req`;
@@ -131,12 +151,51 @@ async function attribute(perf: string, data: string, top: number, usPerSample: n
     for (const [sym, n] of [...byKernelSym].sort((a, b) => b[1] - a[1]).slice(0, kernelTop))
       log(`  ${pct(n)} ${us(n)}  ${sym}`);
   }
-  return total;
+}
+
+/** Two profiles taken at the same time, share by share in µs per request, and the difference. */
+function compare(names: [string, string], a: Attribution, b: Attribution, usA: number, usB: number): void {
+  const what = new Set([...a.byWhat.keys(), ...b.byWhat.keys()]);
+  const rows = [...what].map((w) => {
+    const x = a.byWhat.get(w);
+    const y = b.byWhat.get(w);
+    return {
+      w,
+      a: (x?.n ?? 0) * usA,
+      b: (y?.n ?? 0) * usB,
+      ak: (x?.kernel ?? 0) * usA,
+      bk: (y?.kernel ?? 0) * usB,
+    };
+  });
+  rows.sort((p, q) => Math.abs(q.a - q.b) - Math.abs(p.a - p.b));
+  const f = (v: number) => v.toFixed(1).padStart(6);
+  log(`
+side by side, µs per request (kernel part in brackets): ${names[0]} | ${names[1]} | difference`);
+  for (const r of rows)
+    log(`  ${f(r.a)} (${f(r.ak).trim()}) | ${f(r.b)} (${f(r.bk).trim()}) | ${f(r.a - r.b)}  ${r.w}`);
+  const ta = a.total * usA;
+  const tb = b.total * usB;
+  log(`  ${f(ta)}          | ${f(tb)}          | ${f(ta - tb)}  in all (ratio ${(ta / tb).toFixed(3)})`);
+  const kernelTop = Number(values.kernel);
+  if (kernelTop > 0) {
+    const syms = new Set([...a.byKernelSym.keys(), ...b.byKernelSym.keys()]);
+    const ks = [...syms].map((k) => ({
+      k,
+      a: (a.byKernelSym.get(k) ?? 0) * usA,
+      b: (b.byKernelSym.get(k) ?? 0) * usB,
+    }));
+    ks.sort((p, q) => Math.abs(q.a - q.b) - Math.abs(p.a - p.b));
+    log(`\nkernel functions (self) with the largest differences, µs per request, top ${kernelTop}:`);
+    for (const r of ks.slice(0, kernelTop)) log(`  ${f(r.a)} | ${f(r.b)} | ${f(r.a - r.b)}  ${r.k}`);
+  }
 }
 
 async function main(): Promise<void> {
-  const target = values.target as ServerId;
-  if (!TARGETS.includes(target)) throw new Error(`--target: one of ${TARGETS.join(', ')}`);
+  const targets = [values.target as ServerId];
+  if (values.with !== undefined) targets.push(values.with as ServerId);
+  for (const t of targets)
+    if (!TARGETS.includes(t)) throw new Error(`--target, --with: one of ${TARGETS.join(', ')}`);
+  if (targets.length === 2 && targets[0] === targets[1]) throw new Error('--with: a different contender');
   const perf = which('perf');
   const wrk = which('wrk');
   if (!perf || !wrk)
@@ -145,50 +204,87 @@ async function main(): Promise<void> {
   const tmp = ctx.tmp;
   const started: Running[] = [];
   try {
-    if (target !== 'uws' && target !== 'uws-read') {
+    if (targets.some((t) => t !== 'uws' && t !== 'uws-read')) {
       const o = await startServer('origin', ctx);
       if (!o.ok) throw new Error(`origin: ${o.reason}`);
       started.push(o.server);
       ctx.originPort = o.server.port;
     }
-    // V8 writes an isolate log beside the perf map; keep it in the scratch directory.
-    const r = await startServer(target, { ...ctx, nodeFlags: ['--perf-basic-prof'], nodeCwd: tmp });
-    if (!r.ok) throw new Error(`${target}: ${r.reason}\n${r.output}`);
-    started.push(r.server);
-    const s = r.server;
+    const servers: Running[] = [];
+    for (const t of targets) {
+      // V8 writes an isolate log beside the perf map; keep it in the scratch directory.
+      const r = await startServer(t, { ...ctx, nodeFlags: ['--perf-basic-prof'], nodeCwd: tmp });
+      if (!r.ok) throw new Error(`${t}: ${r.reason}\n${r.output}`);
+      started.push(r.server);
+      servers.push(r.server);
+    }
     const seconds = Number(values.seconds);
     const rate = values.rate === undefined ? undefined : Number(values.rate);
     if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
       throw new Error(`--rate: "${values.rate}" is not a positive whole number of req/s`);
-    const spec = (d: number) => ({
+    // Two targets share the machine as in bench:ab: half the connections (and the rate) each.
+    const share = servers.length;
+    const spec = (s: Running, d: number) => ({
       url: `http://127.0.0.1:${s.port}${values.path}`,
-      connections: 64,
+      connections: 64 / share,
       threads: 1,
       durationSec: d,
       method: 'GET' as const,
-      offeredRps: rate,
+      offeredRps: rate === undefined ? undefined : rate / share,
     });
     const tool = { kind: 'wrk' as const, bin: wrk };
     log(
-      `profile: ${LABELS[target]}, GET ${values.path}${rate === undefined ? '' : ` offered ≈ ${rate} req/s`}, ${seconds} s sampled at ${HZ} Hz`,
+      `profile: ${targets.map((t) => LABELS[t]).join(' and, at the same time, ')}, GET ${values.path}` +
+        `${rate === undefined ? '' : ` offered ≈ ${rate} req/s`}, ${seconds} s sampled at ${HZ} Hz`,
     );
-    await runLoad(tool, spec(3), tmp); // warm-up: JIT
-    const load = runLoad(tool, spec(seconds + 2), tmp);
+    await Promise.all(servers.map((s) => runLoad(tool, spec(s, 3), tmp))); // warm-up: JIT
+    const loads = servers.map((s) => runLoad(tool, spec(s, seconds + 2), tmp));
     await sleep(1000);
-    const data = path.join(tmp, 'perf.data');
-    const rec = await run(
-      perf,
-      ['record', '-F', String(HZ), '-g', '-p', String(s.pid), '-o', data, '--', 'sleep', String(seconds)],
-      (seconds + 30) * 1000,
+    const data = servers.map((_, i) => path.join(tmp, `perf-${i}.data`));
+    const recs = await Promise.all(
+      servers.map((s, i) =>
+        run(
+          perf,
+          [
+            'record',
+            '-F',
+            String(HZ),
+            '-g',
+            '-p',
+            String(s.pid),
+            '-o',
+            data[i]!,
+            '--',
+            'sleep',
+            String(seconds),
+          ],
+          (seconds + 30) * 1000,
+        ),
+      ),
     );
-    const res = await load;
-    if (!existsSync(data)) throw new Error(`perf record wrote nothing: ${rec.stderr.trim()}`);
-    const requests = (res.requests * seconds) / (seconds + 2);
-    const samples = await attribute(perf, data, Number(values.top), 1e6 / HZ / requests);
-    log(
-      `\n${Math.round(res.rps)} req/s; ≈ ${((samples * 1e6) / HZ / requests).toFixed(1)} µs CPU per request ` +
-        `(load average ${os.loadavg()[0]!.toFixed(2)})`,
-    );
+    const results = await Promise.all(loads);
+    const found: { a: Attribution; usPerSample: number }[] = [];
+    for (let i = 0; i < servers.length; i++) {
+      if (!existsSync(data[i]!)) throw new Error(`perf record wrote nothing: ${recs[i]!.stderr.trim()}`);
+      const requests = (results[i]!.requests * seconds) / (seconds + 2);
+      const a = await attribute(perf, data[i]!);
+      const usPerSample = 1e6 / HZ / requests;
+      if (servers.length === 2) log(`\n=== ${LABELS[targets[i]!]}`);
+      report(a, Number(values.top), usPerSample);
+      log(
+        `\n${Math.round(results[i]!.rps)} req/s; ≈ ${(a.total * usPerSample).toFixed(1)} µs CPU per request ` +
+          `(load average ${os.loadavg()[0]!.toFixed(2)})`,
+      );
+      found.push({ a, usPerSample });
+    }
+    if (found.length === 2)
+      compare(
+        [LABELS[targets[0]!], LABELS[targets[1]!]],
+        found[0]!.a,
+        found[1]!.a,
+        found[0]!.usPerSample,
+        found[1]!.usPerSample,
+      );
   } finally {
     for (const x of started.reverse()) await stop(x.proc.child);
   }
