@@ -133,7 +133,7 @@ async function attribute(perf: string, data: string): Promise<Attribution> {
 }
 
 /** Prints the shares (and µs per request: `usPerSample`). */
-function report(a: Attribution, top: number, usPerSample: number): void {
+function report(a: Attribution, top: number, usPerSample: number, kernelTop: number): void {
   const { total, byWhat, byFn, byKernelSym } = a;
   const pct = (n: number) => `${((100 * n) / Math.max(1, total)).toFixed(1).padStart(5)} %`;
   log(`\n${total} samples; share of the process's CPU by the nearest JavaScript frame:`);
@@ -145,7 +145,6 @@ function report(a: Attribution, top: number, usPerSample: number): void {
     );
   log(`\nnearest JavaScript function, top ${top}:`);
   for (const [fn, n] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) log(`  ${pct(n)}  ${fn}`);
-  const kernelTop = Number(values.kernel);
   if (kernelTop > 0) {
     log(`\nkernel functions (self), top ${kernelTop}:`);
     for (const [sym, n] of [...byKernelSym].sort((a, b) => b[1] - a[1]).slice(0, kernelTop))
@@ -153,40 +152,50 @@ function report(a: Attribution, top: number, usPerSample: number): void {
   }
 }
 
+/** One target's profile and what one sample is worth in µs per request. */
+interface Profiled {
+  label: string;
+  a: Attribution;
+  usPerSample: number;
+}
+
+const OWN_JS = new Set(['our code', 'the contender’s own JS']);
+
+/** Samples by share; ours and a contender's own JavaScript under one name, so that they line up. */
+function shares(a: Attribution, part: 'n' | 'kernel'): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const [what, e] of a.byWhat) {
+    const k = OWN_JS.has(what) ? 'the server’s own JavaScript' : what;
+    m.set(k, (m.get(k) ?? 0) + e[part]);
+  }
+  return m;
+}
+
+/** µs per request of both for every key of either, the largest differences first. */
+function pairs(x: Profiled, y: Profiled, mx: Map<string, number>, my: Map<string, number>) {
+  return [...new Set([...mx.keys(), ...my.keys()])]
+    .map((k) => ({ k, x: (mx.get(k) ?? 0) * x.usPerSample, y: (my.get(k) ?? 0) * y.usPerSample }))
+    .sort((p, q) => Math.abs(q.x - q.y) - Math.abs(p.x - p.y));
+}
+
 /** Two profiles taken at the same time, share by share in µs per request, and the difference. */
-function compare(names: [string, string], a: Attribution, b: Attribution, usA: number, usB: number): void {
-  const what = new Set([...a.byWhat.keys(), ...b.byWhat.keys()]);
-  const rows = [...what].map((w) => {
-    const x = a.byWhat.get(w);
-    const y = b.byWhat.get(w);
-    return {
-      w,
-      a: (x?.n ?? 0) * usA,
-      b: (y?.n ?? 0) * usB,
-      ak: (x?.kernel ?? 0) * usA,
-      bk: (y?.kernel ?? 0) * usB,
-    };
-  });
-  rows.sort((p, q) => Math.abs(q.a - q.b) - Math.abs(p.a - p.b));
+function compare(x: Profiled, y: Profiled, kernelTop: number): void {
   const f = (v: number) => v.toFixed(1).padStart(6);
-  log(`
-side by side, µs per request (kernel part in brackets): ${names[0]} | ${names[1]} | difference`);
-  for (const r of rows)
-    log(`  ${f(r.a)} (${f(r.ak).trim()}) | ${f(r.b)} (${f(r.bk).trim()}) | ${f(r.a - r.b)}  ${r.w}`);
-  const ta = a.total * usA;
-  const tb = b.total * usB;
-  log(`  ${f(ta)}          | ${f(tb)}          | ${f(ta - tb)}  in all (ratio ${(ta / tb).toFixed(3)})`);
-  const kernelTop = Number(values.kernel);
+  const kx = shares(x.a, 'kernel');
+  const ky = shares(y.a, 'kernel');
+  log(`\nside by side, µs per request (kernel part in brackets): ${x.label} | ${y.label} | difference`);
+  for (const r of pairs(x, y, shares(x.a, 'n'), shares(y.a, 'n'))) {
+    const ak = (kx.get(r.k) ?? 0) * x.usPerSample;
+    const bk = (ky.get(r.k) ?? 0) * y.usPerSample;
+    log(`  ${f(r.x)} (${f(ak).trim()}) | ${f(r.y)} (${f(bk).trim()}) | ${f(r.x - r.y)}  ${r.k}`);
+  }
+  const tx = x.a.total * x.usPerSample;
+  const ty = y.a.total * y.usPerSample;
+  log(`  ${f(tx)}          | ${f(ty)}          | ${f(tx - ty)}  in all (ratio ${(tx / ty).toFixed(3)})`);
   if (kernelTop > 0) {
-    const syms = new Set([...a.byKernelSym.keys(), ...b.byKernelSym.keys()]);
-    const ks = [...syms].map((k) => ({
-      k,
-      a: (a.byKernelSym.get(k) ?? 0) * usA,
-      b: (b.byKernelSym.get(k) ?? 0) * usB,
-    }));
-    ks.sort((p, q) => Math.abs(q.a - q.b) - Math.abs(p.a - p.b));
     log(`\nkernel functions (self) with the largest differences, µs per request, top ${kernelTop}:`);
-    for (const r of ks.slice(0, kernelTop)) log(`  ${f(r.a)} | ${f(r.b)} | ${f(r.a - r.b)}  ${r.k}`);
+    for (const r of pairs(x, y, x.a.byKernelSym, y.a.byKernelSym).slice(0, kernelTop))
+      log(`  ${f(r.x)} | ${f(r.y)} | ${f(r.x - r.y)}  ${r.k}`);
   }
 }
 
@@ -196,6 +205,7 @@ async function main(): Promise<void> {
   for (const t of targets)
     if (!TARGETS.includes(t)) throw new Error(`--target, --with: one of ${TARGETS.join(', ')}`);
   if (targets.length === 2 && targets[0] === targets[1]) throw new Error('--with: a different contender');
+  const kernelTop = Number(values.kernel);
   const perf = which('perf');
   const wrk = which('wrk');
   if (!perf || !wrk)
@@ -263,28 +273,21 @@ async function main(): Promise<void> {
       ),
     );
     const results = await Promise.all(loads);
-    const found: { a: Attribution; usPerSample: number }[] = [];
+    const found: Profiled[] = [];
     for (let i = 0; i < servers.length; i++) {
       if (!existsSync(data[i]!)) throw new Error(`perf record wrote nothing: ${recs[i]!.stderr.trim()}`);
       const requests = (results[i]!.requests * seconds) / (seconds + 2);
       const a = await attribute(perf, data[i]!);
       const usPerSample = 1e6 / HZ / requests;
       if (servers.length === 2) log(`\n=== ${LABELS[targets[i]!]}`);
-      report(a, Number(values.top), usPerSample);
+      report(a, Number(values.top), usPerSample, kernelTop);
       log(
         `\n${Math.round(results[i]!.rps)} req/s; ≈ ${(a.total * usPerSample).toFixed(1)} µs CPU per request ` +
           `(load average ${os.loadavg()[0]!.toFixed(2)})`,
       );
-      found.push({ a, usPerSample });
+      found.push({ label: LABELS[targets[i]!], a, usPerSample });
     }
-    if (found.length === 2)
-      compare(
-        [LABELS[targets[0]!], LABELS[targets[1]!]],
-        found[0]!.a,
-        found[1]!.a,
-        found[0]!.usPerSample,
-        found[1]!.usPerSample,
-      );
+    if (found.length === 2) compare(found[0]!, found[1]!, kernelTop);
   } finally {
     for (const x of started.reverse()) await stop(x.proc.child);
   }

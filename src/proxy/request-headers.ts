@@ -97,7 +97,7 @@ export class RequestHeaders {
     // Where the request comes from: a trusted balancer's PROXY source, else the TCP peer. With
     // uWS the peer address is a system call per request: read only when something uses it.
     const source = this.needsSource ? (ex.proxied ?? ex.remoteAddress) : '';
-    const trusted = this.needsSource && this.trust.trusted(source);
+    const trusted = this.trust.trusted(source); // trusts nobody when the source was not read
     let named: string[] | null = null;
     for (let i = 0; i < h.length; i += 2)
       if (h[i] === 'connection') named = connectionNames(h[i + 1]!, named);

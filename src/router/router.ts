@@ -90,11 +90,7 @@ export function compilePattern(pattern: string): Matcher {
   // `/fib/:n`): a path without it cannot match, and is refused before it is split. Routes are
   // tried in order, so every request reaching a later route passes this check here instead of
   // paying a split per parameter route before it.
-  const first = names.findIndex((n) => n !== null);
-  const literal = `/${segs
-    .slice(0, first)
-    .map((s) => `${s}/`)
-    .join('')}`;
+  const literal = base.slice(0, base.indexOf('/:') + 1);
   return (path) => {
     if (!path.startsWith(literal)) return null;
     const parts = path.split('/');
