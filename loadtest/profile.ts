@@ -46,6 +46,7 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 const TARGETS: ServerId[] = [
   'switchyard',
   'switchyard-log',
+  'switchyard-lean',
   'uws',
   'uws-read',
   'uws-undici',

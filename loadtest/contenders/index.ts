@@ -17,6 +17,7 @@ export type ServerId =
   | 'origin'
   | 'switchyard'
   | 'switchyard-log'
+  | 'switchyard-lean'
   | 'switchyard-base'
   | 'switchyard-base-log'
   | 'switchyard-node'
@@ -36,6 +37,7 @@ export const LABELS: Record<ServerId, string> = {
   origin: 'origin (raw uWS)',
   switchyard: 'Switchyard (uws engine)',
   'switchyard-log': 'Switchyard, access log on',
+  'switchyard-lean': 'Switchyard forwarding only the floor’s fields',
   'switchyard-base': 'Switchyard baseline (--baseline)',
   'switchyard-base-log': 'Switchyard baseline, access log on',
   'switchyard-node': 'Switchyard (node engine)',
@@ -193,6 +195,7 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
     }
     case 'switchyard':
     case 'switchyard-log':
+    case 'switchyard-lean':
     case 'switchyard-base':
     case 'switchyard-base-log':
     case 'switchyard-node': {
@@ -210,7 +213,8 @@ export async function startServer(id: ServerId, ctx: StartContext): Promise<Star
       mkdirSync(dir, { recursive: true });
       const engine = id === 'switchyard-node' ? 'node' : (ctx.engine ?? 'uws');
       const access = id.endsWith('-log') ? path.join(dir, 'access.log') : 'off';
-      const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort, engine, access });
+      const lean = id === 'switchyard-lean';
+      const conf = writeSwitchyardConf({ dir, port, originPort: ctx.originPort, engine, access, lean });
       proc = spawnTracked(id, process.execPath, [...(ctx.nodeFlags ?? []), cli, 'start', '-c', conf], {
         cwd: ctx.nodeCwd ?? root,
       });

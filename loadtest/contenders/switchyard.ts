@@ -13,7 +13,18 @@ export interface SwitchyardConf {
   engine: 'uws' | 'node';
   /** `log.access`: 'off' or a file path (JSON lines, as an operator would configure it). */
   access: string;
+  /**
+   * The proxy route forwards what the dispatch floor forwards (`switchyard-lean`): its
+   * `request_headers` remove X-Forwarded-For, -Proto, -Host and X-Request-Id, so the peer address is
+   * never read and no request id is made. Everything else (checks, router, metrics, response-field
+   * rules) stays on.
+   */
+  lean?: boolean;
 }
+
+/** `request_headers` of the lean proxy route: the four fields the dispatch floor does not send. */
+const LEAN =
+  ', request_headers: { remove: [x-forwarded-for, x-forwarded-proto, x-forwarded-host, x-request-id] }';
 
 /** Writes `switchyard.yaml` into `conf.dir` and returns its path. */
 export function writeSwitchyardConf(conf: SwitchyardConf): string {
@@ -30,7 +41,7 @@ upstreams:
 routes:
   - { path: /hello, handler: hello }
   - { path: "/fib/:n", handler: fib }
-  - { path: "/*", proxy: origin }
+  - { path: "/*", proxy: origin${conf.lean === true ? LEAN : ''} }
 `;
   const file = path.join(conf.dir, 'switchyard.yaml');
   writeFileSync(file, text);

@@ -40,10 +40,14 @@ const length = (n: number) => (a: Answer) =>
       : `body is ${a.body.length} bytes, not ${n}`;
 
 const PROXIES: ServerId[] = ['switchyard', 'switchyard-node', 'nginx', 'haproxy', 'caddy', 'fastify-proxy'];
-/** proxy-small carries issue 18's goals: every contender, our floors and the access log on. */
+/**
+ * proxy-small carries issue 18's goals: every contender, our floors, the access log on, and
+ * Switchyard forwarding only what the dispatch floor forwards (the like-for-like comparison).
+ */
 const PROXIES_SMALL: ServerId[] = [
   'switchyard',
   'switchyard-log',
+  'switchyard-lean',
   'switchyard-base',
   'switchyard-base-log',
   'uws-undici',
@@ -148,6 +152,7 @@ export interface PairDef {
 export const PAIRED: PairDef[] = [
   { scenario: 'proxy-small', path: '/small', a: 'switchyard', b: 'uws-undici' },
   { scenario: 'proxy-small', path: '/small', a: 'switchyard', b: 'uws-undici-fields' },
+  { scenario: 'proxy-small', path: '/small', a: 'switchyard-lean', b: 'uws-undici' },
   { scenario: 'proxy-small', path: '/small', a: 'uws-undici-fields', b: 'uws-undici' },
   { scenario: 'proxy-small', path: '/small', a: 'switchyard', b: 'nginx' },
   { scenario: 'proxy-small', path: '/small', a: 'switchyard-log', b: 'switchyard' },
