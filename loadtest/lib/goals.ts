@@ -54,15 +54,6 @@ export function checkGoals(scenarios: ScenarioResult[], paired: PairedRow[] = []
       limit: 1.2,
       kind: 'max',
     },
-    {
-      // The floor sends Host alone; this is Switchyard sending the same (its route removes the
-      // forwarding fields and the request id), with every check, rule and metric still on.
-      goal: 'proxy, like for like: CPU/req ≤ 1.2× the dispatch floor, both sending the upstream only Host',
-      measured: cpu(proxy, 'switchyard-lean', 'uws-undici'),
-      paired: pairedRatio(paired, 'switchyard-lean', 'uws-undici', '/small'),
-      limit: 1.2,
-      kind: 'max',
-    },
     { goal: 'proxy: req/s ≥ 0.55× nginx', measured: sy?.vsReference, limit: 0.55, kind: 'min' },
     {
       goal: 'proxy: p99 ≤ 2× nginx, each loaded to its own saturation (64 connections back to back)',
@@ -104,6 +95,14 @@ export function checkGoals(scenarios: ScenarioResult[], paired: PairedRow[] = []
       paired: inverse(pairedRatio(paired, 'switchyard-log', 'switchyard', '/hello')),
       limit: 0.9,
       kind: 'min',
+    },
+    {
+      // The floor sends Host alone; this is Switchyard sending the same (its route removes the
+      // forwarding fields and the request id), with every check, rule and metric still on.
+      goal: 'context — proxy sending only Host, as the floor does: CPU/req ÷ the dispatch floor',
+      measured: cpu(proxy, 'switchyard-lean', 'uws-undici'),
+      paired: pairedRatio(paired, 'switchyard-lean', 'uws-undici', '/small'),
+      kind: 'info',
     },
     {
       goal: 'context — proxy: CPU/req ÷ the dispatch floor sending and copying a proxy’s fields',
