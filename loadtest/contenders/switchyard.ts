@@ -14,10 +14,9 @@ export interface SwitchyardConf {
   /** `log.access`: 'off' or a file path (JSON lines, as an operator would configure it). */
   access: string;
   /**
-   * The proxy route forwards what the dispatch floor forwards (`switchyard-lean`): its
-   * `request_headers` remove X-Forwarded-For, -Proto, -Host and X-Request-Id, so the peer address is
-   * never read and no request id is made. Everything else (checks, router, metrics, response-field
-   * rules) stays on.
+   * The proxy route sends what the dispatch floor sends (`switchyard-lean`): its `request_headers`
+   * remove X-Forwarded-For, -Proto, -Host and X-Request-Id, so the peer address is never read and
+   * no request id is made. Everything else (checks, router, metrics, response-field rules) stays on.
    */
   lean?: boolean;
 }

@@ -97,8 +97,7 @@ export function checkGoals(scenarios: ScenarioResult[], paired: PairedRow[] = []
       kind: 'min',
     },
     {
-      // The floor sends Host alone; this is Switchyard sending the same (its route removes the
-      // forwarding fields and the request id), with every check, rule and metric still on.
+      // like for like: `switchyard-lean` sends the upstream what the floor sends (contenders/switchyard.ts)
       goal: 'context — proxy sending only Host, as the floor does: CPU/req ÷ the dispatch floor',
       measured: cpu(proxy, 'switchyard-lean', 'uws-undici'),
       paired: pairedRatio(paired, 'switchyard-lean', 'uws-undici', '/small'),

@@ -36,8 +36,9 @@ export const USAGE = `usage: npm run bench -- [options]
 
   --quick               short run to check the harness (< 60 s): 2 s steps, 1 round, 1,000 idle conns
   --only=a,b            scenarios: ${SCENARIO_IDS.join(', ')}
-  --contenders=a,b      servers: switchyard, switchyard-log, switchyard-lean, switchyard-node, nginx, haproxy, caddy,
-                        uws-undici, uws-socket, fastify-proxy, uws, uws-read, fastify, node-http
+  --contenders=a,b      servers: switchyard, switchyard-log, switchyard-lean, switchyard-node, nginx,
+                        haproxy, caddy, uws-undici, uws-undici-fields, uws-socket, fastify-proxy,
+                        uws, uws-read, fastify, node-http
   --duration=SEC        seconds per measured step (default 10; quick 2)
   --rounds=N            alternating rounds per scenario (default 3; quick 1)
   --paired=N            paired windows (3 s, both servers loaded at once) per pair after the
