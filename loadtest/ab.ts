@@ -16,7 +16,6 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   LABELS,
   localContext,
@@ -25,13 +24,30 @@ import {
   type StartContext,
   startServer,
 } from './contenders/index.js';
+import { oneOf, parseCli, UsageError, whole, wrapList } from './lib/cli.js';
 import { type PairedWindow, pairedWindows } from './lib/paired.js';
 import { stop } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { which } from './lib/tools.js';
 
-const { values } = parseArgs({
-  options: {
+const CONTENDERS = Object.keys(LABELS).filter((id) => id !== 'origin');
+const USAGE = `usage: npm run bench:ab -- [options]
+
+  --baseline=DIR        a checkout of Switchyard with dist/ built: this build ÷ that one
+  --this=ID --that=ID   pair two contenders instead (default: switchyard ÷ switchyard-base); ids:
+${wrapList(CONTENDERS, 24)}
+  --path=/small         the path each wrk requests (default /small)
+  --access=off|on       the access log of the Switchyard contenders (default off)
+  --engine=uws|node     Switchyard's engine (default uws)
+  --rounds=N            paired windows (default 12)
+  --duration=SEC        seconds per window (default 3)
+  --connections=N       connections per wrk (default 32)
+`;
+
+const values = parseCli(
+  'ab',
+  USAGE,
+  {
     baseline: { type: 'string' },
     path: { type: 'string', default: '/small' },
     access: { type: 'string', default: 'off' },
@@ -42,16 +58,27 @@ const { values } = parseArgs({
     this: { type: 'string' },
     that: { type: 'string' },
   },
-});
+  (v) => {
+    oneOf('access', v.access, ['off', 'on']);
+    oneOf('engine', v.engine, ['uws', 'node']);
+    if (!v.path.startsWith('/')) throw new UsageError(`--path: "${v.path}" does not start with /`);
+    for (const k of ['rounds', 'duration', 'connections'] as const) whole(k, v[k], 0, 1);
+    for (const k of ['this', 'that'] as const) {
+      const id = v[k];
+      if (id !== undefined && !CONTENDERS.includes(id))
+        throw new UsageError(`--${k}: "${id}" is not a contender (see the ids above)`);
+    }
+    const uses = (k: 'this' | 'that', dflt: string) => (v[k] ?? dflt).startsWith('switchyard-base');
+    if (v.baseline === undefined && (uses('this', 'switchyard') || uses('that', 'switchyard-base')))
+      throw new UsageError('--baseline=DIR is needed (a checkout with dist/ built), or --this and --that');
+  },
+);
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 async function main(): Promise<void> {
   const on = values.access === 'on';
   const thisId = (values.this ?? (on ? 'switchyard-log' : 'switchyard')) as ServerId;
   const thatId = (values.that ?? (on ? 'switchyard-base-log' : 'switchyard-base')) as ServerId;
-  for (const id of [thisId, thatId]) if (!(id in LABELS)) throw new Error(`unknown contender ${id}`);
-  if (!values.baseline && (thisId.startsWith('switchyard-base') || thatId.startsWith('switchyard-base')))
-    throw new Error('--baseline=DIR is required (a checkout with dist/ built)');
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk is needed (apt-get install -y wrk)');
   const ctx: StartContext = {

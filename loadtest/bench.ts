@@ -23,6 +23,7 @@ import {
   type StartResult,
   startServer,
 } from './contenders/index.js';
+import { usageExit } from './lib/cli.js';
 import { checkGoals } from './lib/goals.js';
 import { runIdle } from './lib/idle.js';
 import { autocannonScript, type LoadTool } from './lib/load.js';
@@ -51,8 +52,7 @@ async function main(): Promise<void> {
   try {
     opts = parseOptions(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
-    process.exit(2);
+    usageExit('bench', USAGE, (err as Error).message);
   }
   const distLoadtest = path.dirname(fileURLToPath(import.meta.url));
   const root = findRoot(distLoadtest);

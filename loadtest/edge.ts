@@ -23,19 +23,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selfSigned } from './lib/certs.js';
 import { killAll } from './lib/cleanup.js';
+import { parseCli, UsageError, wrapList } from './lib/cli.js';
 import { freePort, HOST } from './lib/net.js';
 import { run, type Spawned, sleep, spawnTracked, stop } from './lib/proc.js';
 import { ensureTool } from './lib/tools.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
-const quick = process.argv.includes('--quick');
-const SECONDS = quick ? 2 : 5;
-const ROUNDS = quick ? 1 : 2;
-const only = process.argv
-  .find((a) => a.startsWith('--only='))
-  ?.slice(7)
-  .split(',');
-
 interface Scenario {
   id: string;
   tls: boolean;
@@ -58,6 +51,27 @@ const SCENARIOS: Scenario[] = [
     headers: { 'Accept-Encoding': 'gzip' },
   },
 ];
+
+const IDS = SCENARIOS.map((sc) => sc.id);
+const USAGE = `usage: npm run bench:edge -- [options]
+
+  --only=a,b            some of the scenarios:
+${wrapList(IDS, 24)}
+  --quick               1 round of 2 s per server and scenario: to check the harness
+`;
+const opt = parseCli(
+  'edge',
+  USAGE,
+  { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  (v) => {
+    for (const id of v.only?.split(',') ?? [])
+      if (!IDS.includes(id)) throw new UsageError(`--only: "${id}" is not a scenario (${IDS.join(', ')})`);
+  },
+);
+const quick = opt.quick;
+const SECONDS = quick ? 2 : 5;
+const ROUNDS = quick ? 1 : 2;
+const only = opt.only?.split(',');
 
 interface Server {
   name: 'switchyard' | 'nginx';

@@ -6,6 +6,9 @@
  */
 import client from 'prom-client';
 import { RouteStats } from '../src/observe/metrics.js';
+import { parseCli } from './lib/cli.js';
+
+parseCli('metrics-cost', 'usage: npm run bench:metrics (no options)\n', {});
 
 const N = 5_000_000;
 const durations = Array.from({ length: 1024 }, (_, i) => (i % 97) / 10_000);

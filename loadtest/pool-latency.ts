@@ -32,13 +32,28 @@ import { connect, type Socket } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCli, UsageError, whole } from './lib/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url)); // from dist/loadtest/
 const cli = join(root, 'dist', 'src', 'cli.js');
 
-const { values: opt } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench:pool -- [options]
+
+  --rounds=N            rounds, each mode once per round (default 3)
+  --duration=SEC        seconds measured per mode and round (default 5)
+  --warmup=SEC          seconds of load before measuring (default 1)
+  --n=N                 the fib job's argument, 1–90 (default 32)
+  --hello-rate=N        /hello probes per second in all (default 1000)
+  --hello-conns=N       connections the probes share (default 2)
+  --fib-conns=N         connections sending /fib/N back to back (default: the core count)
+  --threads=N|auto      the pool's threads (default auto)
+  --out=FILE            where the JSON goes (default loadtest/results/pool-latency.json)
+`;
+
+const opt = parseCli(
+  'pool-latency',
+  USAGE,
+  {
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
@@ -49,7 +64,14 @@ const { values: opt } = parseArgs({
     threads: { type: 'string', default: 'auto' },
     out: { type: 'string', default: join(root, 'loadtest', 'results', 'pool-latency.json') },
   },
-});
+  (v) => {
+    for (const k of ['rounds', 'duration', 'hello-rate', 'hello-conns', 'fib-conns'] as const)
+      whole(k, v[k], 0, 1);
+    whole('warmup', v.warmup, 0, 0);
+    if (whole('n', v.n, 0, 1) > 90) throw new UsageError(`--n: "${v.n}" is over 90 (the route's limit)`);
+    if (v.threads !== 'auto') whole('threads', v.threads, 0, 1);
+  },
+);
 const ROUNDS = Number(opt.rounds);
 const DURATION_MS = Number(opt.duration) * 1000;
 const WARMUP_MS = Number(opt.warmup) * 1000;

@@ -24,25 +24,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LABELS, localContext, type Running, type ServerId, startServer } from './contenders/index.js';
+import { parseCli, UsageError, whole, wrapList } from './lib/cli.js';
 import { runLoad } from './lib/load.js';
 import { run, sleep, stop } from './lib/proc.js';
 import { which } from './lib/tools.js';
 
-const { values } = parseArgs({
-  options: {
-    target: { type: 'string', default: 'switchyard' },
-    with: { type: 'string' },
-    path: { type: 'string', default: '/small' },
-    seconds: { type: 'string', default: '6' },
-    top: { type: 'string', default: '25' },
-    kernel: { type: 'string', default: '0' },
-    rate: { type: 'string' },
-  },
-});
-const HZ = 1999;
-const log = (s: string) => process.stdout.write(`${s}\n`);
 const TARGETS: ServerId[] = [
   'switchyard',
   'switchyard-log',
@@ -53,6 +40,47 @@ const TARGETS: ServerId[] = [
   'uws-undici-fields',
   'uws-socket',
 ];
+
+const USAGE = `usage: npm run bench:profile -- [options]
+
+  --target=ID           the contender to profile (default switchyard); one of
+${wrapList(TARGETS, 24)}
+  --with=ID             a second one profiled at the same time, each loaded by its own wrk
+  --path=/small         the path wrk requests (default /small)
+  --seconds=N           seconds sampled (default 6)
+  --top=N               functions listed (default 25)
+  --kernel=N            also list the N kernel functions with the most samples of their own
+  --rate=N              offer about N req/s instead of loading to saturation
+`;
+
+const values = parseCli(
+  'profile',
+  USAGE,
+  {
+    target: { type: 'string', default: 'switchyard' },
+    with: { type: 'string' },
+    path: { type: 'string', default: '/small' },
+    seconds: { type: 'string', default: '6' },
+    top: { type: 'string', default: '25' },
+    kernel: { type: 'string', default: '0' },
+    rate: { type: 'string' },
+  },
+  (v) => {
+    for (const k of ['target', 'with'] as const) {
+      const id = v[k];
+      if (id !== undefined && !(TARGETS as string[]).includes(id))
+        throw new UsageError(`--${k}: "${id}" is not one of ${TARGETS.join(', ')}`);
+    }
+    if (v.with === v.target) throw new UsageError('--with: a contender other than --target');
+    if (!v.path.startsWith('/')) throw new UsageError(`--path: "${v.path}" does not start with /`);
+    whole('seconds', v.seconds, 0, 1);
+    whole('top', v.top, 0, 1);
+    whole('kernel', v.kernel, 0, 0);
+    whole('rate', v.rate, 0, 1);
+  },
+);
+const HZ = 1999;
+const log = (s: string) => process.stdout.write(`${s}\n`);
 
 /** Whose JavaScript frame `sym` is, or undefined for one that says nothing (an unnamed stub). */
 function jsOwner(s: string): string | undefined {
@@ -203,9 +231,6 @@ function compare(x: Profiled, y: Profiled, kernelTop: number): void {
 async function main(): Promise<void> {
   const targets = [values.target as ServerId];
   if (values.with !== undefined) targets.push(values.with as ServerId);
-  for (const t of targets)
-    if (!TARGETS.includes(t)) throw new Error(`--target, --with: one of ${TARGETS.join(', ')}`);
-  if (targets.length === 2 && targets[0] === targets[1]) throw new Error('--with: a different contender');
   const kernelTop = Number(values.kernel);
   const perf = which('perf');
   const wrk = which('wrk');
@@ -231,8 +256,6 @@ async function main(): Promise<void> {
     }
     const seconds = Number(values.seconds);
     const rate = values.rate === undefined ? undefined : Number(values.rate);
-    if (rate !== undefined && !(Number.isInteger(rate) && rate > 0))
-      throw new Error(`--rate: "${values.rate}" is not a positive whole number of req/s`);
     // Two targets share the machine as in bench:ab: half the connections (and the rate) each.
     const share = servers.length;
     const spec = (s: Running, d: number) => ({

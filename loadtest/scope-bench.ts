@@ -18,15 +18,24 @@
  */
 import { getEventListeners } from 'node:events';
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
 import { RequestScope, scope } from '../src/runtime/index.js';
+import { parseCli, whole } from './lib/cli.js';
 
-const { values: opt } = parseArgs({
-  options: {
-    n: { type: 'string', default: '100000' },
-    rounds: { type: 'string', default: '5' },
+const USAGE = `usage: npx tsc -p tsconfig.build.json && node dist/loadtest/scope-bench.js [options]
+
+  --n=N                 requests per case and round (default 100000)
+  --rounds=N            rounds (default 5)
+`;
+
+const opt = parseCli(
+  'scope-bench',
+  USAGE,
+  { n: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '5' } },
+  (v) => {
+    whole('n', v.n, 0, 1);
+    whole('rounds', v.rounds, 0, 1);
   },
-});
+);
 const N = Number(opt.n);
 const ROUNDS = Number(opt.rounds);
 const TIMEOUT_MS = 30_000;

@@ -21,8 +21,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { parseCli, whole } from './lib/cli.js';
 import { runLoad } from './lib/load.js';
 import { freePort, waitReady } from './lib/net.js';
 import { type Spawned, spawnTracked, stop } from './lib/proc.js';
@@ -30,14 +30,28 @@ import { type Spawned, spawnTracked, stop } from './lib/proc.js';
 const root = fileURLToPath(new URL('../..', import.meta.url)); // from dist/loadtest/
 const cli = join(root, 'dist', 'src', 'cli.js');
 
-const { values: opt } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench:threads -- [options]
+
+  --rounds=N            alternating rounds per configuration (default 3)
+  --duration=SEC        seconds per round (default 10)
+  --quick               1 round of 2 s: to check the harness
+  --out=FILE            where the JSON goes (default loadtest/results/threads.json)
+`;
+
+const opt = parseCli(
+  'threads',
+  USAGE,
+  {
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '10' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: join(root, 'loadtest', 'results', 'threads.json') },
   },
-});
+  (v) => {
+    whole('rounds', v.rounds, 0, 1);
+    whole('duration', v.duration, 0, 1);
+  },
+);
 const rounds = opt.quick ? 1 : Number(opt.rounds);
 const duration = opt.quick ? 2 : Number(opt.duration);
 const log = (s: string) => process.stdout.write(`${s}\n`);

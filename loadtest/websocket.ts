@@ -28,7 +28,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os, { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCli, whole } from './lib/cli.js';
 import { freePort, request, waitReady } from './lib/net.js';
 import { cpuTreeUs, rssTree, type Spawned, sleep, spawnTracked, stop } from './lib/proc.js';
 import { writeSection } from './lib/results-md.js';
@@ -36,15 +36,29 @@ import { median } from './lib/stats.js';
 import { connectMany, connectWs, frame, type RawWs } from './lib/ws-client.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url)); // from dist/loadtest/
-const { values: opt } = parseArgs({
-  options: {
+const USAGE = `usage: npm run bench:ws -- [options]
+
+  --rounds=N            alternating rounds per scenario (default 3)
+  --duration=SEC        seconds per echo round (default 5)
+  --idle=N              idle connections for the memory figure (default 10000)
+  --quick               1 short round, fewer connections; writes nothing
+  --out=FILE            where the JSON goes (default loadtest/results/websocket.json)
+`;
+
+const opt = parseCli(
+  'websocket',
+  USAGE,
+  {
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     idle: { type: 'string', default: '10000' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: join(root, 'loadtest', 'results', 'websocket.json') },
   },
-});
+  (v) => {
+    for (const k of ['rounds', 'duration', 'idle'] as const) whole(k, v[k], 0, 1);
+  },
+);
 const quick = opt.quick;
 const rounds = quick ? 1 : Number(opt.rounds);
 const durationMs = (quick ? 1 : Number(opt.duration)) * 1000;

@@ -1,5 +1,6 @@
 /** Command-line options of `npm run bench -- …`. */
 import { parseArgs } from 'node:util';
+import { whole as num } from './cli.js';
 
 export const SCENARIO_IDS = [
   'idle',
@@ -109,11 +110,4 @@ export function parseOptions(argv: string[]): Options {
     save: values['no-save'] !== true,
     ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
   };
-}
-
-function num(name: string, raw: string | undefined, dflt: number, min: number): number {
-  if (raw === undefined) return dflt;
-  const n = Number(raw.replace(/s$/, ''));
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: "${raw}" is not an integer ≥ ${min}`);
-  return n;
 }
