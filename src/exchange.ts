@@ -226,6 +226,14 @@ export abstract class Exchange implements CancelSource {
   /** Transport: the peer address ('' when it can no longer be known). */
   protected abstract readAddress(): string;
 
+  /**
+   * Did the request arrive over TLS (the listener's `tls`)? The proxy's X-Forwarded-Proto and a
+   * redirect's `$scheme` say `https` then. False for a request that came in no other way.
+   */
+  get secure(): boolean {
+    return false;
+  }
+
   /** The request's body (an empty one when the request has none). */
   abstract readonly body: RequestBody;
 

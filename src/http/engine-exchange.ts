@@ -23,19 +23,26 @@ export function nextTurn(): Promise<void> {
 
 export const RESOLVED = Promise.resolve();
 
-export interface WriteErrorSink {
+/** What every exchange of one listener shares from its engine. */
+export interface ListenerHooks {
+  /** the listener serves TLS: every exchange's `secure` */
+  readonly secure: boolean;
   /** log a response that could not be written as asked (bad header, stream failure) */
   onWriteError(ex: EngineExchange, err: SwitchyardError | Error): void;
 }
 
 export abstract class EngineExchange extends Exchange {
-  protected abstract readonly hooks: WriteErrorSink;
+  protected abstract readonly hooks: ListenerHooks;
   /** a streaming write waiting for the socket to take more (or for the client to go) */
   declare protected waiter: (() => void) | undefined;
 
   constructor(method: string, rawPath: string, query: string, headers: string[], remoteAddress?: string) {
     super(method, rawPath, query, headers, remoteAddress);
     this.waiter = undefined;
+  }
+
+  override get secure(): boolean {
+    return this.hooks.secure;
   }
 
   /** Close the transport now (HTTP/1: the connection; HTTP/2: the stream). */

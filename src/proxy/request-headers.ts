@@ -131,7 +131,7 @@ export class RequestHeaders {
       out.push(name, upstreamValue(name, h[i + 1]!));
     }
     if (this.emitXff) out.push('x-forwarded-for', xff === '' ? source : `${xff}, ${source}`);
-    if (this.emitXfp) out.push('x-forwarded-proto', xfp ?? 'http');
+    if (this.emitXfp) out.push('x-forwarded-proto', xfp ?? (ex.secure ? 'https' : 'http'));
     if (this.emitXfh) out.push('x-forwarded-host', xfh ?? host);
     if (this.emitId) out.push('x-request-id', ex.id);
     const rules = this.rules;

@@ -10,7 +10,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Certs, makeCerts } from '../helpers/certs.js';
 import { runCliToEnd, startCli, tempFile } from '../helpers/cli.js';
+import { uwsAvailable } from '../helpers/engines.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { httpUpstream, type Upstream } from '../helpers/upstreams.js';
 
 const run = promisify(execFile);
 
@@ -266,3 +268,44 @@ routes:
     }
   });
 });
+
+describe.each(uwsAvailable() ? (['uws', 'node'] as const) : (['node'] as const))(
+  'the scheme of a TLS listener (%s engine)',
+  (engine) => {
+    let upstream: Upstream;
+    let s: TestServer;
+    let tlsPort: number;
+    let plainPort: number;
+    beforeAll(async () => {
+      upstream = await httpUpstream((req, res) => res.end(JSON.stringify(req.headers)));
+      s = await startServer(`
+listen:
+  - { host: 127.0.0.1, port: 0, engine: ${engine} }
+  - { host: 127.0.0.1, port: 0, engine: ${engine}, tls: { cert: ${certs.local.cert}, key: ${certs.local.key} } }
+upstreams:
+  up: { servers: [ { url: "${upstream.url}" } ] }
+routes:
+  - { path: /go, redirect: { to: "$scheme://$host/there", status: 302 } }
+  - { path: "/p/*", proxy: up, strip_prefix: /p }
+`);
+      plainPort = s.server.listening[0]!.port;
+      tlsPort = s.server.listening[1]!.port;
+    });
+    afterAll(async () => {
+      await s?.close();
+      await upstream?.close();
+    });
+
+    it('X-Forwarded-Proto is https over TLS, http without; a redirect’s $scheme follows it', async () => {
+      const curl = async (url: string, extra: string[] = []) =>
+        (await run('curl', ['-sS', '--cacert', certs.local.cert, ...extra, url])).stdout;
+      const sent = async (url: string) => JSON.parse(await curl(url)) as Record<string, string>;
+      expect((await sent(`https://localhost:${tlsPort}/p/x`))['x-forwarded-proto']).toBe('https');
+      expect((await sent(`http://localhost:${plainPort}/p/x`))['x-forwarded-proto']).toBe('http');
+      const location = async (url: string) =>
+        /^location: (.*)\r$/im.exec(await curl(url, ['-o', '/dev/null', '-D', '-']))?.[1];
+      expect(await location(`https://localhost:${tlsPort}/go`)).toBe(`https://localhost:${tlsPort}/there`);
+      expect(await location(`http://localhost:${plainPort}/go`)).toBe(`http://localhost:${plainPort}/there`);
+    });
+  },
+);

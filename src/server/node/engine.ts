@@ -79,6 +79,7 @@ export class NodeEngine implements Engine {
     this.opts = opts;
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
     this.hooks = {
+      secure: opts.tls !== undefined,
       limits: opts.limits,
       eagerAddress: opts.eagerAddress,
       onWriteError: opts.onWriteError,

@@ -28,6 +28,8 @@ export type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** What the engine gives every exchange. */
 export interface NodeHooks {
+  /** the listener serves TLS */
+  secure: boolean;
   limits: HeaderLimits;
   eagerAddress: boolean;
   onWriteError(ex: NodeExchange, err: SwitchyardError | Error): void;

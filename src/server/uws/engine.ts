@@ -73,6 +73,7 @@ export class UwsEngine implements Engine {
     this.tls = opts.tls !== undefined;
     this.uws = loadUws();
     const hooks: EngineHooks = {
+      secure: this.tls,
       limits: opts.limits,
       eagerAddress: opts.eagerAddress,
       acceptChunked: opts.chunkedRequests === 'accept',

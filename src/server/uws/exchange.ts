@@ -46,6 +46,8 @@ const NOOP = (): void => {};
 
 /** Hooks the engine gives every exchange. */
 export interface EngineHooks {
+  /** the listener serves TLS */
+  secure: boolean;
   limits: HeaderLimits;
   /** read the peer address of every request up front (the access log needs it after the response) */
   eagerAddress: boolean;

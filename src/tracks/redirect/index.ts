@@ -31,7 +31,7 @@ export const redirectTrack = defineTrack({
           case 'request_uri':
             return ex.path + query;
           case 'scheme':
-            return 'http';
+            return ex.secure ? 'https' : 'http';
           case 'host':
             return ex.host;
           case 'path':
