@@ -145,23 +145,47 @@ describe('what is compressed', () => {
 });
 
 describe('never compressed, never twice', () => {
-  it('HEAD gets the headers without Content-Encoding', async () => {
-    const r = await at('/text?bytes=5000', 'gzip', 'HEAD');
-    expect(r.headers['content-encoding']).toBeUndefined();
-    expect(r.headers.vary).toBe('Accept-Encoding');
+  it('HEAD gets the headers GET gets (Content-Encoding, weak ETag), with no length and no body', async () => {
+    const get = await at('/text?bytes=5000&etag=%22abc%22', 'gzip');
+    const head = await at('/text?bytes=5000&etag=%22abc%22', 'gzip', 'HEAD');
+    expect(head.status).toBe(200);
+    for (const name of ['content-encoding', 'vary', 'etag', 'content-type'])
+      expect([name, head.headers[name]]).toEqual([name, get.headers[name]]);
+    expect(head.headers['content-encoding']).toBe('gzip');
+    // known only once compressed (RFC 9110 §9.3.2 lets HEAD leave it out, as nginx's gzip does)
+    expect(head.headers['content-length']).toBeUndefined();
+    expect(head.body.length).toBe(0);
+    const plain = await at('/text?bytes=5000', undefined, 'HEAD');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers.vary).toBe('Accept-Encoding');
   });
 
-  it('204, 304 and 206 pass untouched', async () => {
+  it('a compressed 200 offers no ranges; its 304 and a 206 carry the Vary (and the 304 the ETag) a 200 would', async () => {
     expect((await at('/text?bytes=5000&status=204', 'gzip')).headers['content-encoding']).toBeUndefined();
+    const identity = await at('/files/notes.txt');
+    expect(identity.headers['accept-ranges']).toBe('bytes');
+    const strong = identity.headers.etag as string;
     const file = await at('/files/notes.txt', 'gzip');
     expect(file.headers['content-encoding']).toBe('gzip');
-    const etag = file.headers.etag as string;
-    const r304 = await at('/files/notes.txt', 'gzip', 'GET', { 'if-none-match': etag });
+    expect(file.headers['accept-ranges']).toBeUndefined();
+    const weak = file.headers.etag as string;
+    expect(weak).toBe(`W/${strong}`);
+    // the 304 answers with the tag the client holds: weak for the compressed copy, strong for the other
+    const r304 = await at('/files/notes.txt', 'gzip', 'GET', { 'if-none-match': weak });
     expect(r304.status).toBe(304);
+    expect(r304.headers).toMatchObject({ etag: weak, vary: 'Accept-Encoding' });
     expect(r304.headers['content-encoding']).toBeUndefined();
-    const r206 = await at('/files/notes.txt', 'gzip', 'GET', { range: 'bytes=0-3' });
+    const held = await at('/files/notes.txt', undefined, 'GET', { 'if-none-match': strong });
+    expect(held.headers).toMatchObject({ etag: strong, vary: 'Accept-Encoding' });
+    // a client that takes gzip gets the whole compressed file, never a range of the identity bytes
+    const whole = await at('/files/notes.txt', 'gzip', 'GET', { range: 'bytes=0-3' });
+    expect(whole.status).toBe(200);
+    expect(whole.headers['content-encoding']).toBe('gzip');
+    expect(decode(whole)).toBe(decode(identity));
+    const r206 = await at('/files/notes.txt', undefined, 'GET', { range: 'bytes=0-3' });
     expect(r206.status).toBe(206);
     expect(r206.headers['content-encoding']).toBeUndefined();
+    expect(r206.headers.vary).toBe('Accept-Encoding');
     expect(r206.body.toString()).toBe('0123');
   });
 

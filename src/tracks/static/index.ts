@@ -17,6 +17,7 @@ import { extname, resolve } from 'node:path';
 import { etag } from 'etag';
 import { contentType } from 'mime-types';
 import { z } from 'zod';
+import { compression } from '../../compress/index.js';
 import { duration } from '../../config/fields.js';
 import { syError } from '../../errors.js';
 import type { Exchange, Reply, ReplyHeaders } from '../../exchange.js';
@@ -96,6 +97,7 @@ export const staticTrack = defineTrack({
     const encodings = cfg.precompressed;
     const offered = [...encodings, 'identity'];
     const vary = encodings.length > 0 ? 'Accept-Encoding' : undefined;
+    const compressed = route.compress === undefined ? undefined : compression(route.compress);
     const methodErr = () => {
       const err = syError('SY_ERR_METHOD_NOT_ALLOWED');
       err.headers = { allow: 'GET, HEAD' };
@@ -166,6 +168,14 @@ export const staticTrack = defineTrack({
       headers['accept-ranges'] = 'bytes';
       headers['content-encoding'] = encoding;
       const size = stats.size;
+      // A file the route's `compress` will encode for this client is answered whole: a range of
+      // the identity bytes would be spliced into a compressed download (nginx's gzip does the same).
+      if (
+        c.range !== undefined &&
+        encoding === undefined &&
+        compressed?.compresses(type, size, ex.header('accept-encoding')) === true
+      )
+        c.range = undefined;
       const range = rangeOf(c, size, tag, stats.mtimeMs);
       if (range.kind === 'unsatisfiable') {
         const err = syError(
