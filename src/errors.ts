@@ -90,6 +90,11 @@ export class SwitchyardError extends Error {
   }
 }
 
+/** An HTTP error status: a whole number 400–599. */
+export function isErrorStatus(s: unknown): s is number {
+  return typeof s === 'number' && Number.isInteger(s) && s >= 400 && s <= 599;
+}
+
 export function syError(code: ErrorCode, message?: string, options?: ErrorOptions): SwitchyardError {
   return new SwitchyardError(code, message, options);
 }
@@ -122,13 +127,15 @@ export function asSwitchyardError(err: unknown): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
   // Errors of other layers that carry one of our codes (the runtime's TimeoutError / Cancelled),
   // and SwitchyardErrors from another copy of this module (handlers loaded from dist/ in tests):
-  // matched by shape, keeping their status, reason and headers.
-  const code = errorCode(err);
-  if (code in catalogue) {
+  // matched by shape, keeping their status, reason and headers. Only an object that names one of
+  // our codes itself: a library's error with a `status` (http-errors, Octokit) or a thrown null is
+  // a handler failure, 500, never a status of its choosing (a 200 error page).
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && code in catalogue) {
     const e = err as Partial<SwitchyardError>;
-    // Only a SwitchyardError's shape (it has a numeric status) carries a public reason: the
+    // Only a SwitchyardError's shape (it has an error status) carries a public reason: the
     // runtime's Cancelled also has a `reason` field, and it is not for clients to read.
-    const ours = typeof e.status === 'number';
+    const ours = isErrorStatus(e.status);
     const out = new SwitchyardError(code as ErrorCode, e.message, {
       cause: err,
       status: ours ? e.status : undefined,

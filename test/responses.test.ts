@@ -131,6 +131,25 @@ describe('errors', () => {
     expect(res.body).toBe('the widget is upside down (SY_ERR_BAD_REQUEST)\n');
   });
 
+  it('throwing null or undefined is a 500, and the server goes on', async () => {
+    for (const what of ['null', 'undefined']) {
+      const res = parseResponse((await get(`/throw?what=${what}`)).text);
+      expect(res.status).toBe(500);
+      expect(res.body).toBe('internal server error (SY_ERR_HANDLER)\n');
+    }
+    expect(parseResponse((await get('/ok')).text).status).toBe(200);
+  });
+
+  it('a library error’s `status` never sets the answer (a 200 error page); HttpError takes 400–599 only', async () => {
+    for (const st of [200, 302, 404]) {
+      const res = parseResponse((await get(`/throw?what=status&s=${st}`)).text);
+      expect([st, res.status, res.body]).toEqual([st, 500, 'internal server error (SY_ERR_HANDLER)\n']);
+    }
+    const res = parseResponse((await get('/throw?what=http200')).text);
+    expect(res.status).toBe(500);
+    expect(JSON.stringify(s.errors.at(-1))).toContain('HttpError: status 200 is not 400–599');
+  });
+
   it('errors are JSON when the client accepts JSON', async () => {
     const res = parseResponse((await get('/nope', 'GET', 'Accept: application/json\r\n')).text);
     expect(res.status).toBe(404);

@@ -2,7 +2,7 @@
  * Reply helpers for handlers: `text`, `json`, `html`, `bytes`, `stream`, `empty`, and `HttpError`
  * for answering a 4xx/5xx with a reason of your own by throwing.
  */
-import { type ErrorCode, SwitchyardError } from '../../errors.js';
+import { type ErrorCode, isErrorStatus, SwitchyardError } from '../../errors.js';
 import type { Reply, ReplyHeaders } from '../../exchange.js';
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -45,7 +45,8 @@ export function empty(status = 204, headers?: ReplyHeaders): Reply {
 
 /**
  * Throw from a handler to answer with this status and reason, e.g.
- * `throw new HttpError(400, 'n must be an integer in 0..90')`. The reason is sent to the client.
+ * `throw new HttpError(400, 'n must be an integer in 0..90')`. The reason is sent to the client;
+ * the status must be 400–599 (anything else is a TypeError: an error page that says success).
  */
 export class HttpError extends SwitchyardError {
   constructor(
@@ -53,6 +54,8 @@ export class HttpError extends SwitchyardError {
     reason: string,
     code: ErrorCode = status >= 500 ? 'SY_ERR_HANDLER' : 'SY_ERR_BAD_REQUEST',
   ) {
+    // an error page with a 2xx or 3xx status would tell caches and clients it succeeded
+    if (!isErrorStatus(status)) throw new TypeError(`HttpError: status ${status} is not 400–599`);
     super(code, reason, { reason, status });
     this.name = 'HttpError';
   }
