@@ -34,6 +34,7 @@ upstreams:
 routes:
   - { path: /slow, handler: slow, timeout: 200ms }
   - { path: /slow-untimed, handler: slow }
+  - { path: /echo-timed, handler: echo, methods: [POST], timeout: 200ms, queue: 1 }
   - { path: /first, handler: first }
 `);
 });
@@ -64,6 +65,31 @@ describe('route timeout', () => {
   it('a handler that finishes in time is not disturbed', async () => {
     const res = parseResponse((await raw(s.port, 'GET /slow?ms=20 HTTP/1.1\r\nHost: a\r\n\r\n', 50)).text);
     expect(res).toMatchObject({ status: 200, body: 'slept 20 ms\n' });
+  });
+});
+
+describe('a route timeout while the handler reads the body', () => {
+  it('fails the waiting read: the request finishes (logged, its slot freed) and the next one is served', async () => {
+    const sock = connect(s.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    let got = '';
+    sock.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    // 5 of the 20 declared bytes: the handler waits in `ctx.text()` for the rest
+    sock.write('POST /echo-timed HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\nabcde');
+    await until(() => got.includes('\r\n\r\n'), 'the 504');
+    expect(parseResponse(got).status).toBe(504);
+    const line = await until(() => s.access.find((l) => l.path === '/echo-timed'), 'its access line');
+    expect(line).toMatchObject({ status: 504, err: 'SY_ERR_TIMEOUT' });
+    await until(() => s.server.pipeline.inflight.size === 0, 'no request in flight');
+    sock.destroy();
+    // queue: 1 — a slot still held would answer 503
+    const next = parseResponse(
+      (await raw(s.port, 'POST /echo-timed HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi', 50)).text,
+    );
+    expect(next.status).toBe(200);
+    expect(JSON.parse(next.body)).toMatchObject({ body: 'hi' });
   });
 });
 

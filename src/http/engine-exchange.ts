@@ -57,6 +57,17 @@ export abstract class EngineExchange extends Exchange {
     }
   }
 
+  /**
+   * A cancelled request (its timeout, the drain, the client gone) fails a read of its body that is
+   * waiting: a handler awaiting the rest of an upload would otherwise wait for bytes nobody will
+   * read, and its request would never finish (no access line, its route's slot never freed).
+   */
+  override cancel(reason: SwitchyardError): void {
+    super.cancel(reason);
+    const b = this.body;
+    if (b instanceof QueuedBody) b.fail(reason);
+  }
+
   /** BodyOwner: the body cap was crossed. Answer 413 now (and close: we stop reading). */
   overLimit(err: SwitchyardError): void {
     this.closeAfter = true;
