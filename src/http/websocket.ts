@@ -8,6 +8,18 @@
  */
 import type { Reply } from '../exchange.js';
 
+/**
+ * A close code that may be sent in a close frame (RFC 6455 §7.4: 1000–1014 but the reserved 1004,
+ * 1005 and 1006; 3000–4999 registered and private).
+ */
+export function sendableCloseCode(code: number): boolean {
+  return (
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+      (code >= 3000 && code <= 4999))
+  );
+}
+
 /** The client's side, as the engine exposes it to a session. */
 export interface WsSocket {
   /** false: the message was queued past the socket buffer; wait for `drain`. */

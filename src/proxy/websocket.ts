@@ -22,7 +22,13 @@
 import WebSocket from 'ws';
 import { type SwitchyardError, syError } from '../errors.js';
 import type { Exchange, Reply } from '../exchange.js';
-import type { WsAccept, WsLimits, WsSession, WsSocket } from '../http/websocket.js';
+import {
+  sendableCloseCode,
+  type WsAccept,
+  type WsLimits,
+  type WsSession,
+  type WsSocket,
+} from '../http/websocket.js';
 import type { Params } from '../router/router.js';
 import type { ProxyRouteConfig } from '../tracks/proxy/schema.js';
 import { WS_PROXY_DEFAULTS, wsLimits } from '../tracks/websocket/limits.js';
@@ -47,19 +53,12 @@ function offered(ex: Exchange): string[] {
     .filter((s) => s !== '');
 }
 
-/** Send-able close codes (RFC 6455 §7.4); anything else becomes an empty close frame. */
-function sendable(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999)
-  );
-}
-
+/** Close with `code` where a close frame may carry it (RFC 6455 §7.4), else an empty one; 1006 cuts. */
 function closeWith(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState === WebSocket.CLOSED) return;
   if (code === 1006) return ws.terminate();
   try {
-    if (sendable(code)) ws.close(code, reason);
+    if (sendableCloseCode(code)) ws.close(code, reason);
     else ws.close();
   } catch {
     ws.close(code); // a reason over 123 bytes

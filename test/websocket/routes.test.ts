@@ -122,6 +122,17 @@ describe('websocket routes', () => {
     await b.closed;
   });
 
+  it('ws.close with a code no close frame may carry throws (→ 1011), a valid one is sent as is', async () => {
+    const bad = connect('/ws?who=bad');
+    const good = connect('/ws?who=good');
+    await Promise.all([bad.opened, good.opened]);
+    bad.ws.send('close:99999');
+    expect(await bad.closed).toEqual({ code: 1011, reason: 'handler error' });
+    good.ws.send('close:4000');
+    expect(await good.closed).toEqual({ code: 4000, reason: 'bye' });
+    await until(() => s.errors.find((l) => JSON.stringify(l).includes('close code 99999 may not be sent')));
+  });
+
   it('delivers one publisher’s messages to every subscriber in order', async () => {
     const subs = [connect('/ws?who=s1'), connect('/ws?who=s2'), connect('/ws?who=s3')];
     await Promise.all(subs.map((c) => c.opened));

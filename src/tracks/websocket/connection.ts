@@ -5,7 +5,7 @@
  * forked in it before the connection is forgotten (test/websocket/routes.test.ts "scope").
  */
 
-import type { WsSocket } from '../../http/websocket.js';
+import { sendableCloseCode, type WsSocket } from '../../http/websocket.js';
 import { openScope, type RequestScope } from '../../runtime/index.js';
 import * as hub from './hub.js';
 
@@ -54,6 +54,9 @@ export class WsConnection implements hub.Subscriber {
   }
 
   close(code = 1000, reason = ''): void {
+    // as the `ws` package does: a code no close frame may carry is the caller's mistake, not bytes for the wire
+    if (!sendableCloseCode(code))
+      throw new RangeError(`close code ${code} may not be sent (1000–1014 but 1004–1006, or 3000–4999)`);
     if (this.closed) return;
     this.socket.close(code, reason);
   }
