@@ -38,6 +38,23 @@ interface Slot {
   answer: string | undefined;
 }
 
+/**
+ * A job's result as the text of one answer line: a number or a plain string as it is; a string
+ * with a line break (which would end the answer early and shift every later one), or an object,
+ * as JSON on one line.
+ */
+export function resultText(v: unknown): string {
+  if (typeof v === 'string') return /[\r\n]/.test(v) ? JSON.stringify(v) : v;
+  if (v !== null && typeof v === 'object') {
+    try {
+      return JSON.stringify(v) ?? String(v);
+    } catch {
+      return String(v); // a cycle, a BigInt field: still one line
+    }
+  }
+  return String(v);
+}
+
 /** The answer line for a failed job. */
 function errorLine(err: unknown): string {
   const e = err as SwitchyardError;
@@ -226,7 +243,7 @@ export class LineConnection {
       .run(this.job, n, { signal, timing: this.timing })
       .then(
         (v) => {
-          slot.answer = `Result: ${String(v)}\n`;
+          slot.answer = `Result: ${resultText(v)}\n`;
           this.pump();
         },
         (err: unknown) => {

@@ -3,7 +3,9 @@
  * `Result: N\n` / `Error: Invalid number\n`, pipelining in order, many clients, the 1 KiB line
  * limit, a half-close that is answered, and a disconnect that cancels the client's jobs.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/config/load.js';
 import { BUILT_ROUTES } from '../helpers/paths.js';
 import { lineClient } from '../helpers/raw-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -205,6 +207,31 @@ describe('TCP line protocol', () => {
     expect(line.job_run_ms as number).toBeGreaterThan(0);
     expect(line.job_wait_ms).toBeTypeOf('number');
     expect(line.bytes_out).toBe('Result: 75025\nError: Invalid number\nResult: 121393\n'.length);
+  });
+});
+
+describe('TCP line protocol: results that are not numbers', () => {
+  it('a string with a line break or an object is one JSON line, so later answers keep their place', async () => {
+    const t = await startServer(`
+listen:
+  - { host: 127.0.0.1, port: 0, kind: tcp, job: shapes }
+pool: { threads: 1, queue: 8 }
+routes_dir: ${join(packageRoot, 'test', 'fixtures', 'routes')}
+`);
+    try {
+      const c = await lineClient(t.tcpPort);
+      c.send('1\n2\n3\n4\n7\n');
+      expect(await c.lines(5)).toEqual([
+        'Result: "a\\nInjected: yes"',
+        'Result: {"a":1,"b":"x\\ny"}',
+        'Result: undefined',
+        'Result: plain text',
+        'Result: 7',
+      ]);
+      c.socket.destroy();
+    } finally {
+      await t.close();
+    }
   });
 });
 
