@@ -107,6 +107,21 @@ describe('directories', () => {
     expect(r.headers.location).toBe('/assets/docs/?x=1');
   });
 
+  it('the route’s own root: / and no slash each answer their own way, whatever the cache holds', async () => {
+    // the cached index of /assets/ must not answer /assets (the same `*`, '')
+    for (let i = 0; i < 2; i++) {
+      expect((await at('/assets/')).status).toBe(200);
+      const r = await at('/assets');
+      expect([r.status, r.headers.location]).toEqual([301, '/assets/']);
+    }
+  });
+
+  it('a file named with a trailing slash is not there (404, as nginx)', async () => {
+    expect((await at('/assets/notes.txt')).status).toBe(200);
+    expect((await at('/assets/notes.txt/')).status).toBe(404);
+    expect((await at('/fresh/notes.txt/')).status).toBe(404);
+  });
+
   it('no index configured, or no index file → 404 (no listing)', async () => {
     expect((await at('/plain/')).status).toBe(404);
     expect((await at('/plain/docs/')).status).toBe(404);

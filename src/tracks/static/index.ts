@@ -107,7 +107,9 @@ export const staticTrack = defineTrack({
     /** the file (and variant) for a request, from the cache or the file system */
     const find = async (ex: Exchange, rel: string): Promise<CachedFile | DirectoryRedirect> => {
       const ae = ex.header('accept-encoding');
-      const key = encodings.length > 0 ? `${rel}\n${ae ?? ''}` : rel;
+      // keyed by the URL path, not `rel`: `/s` and `/s/` have the same `*` ('') but answer a
+      // redirect and the index (a redirect is never cached, so `/s` would get the index)
+      const key = encodings.length > 0 ? `${ex.path}\n${ae ?? ''}` : ex.path;
       const now = ex.startTime;
       const hit = cache.get(key, now);
       if (hit !== undefined) return hit;

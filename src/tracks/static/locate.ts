@@ -90,6 +90,10 @@ export async function locate(
     }
     if (found === undefined) throw syError('SY_ERR_NOT_FOUND', 'a directory without an index file');
     stats = found;
+  } else if (urlPath.endsWith('/')) {
+    // `/notes.txt/` names a directory that is not there (nginx: ENOTDIR, 404); serving the file
+    // would give it a second URL under which its relative links resolve one level too deep
+    throw syError('SY_ERR_NOT_FOUND', 'a file is not a directory');
   }
   if (!stats.isFile()) throw syError('SY_ERR_NOT_FOUND', 'not a regular file');
   await inside(file, o);
