@@ -56,6 +56,9 @@ function zodProblems(error: z.ZodError, x: Expansion): string[] {
     }
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push(`${formatPath([...issue.path, key])}: unknown key`);
+    } else if (issue.code === 'invalid_key' && 'issues' in issue && issue.issues.length > 0) {
+      // a record key that breaks its rule (an SNI name): say which rule, not "Invalid key in record"
+      out.push(`${formatPath(issue.path)}: ${issue.issues[0]!.message}`);
     } else if (issue.code === 'invalid_union' && 'errors' in issue) {
       // Our unions are "string or number" wrappers: report the custom message underneath if any.
       const inner = issue.errors.flat().find((i) => i.code === 'custom');

@@ -39,7 +39,8 @@ export function nodeTlsOptions(material: TlsMaterial): TlsOptions {
   }
   if (material.sni.length > 0) {
     options.SNICallback = (servername, cb) => {
-      const name = servername.toLowerCase();
+      // DNS names are case-insensitive, and a fully qualified name may end in a dot
+      const name = servername.toLowerCase().replace(/\.$/, '');
       const hit = exact.get(name) ?? wild.find((w) => serverNameMatches(w.pattern, name))?.ctx;
       cb(null, hit);
     };

@@ -51,10 +51,13 @@ export function tlsSchema(baseDir: string) {
     ...pair(baseDir),
     /** PEM file of CA certificates to verify client certificates against (mutual TLS) */
     ca: filePath(baseDir).optional(),
-    /** server name (or `*.domain`) → the certificate for clients that ask for it */
+    /** server name (or `*.domain`; any case, kept lower case) → the certificate for clients that ask for it */
     sni: z
       .record(
-        z.string().regex(SERVER_NAME, 'expected a host name such as example.com or *.example.com'),
+        z
+          .string()
+          .transform((name) => name.toLowerCase())
+          .pipe(z.string().regex(SERVER_NAME, 'expected a host name such as example.com or *.example.com')),
         z.strictObject(pair(baseDir)),
       )
       .default({}),

@@ -182,6 +182,20 @@ describe('switchyard check (built CLI) proves the TLS files', () => {
     expect(r.code).toBe(0);
   });
 
+  it('an SNI name in capitals is taken in lower case; a malformed one is named with the rule', async () => {
+    const ok = await check(
+      `{ cert: ${certs.local.cert}, key: ${certs.local.key}, sni: { Api.Test: { cert: ${certs.api.cert}, key: ${certs.api.key} } } }`,
+    );
+    expect([ok.code, ok.stderr]).toEqual([0, '']);
+    const bad = await check(
+      `{ cert: ${certs.local.cert}, key: ${certs.local.key}, sni: { "api_test!": { cert: ${certs.api.cert}, key: ${certs.api.key} } } }`,
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      'listen[0].tls.sni.api_test!: expected a host name such as example.com or *.example.com',
+    );
+  });
+
   it('a missing file is named with its config path', async () => {
     const r = await check(`{ cert: ${certs.dir}/nope.crt, key: ${certs.local.key} }`);
     expect(r.code).toBe(1);
@@ -266,6 +280,31 @@ routes:
       cli.kill('SIGKILL');
       await cli.exited;
     }
+  });
+});
+
+describe('node engine: SNI names match in any case, with or without the final dot', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer(`
+listen:
+  - host: 127.0.0.1
+    port: 0
+    engine: node
+    tls: { cert: ${certs.local.cert}, key: ${certs.local.key}, sni: { API.test: { cert: ${certs.api.cert}, key: ${certs.api.key} } } }
+routes:
+  - { path: /hello, respond: { body: "hello" } }
+`);
+  });
+  afterAll(() => t?.close());
+
+  it('API.TEST, api.test and api.test. get the api.test certificate', async () => {
+    const subject = (out: string) => /subject=(.*)/.exec(out)?.[1]?.trim();
+    for (const name of ['API.TEST', 'api.test', 'api.test.'])
+      expect([name, subject(await sClient(t.port, ['-servername', name]))]).toEqual([
+        name,
+        expect.stringMatching(/CN ?= ?api\.test/),
+      ]);
   });
 });
 
