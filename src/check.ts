@@ -4,8 +4,8 @@
  * problem naming its config path, file and line — not a start-up crash. Also the warnings that do
  * not stop a start (a config with no routes answers 404 to everything).
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, type LoadedConfig, loadConfig } from './config/load.js';
 import { loadJob } from './pool/registry.js';
 import { loadHandler } from './tracks/handler/load.js';
@@ -43,6 +43,26 @@ export async function checkModules(loaded: LoadedConfig): Promise<string[]> {
   return problems;
 }
 
+/**
+ * Each log file opened for appending, its directory made, as `start` will (nginx -t opens them
+ * too): a path that is a directory, under a file, or not writable is a problem naming its key,
+ * found before the pid file is claimed rather than as a stack trace once the server runs.
+ */
+export function checkLogFiles(loaded: LoadedConfig): string[] {
+  const problems: string[] = [];
+  for (const key of ['access', 'error'] as const) {
+    const target = loaded.config.log[key];
+    if (target === 'stdout' || target === 'stderr' || target === 'off') continue;
+    try {
+      mkdirSync(dirname(resolve(target)), { recursive: true });
+      closeSync(openSync(target, 'a'));
+    } catch (err) {
+      problems.push(`log.${key}: cannot open ${target} for appending: ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}
+
 /** Things worth saying about a valid config that still starts. */
 export function configWarnings(loaded: LoadedConfig): string[] {
   const out: string[] = [];
@@ -56,7 +76,7 @@ export function configWarnings(loaded: LoadedConfig): string[] {
 /** Load, validate and import the modules of a config file; throws ConfigError with every problem. */
 export async function loadChecked(file: string): Promise<LoadedConfig> {
   const loaded = loadConfig(file);
-  const problems = await checkModules(loaded);
+  const problems = [...checkLogFiles(loaded), ...(await checkModules(loaded))];
   if (problems.length > 0) throw new ConfigError(loaded.file, problems);
   return loaded;
 }

@@ -11,6 +11,8 @@
  * `reopen()` (SIGUSR1) reopens file destinations by path, for log rotation: lines written before
  * the reopen go to the old (renamed) file, lines after to the new one, none is lost.
  */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { Exchange } from '../exchange.js';
 import { type ByteSink, isoTimeCached, TurnBatch } from './batch.js';
@@ -24,7 +26,8 @@ export interface Logs {
   /** Write out what is held, synchronously where possible (best effort: `exit` handlers). */
   flush(): void;
   /** Reopen file destinations by path (log rotation); stdout/stderr are left alone. */
-  reopen(): void;
+  /** false when a file could not be reopened (said in the error log; its old file is kept) */
+  reopen(): boolean;
   /** Write out everything held and close the destinations; resolves when written (or after 2 s). */
   close(): Promise<void>;
 }
@@ -41,6 +44,7 @@ type Sink = DestinationStream & {
   end?: () => void;
   reopen?: () => void;
   once?: (event: string, fn: () => void) => void;
+  on?: (event: 'error', fn: (err: Error) => void) => void;
   file?: string;
 };
 
@@ -139,6 +143,20 @@ export function createLogs(
     }
     access = pino({ level: 'info', base: undefined, timestamp: isoTimeCached, messageKey: 'msg' }, out);
   }
+  // A file that cannot be (re)opened or written (a rotation that left a root-owned file, a full
+  // disk) is said, and the server goes on: SonicBoom keeps the file it had (as nginx does on a
+  // failed reopen). Without a listener its 'error' event would end the process.
+  if (streams === undefined) {
+    for (const s of sinks) {
+      if (typeof s.on !== 'function') continue;
+      const target = s === errSink ? opts.error : opts.access;
+      s.on('error', (err) => {
+        const msg = `cannot open or write log file ${target}: ${err.message}; writing on to the file open before`;
+        if (s === errSink) process.stderr.write(`switchyard: ${msg}\n`);
+        else error.error({ err, file: target }, msg);
+      });
+    }
+  }
   let closing: Promise<void> | undefined;
   return {
     error,
@@ -155,8 +173,9 @@ export function createLogs(
       }
     },
     reopen() {
-      if (closing !== undefined) return;
+      if (closing !== undefined) return true;
       handOver();
+      let all = true;
       for (const s of sinks) {
         if (typeof s.file === 'string' && typeof s.reopen === 'function') {
           try {
@@ -167,12 +186,22 @@ export function createLogs(
             // a write in progress: SonicBoom finishes it on the old file before reopening
           }
           try {
+            // Opened here first: SonicBoom would open it asynchronously and, failing, emit an
+            // error and keep a stale listener that closes the old file twice at the next reopen.
+            // Failing, the old file is kept, as nginx does (test/ops/signals-logs.test.ts).
+            mkdirSync(dirname(s.file), { recursive: true });
+            closeSync(openSync(s.file, 'a'));
             s.reopen();
           } catch (err) {
-            error.error({ err, file: s.file }, `cannot reopen log file ${s.file}`);
+            all = false;
+            error.error(
+              { err, file: s.file },
+              `cannot reopen log file ${s.file}: ${(err as Error).message}; writing on to the file open before`,
+            );
           }
         }
       }
+      return all;
     },
     close() {
       if (closing === undefined) for (const b of batches) b.close();
@@ -188,7 +217,7 @@ export function silentLogs(): Logs {
     error: pino({ level: 'silent' }),
     access: null,
     flush() {},
-    reopen() {},
+    reopen: () => true,
     close: () => Promise.resolve(),
   };
 }

@@ -58,8 +58,9 @@ export function ownSignals(started: Started): void {
     void started.reload();
   });
   process.on('SIGUSR1', () => {
-    server.logs.reopen();
-    log.info({ signal: 'SIGUSR1' }, 'log files reopened');
+    if (server.logs.reopen()) log.info({ signal: 'SIGUSR1' }, 'log files reopened');
+    else
+      log.warn({ signal: 'SIGUSR1' }, 'log files reopened but those named above, which keep their old file');
   });
   for (const sig of ['SIGUSR2', 'SIGWINCH'] as const) {
     process.on(sig, () => log.warn({ signal: sig }, `${sig} ignored (see README "Operating")`));

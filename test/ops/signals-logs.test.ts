@@ -4,7 +4,7 @@
  * with no line lost; USR1 never opens the inspector; QUIT drains and exits 0; a crash writes its
  * error line; a second instance on the same pid file is refused; the new access-log fields.
  */
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +119,40 @@ describe('log files', () => {
     // Everything sent after the reopen is in the new file; everything before the rename in the old.
     expect(now.filter((l) => String(l.query).startsWith('after')).length).toBe(20);
     expect(old.filter((l) => String(l.query).startsWith('before')).length).toBe(20);
+  });
+
+  it('a reopen that cannot open the new file is said in the error log; serving and logging go on in the old file', async () => {
+    const s = await setup();
+    const cli = runCli(['start', '-c', s.conf]);
+    await poll('start', () => lines(s.error).find((l) => /listening on/.test(String(l.msg))));
+    await get(s.port, '/a?before=1');
+    renameSync(s.access, `${s.access}.1`);
+    mkdirSync(s.access); // what stands at the path cannot be opened for appending (EISDIR)
+    cli.kill('SIGUSR1');
+    const said = await poll('the failure', () =>
+      lines(s.error).find((l) => String(l.msg).startsWith(`cannot reopen log file ${s.access}`)),
+    );
+    expect(String(said.msg)).toContain('EISDIR');
+    await poll('the warning', () =>
+      lines(s.error).find((l) => String(l.msg).startsWith('log files reopened but')),
+    );
+    expect((await get(s.port, '/a?after=1')).status).toBe(200);
+    await poll('the line in the old file', () => lines(`${s.access}.1`).find((l) => l.query === 'after=1'));
+    cli.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('a log path that cannot be opened fails check and start with its key, before the pid file', async () => {
+    const s = await setup();
+    mkdirSync(s.access); // a directory where the access log should be
+    const check = runCli(['check', '-c', s.conf]);
+    expect(await check.exited).toBe(1);
+    expect(check.stderr()).toContain(`log.access: cannot open ${s.access} for appending: EISDIR`);
+    const start = runCli(['start', '-c', s.conf]);
+    expect(await start.exited).toBe(1);
+    expect(start.stderr()).toContain(`log.access: cannot open ${s.access} for appending: EISDIR`);
+    expect(start.stderr()).not.toMatch(/^\s+at /m);
+    expect(existsSync(join(s.dir, 'run', 'sy.pid'))).toBe(false);
   });
 
   it('access lines carry host, user_agent, referer, peer, and the client from X-Forwarded-For of a trusted proxy', async () => {
