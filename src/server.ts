@@ -18,7 +18,7 @@ import { JobPool } from './pool/index.js';
 import { processLayout, tableLayout } from './region/plan.js';
 import { SharedRegion } from './region/region.js';
 import { RouteTable } from './router/table.js';
-import type { Engine, EngineOptions } from './server/engine.js';
+import { type Engine, type EngineOptions, ListenError } from './server/engine.js';
 import { chooseEngine, type EngineName, engines } from './server/engines.js';
 import { listenerKey } from './server/listener-key.js';
 import { TlsServed } from './server/tls-served.js';
@@ -287,8 +287,18 @@ export class Server {
     return this.listening;
   }
 
-  /** Open one listener (start-up, or a reload that added it). */
+  /** Open one listener (start-up, or a reload that added it); a failure names it (`listen[2]: …`). */
   async openListener(l: ListenConfig, where: string): Promise<Listening> {
+    try {
+      return await this.openListenerAt(l, where);
+    } catch (err) {
+      if (err instanceof ListenError && !err.message.startsWith(`${where}: `))
+        err.message = `${where}: ${err.message}`;
+      throw err;
+    }
+  }
+
+  private async openListenerAt(l: ListenConfig, where: string): Promise<Listening> {
     let listening: Listening;
     let tcp: TcpListener | undefined;
     let engine: Engine | undefined;

@@ -1,5 +1,6 @@
 /** A `listen:` entry: its keys, and the checks that need more than one key or the disk. */
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { tlsProblems } from '../tls/load.js';
@@ -8,8 +9,30 @@ import type { CheckRefs } from '../tracks/track.js';
 import { duration, name, port } from './fields.js';
 import { listenerProxyProtocol } from './operate.js';
 
+/** A host name: dot-separated labels of letters, digits and inner hyphens (RFC 1123). */
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * What a listener can bind: an IPv4 or IPv6 address (`0.0.0.0`, `::` for every interface) or a
+ * host name. An empty one (`host: ${HOST:-}`) would bind every interface, and uWS then a random port.
+ */
+const listenHost = z.string().superRefine((h, ctx) => {
+  if (isIP(h) !== 0) return;
+  if (h.startsWith('[') && h.endsWith(']') && isIP(h.slice(1, -1)) === 6) {
+    ctx.addIssue({ code: 'custom', message: `an IPv6 address without brackets: ${h.slice(1, -1)}` });
+  } else if (h === '') {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'empty: 0.0.0.0 or :: for every interface, 127.0.0.1 for this machine',
+    });
+  } else if (/^[0-9.]+$/.test(h) || !HOST_NAME.test(h)) {
+    ctx.addIssue({ code: 'custom', message: `"${h}" is not an IP address or a host name` });
+  }
+});
+
 const listenShape = (refs: CheckRefs) => ({
-  host: z.string().default('127.0.0.1'),
+  host: listenHost.default('127.0.0.1'),
   port,
   /** `http` or `tcp` (the line-protocol job listener, node:net). */
   kind: z.enum(['http', 'tcp']).default('http'),

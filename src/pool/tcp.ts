@@ -22,6 +22,7 @@ import { createServer, type Socket } from 'node:net';
 import type { ListenConfig } from '../config/schema.js';
 import { syError } from '../errors.js';
 import type { Logs } from '../observe/log.js';
+import { bindReason, ListenError } from '../server/engine.js';
 import { LineConnection } from './connection.js';
 import type { JobPool } from './index.js';
 
@@ -88,8 +89,7 @@ export async function listenTcp(l: ListenConfig, pool: JobPool, logs: Logs): Pro
 
   await new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'address in use' : (err.code ?? err.message);
-      reject(new Error(`cannot listen on ${l.host}:${l.port} (${why})`, { cause: err }));
+      reject(new ListenError(`cannot listen on ${l.host}:${l.port} (${bindReason(err)})`, { cause: err }));
     };
     server.once('error', failed);
     server.maxConnections = l.max_connections ?? DEFAULT_MAX_CONNECTIONS;

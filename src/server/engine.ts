@@ -7,6 +7,7 @@
  * Engines are listed in ./engines.ts and loaded on demand, so a platform where one cannot load
  * (the uWS binary on a Node it was not built for) can still run another.
  */
+import { createServer } from 'node:net';
 import type { SwitchyardError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { ProxyVersions } from '../http/proxy-header.js';
@@ -105,4 +106,33 @@ export interface Engine {
 /** A listener could not be opened (address in use, not available). */
 export class ListenError extends Error {
   override readonly name = 'ListenError';
+}
+
+/** Why a bind failed, in words an operator can act on. */
+export function bindReason(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return 'address in use';
+    case 'EADDRNOTAVAIL':
+      return 'no such address on this machine';
+    case 'EACCES':
+      return 'permission denied: a port below 1024 needs root or CAP_NET_BIND_SERVICE';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host name not found';
+    default:
+      return err.code ?? err.message;
+  }
+}
+
+/**
+ * Why host:port cannot be bound, learnt by binding it with node:net (exclusively) and letting go:
+ * uWS reports a failed listen with no errno. Only after a failure, never on the way to a success.
+ */
+export function whyNoListen(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => resolve(bindReason(err)));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve('address not available')));
+  });
 }

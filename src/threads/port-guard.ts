@@ -12,14 +12,14 @@
  * the kernel allows it by design.
  */
 import { createServer } from 'node:net';
-import { ListenError } from '../server/engine.js';
+import { bindReason, ListenError } from '../server/engine.js';
 
 /** Bind host:port exclusively and release it; resolves with the port (the chosen one for 0). */
 export function claimPort(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
-    srv.once('error', () => {
-      reject(new ListenError(`cannot listen on ${host}:${port} (address in use, or not available)`));
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      reject(new ListenError(`cannot listen on ${host}:${port} (${bindReason(err)})`));
     });
     srv.listen({ host, port, exclusive: true }, () => {
       const bound = (srv.address() as { port: number }).port;

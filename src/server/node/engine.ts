@@ -23,6 +23,7 @@ import { Phase } from '../../exchange.js';
 import type { TlsMaterial } from '../../tls/load.js';
 import {
   type Address,
+  bindReason,
   type Engine,
   type EngineOptions,
   type EngineTimeouts,
@@ -258,13 +259,7 @@ export class NodeEngine implements Engine {
     }
     return new Promise((resolve, reject) => {
       const fail = (err: NodeJS.ErrnoException) => {
-        const why =
-          err.code === 'EADDRINUSE'
-            ? 'address in use'
-            : err.code === 'EADDRNOTAVAIL'
-              ? 'address not available'
-              : (err.code ?? err.message);
-        reject(new ListenError(`cannot listen on ${host}:${port} (${why})`));
+        reject(new ListenError(`cannot listen on ${host}:${port} (${bindReason(err)})`));
       };
       server.once('error', fail);
       // Acceptor threads share the port (SO_REUSEPORT): node:net has `reusePort` from Node 22.12

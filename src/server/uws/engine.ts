@@ -8,7 +8,7 @@ import { errorReply, syError } from '../../errors.js';
 import { Phase } from '../../exchange.js';
 import { claimPort } from '../../threads/port-guard.js';
 import type { TlsMaterial } from '../../tls/load.js';
-import { type Address, type Engine, type EngineOptions, ListenError } from '../engine.js';
+import { type Address, type Engine, type EngineOptions, ListenError, whyNoListen } from '../engine.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
 import { checkProxied } from './proxy-protocol.js';
@@ -151,7 +151,9 @@ export class UwsEngine implements Engine {
     return new Promise((resolve, reject) => {
       const done = (socket: us_listen_socket | false) => {
         if (!socket) {
-          reject(new ListenError(`cannot listen on ${host}:${port} (address in use, or not available)`));
+          void whyNoListen(host, port).then((why) =>
+            reject(new ListenError(`cannot listen on ${host}:${port} (${why})`)),
+          );
           return;
         }
         const bound = this.uws.us_socket_local_port(socket);
