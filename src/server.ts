@@ -288,9 +288,13 @@ export class Server {
   }
 
   /** Open one listener (start-up, or a reload that added it); a failure names it (`listen[2]: …`). */
-  async openListener(l: ListenConfig, where: string): Promise<Listening> {
+  async openListener(
+    l: ListenConfig,
+    where: string,
+    jobs?: ReadonlyMap<string, unknown>,
+  ): Promise<Listening> {
     try {
-      return await this.openListenerAt(l, where);
+      return await this.openListenerAt(l, where, jobs);
     } catch (err) {
       if (err instanceof ListenError && !err.message.startsWith(`${where}: `))
         err.message = `${where}: ${err.message}`;
@@ -298,7 +302,11 @@ export class Server {
     }
   }
 
-  private async openListenerAt(l: ListenConfig, where: string): Promise<Listening> {
+  private async openListenerAt(
+    l: ListenConfig,
+    where: string,
+    jobs: ReadonlyMap<string, unknown> | undefined,
+  ): Promise<Listening> {
     let listening: Listening;
     let tcp: TcpListener | undefined;
     let engine: Engine | undefined;
@@ -320,7 +328,7 @@ export class Server {
       };
     } else {
       const { listenTcp } = await import('./pool/tcp.js');
-      tcp = await listenTcp(l, this.pool!, this.logs);
+      tcp = await listenTcp(l, this.pool!, this.logs, jobs);
       listening = { kind: 'tcp', host: l.host, port: tcp.port };
     }
     this.open.set(listenerKey(l), { listening, tcp, engine });

@@ -132,7 +132,7 @@ export class Reloader {
         );
       }
       try {
-        opened.push({ key, listening: await server.openListener(l, where) });
+        opened.push({ key, listening: await server.openListener(l, where, change.jobs) });
       } catch (err) {
         unopen();
         await table.close();

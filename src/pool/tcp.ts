@@ -47,9 +47,18 @@ function normaliseAddress(a: string | undefined): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
-export async function listenTcp(l: ListenConfig, pool: JobPool, logs: Logs): Promise<TcpListenerHandle> {
+/**
+ * `jobs`: the jobs the listener may name — the pool's, or, on a reload that adds a job module with
+ * its listener, the ones the pool is about to switch to (the listener opens before the switch).
+ */
+export async function listenTcp(
+  l: ListenConfig,
+  pool: JobPool,
+  logs: Logs,
+  jobs: ReadonlyMap<string, unknown> = pool.jobs,
+): Promise<TcpListenerHandle> {
   const job = l.job;
-  if (job === undefined || !pool.jobs.has(job)) {
+  if (job === undefined || !jobs.has(job)) {
     throw new Error(`listen ${l.host}:${l.port}: tcp listener needs a known job (got "${job}")`);
   }
   const conns = new Set<LineConnection>();

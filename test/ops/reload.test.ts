@@ -16,6 +16,7 @@ import { Client, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/load.js';
 import { type Cli, freePort, runCli, runCliToEnd } from '../helpers/cli.js';
+import { lineClient } from '../helpers/raw-client.js';
 
 const API = pathToFileURL(join(packageRoot, 'dist', 'src', 'api.js')).href;
 
@@ -196,6 +197,21 @@ describe('reload under load', () => {
     });
     expect(refused).toBe('ECONNREFUSED');
     expect((await text(null, '/r')).text).toBe('gen 12');
+  });
+
+  it('one reload adds a job module and the tcp listener that runs it', async () => {
+    const tcpPort = await freePort();
+    writeFileSync(join(dir, 'routes', 'jobs', 'twice.js'), 'export default (n) => n * 2;\n');
+    writeConfig(12, `  - { host: 127.0.0.1, port: ${tcpPort}, kind: tcp, job: twice }`);
+    cli.kill('SIGHUP');
+    await cli.waitFor(new RegExp(`listening on 127.0.0.1:${tcpPort}`), 20_000);
+    const c = await lineClient(tcpPort);
+    c.send('21\n');
+    expect(await c.lines(1)).toEqual(['Result: 42']);
+    c.socket.destroy();
+    writeConfig(12);
+    cli.kill('SIGHUP');
+    await cli.waitFor(new RegExp(`stopped listening on 127.0.0.1:${tcpPort}`), 20_000);
   });
 
   it('an invalid config on HUP changes nothing; every problem is logged with its path', async () => {
