@@ -31,3 +31,9 @@ export function nodeVersionProblem(version: string = process.versions.node): str
   }
   return undefined;
 }
+
+/** node:net's `reusePort` listen option (acceptor threads sharing a port on the node engine). */
+export function hasReusePort(version: string = process.versions.node): boolean {
+  const [major, minor] = parts(version);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, packageRoot, parseConfig } from '../src/config/load.js';
 import { parseDuration, parseSize } from '../src/config/units.js';
+import { hasReusePort } from '../src/node-version.js';
 
 const fixtures = join(packageRoot, 'test', 'fixtures', 'handlers');
 const FILE = join(fixtures, 'test.yaml'); // routes_dir below is relative to this
@@ -145,6 +146,33 @@ describe('config', () => {
       'upstreams.u.hash_key: required when balance is hash (ip, header:NAME or cookie:NAME)',
     );
     expect(p).toContain('routes[0].strip_prefix: only applies to proxy routes');
+  });
+
+  it('listeners that would collide at start: a wildcard address beside one of its addresses; node engine with threads before Node 22.12', () => {
+    const p = problems(
+      [
+        'listen:',
+        '  - { host: 127.0.0.1, port: 8080 }',
+        '  - { host: 0.0.0.0, port: 8080 }',
+        '  - { host: "::", port: 8081 }',
+        '  - { host: 127.0.0.1, port: 8081 }',
+        '  - { host: 127.0.0.1, port: 8082 }',
+        '  - { host: "::1", port: 8082 }',
+      ].join('\n'),
+    );
+    expect(p).toContain(
+      'listen[1]: 0.0.0.0:8080 overlaps listen[0] (127.0.0.1:8080): one of them binds every interface',
+    );
+    expect(p).toContain(
+      'listen[3]: 127.0.0.1:8081 overlaps listen[2] ([::]:8081): one of them binds every interface',
+    );
+    expect(p.some((x) => x.startsWith('listen[5]'))).toBe(false); // ::1 and 127.0.0.1 are apart
+    const threaded = problems('threads: 2\nlisten:\n  - { host: 127.0.0.1, port: 8080, engine: node }');
+    if (hasReusePort()) expect(threaded).toEqual([]);
+    else
+      expect(threaded[0]).toMatch(
+        /^listen\[0\]\.engine: with threads, the node engine needs Node 22\.12 or later/,
+      );
   });
 
   it('chunked_requests: refuse by default, accept on request, an error on a tcp listener or a bad value', () => {

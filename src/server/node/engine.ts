@@ -20,6 +20,7 @@ import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import { errorReply, syError } from '../../errors.js';
 import { Phase } from '../../exchange.js';
+import { hasReusePort } from '../../node-version.js';
 import type { TlsMaterial } from '../../tls/load.js';
 import {
   type Address,
@@ -52,10 +53,7 @@ export const DEFAULT_TIMEOUTS: EngineTimeouts = {
 const MAX_HEADERS_COUNT = 2000;
 
 /** node:net's `reusePort` listen option exists from Node 22.12 (23.1 on the 23 line). */
-const REUSE_PORT = ((major, minor) =>
-  major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12))(
-  ...(process.versions.node.split('.').map(Number) as [number, number]),
-);
+const REUSE_PORT = hasReusePort();
 
 const ALLOW_ALL = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE';
 
