@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<void> {
   // Before anything else is imported: on an older Node, undici would fail in a less clear way.
   const tooOld = nodeVersionProblem();
   if (tooOld !== undefined) fail(tooOld);
-  const { ConfigError, packageRoot } = await import('./config/load.js');
+  const { ConfigError, DEFAULT_CONFIG, packageRoot } = await import('./config/load.js');
   let parsed: ReturnType<typeof parse>;
   function parse() {
     return parseArgs({
@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (positionals.length > 1) fail(`unexpected argument "${positionals[1]}"\n\n${USAGE}`, 2);
-  const file = values.config ?? join(packageRoot, 'conf', 'switchyard.yaml');
+  const file = values.config ?? DEFAULT_CONFIG;
   switch (command) {
     case 'version':
       process.stdout.write(`switchyard ${version(packageRoot)} (node ${process.version})\n`);

@@ -35,6 +35,9 @@ export const packageRoot = (() => {
   return dir;
 })();
 
+/** The config `switchyard start` (and check, reload …) uses without `-c`. */
+export const DEFAULT_CONFIG = join(packageRoot, 'conf', 'switchyard.yaml');
+
 export interface LoadedConfig {
   config: Config;
   file: string;

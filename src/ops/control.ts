@@ -4,10 +4,11 @@
  * nothing when it has problems (the running instance would refuse it anyway, and the operator
  * sees the problems here rather than in the error log).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadChecked } from '../check.js';
-import { ConfigError } from '../config/load.js';
-import { alive, readPid, pidPath as resolvePid } from './pidfile.js';
+import { ConfigError, DEFAULT_CONFIG } from '../config/load.js';
+import { alive, readPidFile, pidPath as resolvePid } from './pidfile.js';
 
 const SIGNAL = { reload: 'SIGHUP', reopen: 'SIGUSR1', stop: 'SIGTERM' } as const;
 
@@ -28,13 +29,47 @@ export async function signalRunning(
   if (pidPath === undefined)
     return { ok: false, message: `${file}: no pid: key, so no running instance to signal` };
   pidPath = resolvePid(file, pidPath);
-  const pid = readPid(pidPath);
-  if (pid === undefined) return { ok: false, message: `${pidPath}: no pid file (is switchyard running?)` };
+  const read = readPidFile(pidPath);
+  if (read === 'missing') return { ok: false, message: `${pidPath}: no pid file (is switchyard running?)` };
+  if (typeof read !== 'number')
+    return { ok: false, message: `${pidPath}: invalid pid "${read.invalid}" (not a process id)` };
+  const pid = read;
   if (!alive(pid))
     return { ok: false, message: `${pidPath}: process ${pid} is not running (stale pid file)` };
+  // The instance re-reads the file it was started with, whatever -c says here (as nginx's master
+  // does): checking one file and reloading another would report "ok" for a config never loaded.
+  const running = command === 'reload' ? startedWith(pid) : undefined;
+  if (running !== undefined && running !== resolve(file))
+    return {
+      ok: false,
+      message: `process ${pid} was started with ${running} and reloads that file, not ${resolve(file)}: nothing sent (switchyard reload -c ${running})`,
+    };
   const sig = SIGNAL[command];
   process.kill(pid, sig);
   return { ok: true, message: `sent ${sig} to ${pid}` };
+}
+
+/**
+ * The config file a running `switchyard start` was given (its `-c`, resolved against its working
+ * directory; the default config without one), from /proc. Undefined when that cannot be told.
+ */
+function startedWith(pid: number): string | undefined {
+  let args: string[];
+  let cwd: string;
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+  const at = args.indexOf('start');
+  if (at === -1) return undefined;
+  for (let i = at + 1; i < args.length; i++) {
+    const a = args[i]!;
+    if ((a === '-c' || a === '--config') && args[i + 1] !== undefined) return resolve(cwd, args[i + 1]!);
+    if (a.startsWith('--config=')) return resolve(cwd, a.slice(9));
+  }
+  return DEFAULT_CONFIG;
 }
 
 function readText(file: string): string {

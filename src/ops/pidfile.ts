@@ -14,14 +14,20 @@ export function pidPath(configFile: string, pid: string): string {
 
 /** The pid in `file`, or undefined when there is none (missing, empty, not a number). */
 export function readPid(file: string): number | undefined {
+  const r = readPidFile(file);
+  return typeof r === 'number' ? r : undefined;
+}
+
+/** The pid in `file`; 'missing' when there is no file; the text itself when it is not a pid. */
+export function readPidFile(file: string): number | 'missing' | { invalid: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    return undefined;
+    return 'missing';
   }
-  const pid = Number.parseInt(text.trim(), 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  const t = text.trim();
+  return /^[1-9][0-9]{0,9}$/.test(t) ? Number(t) : { invalid: t.slice(0, 40) };
 }
 
 /** Is a process with this pid alive (and ours to signal)? */

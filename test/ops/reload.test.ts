@@ -6,7 +6,7 @@
  * Then: a listener added and removed by reload; an invalid config on HUP changes nothing and
  * every problem is logged with its path; `switchyard reload` through the pid file.
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -248,6 +248,22 @@ routes:
     expect(ok.stdout).toMatch(new RegExp(`sent SIGHUP to ${cli.child.pid}`));
     await nth(/"msg":"reloaded \(generation \d+\)"/, before + 1);
     expect((await text(null, '/r')).text).toBe('gen 13');
+    // another file naming the same pid file: the instance would re-read its own, so nothing is sent
+    const other = join(dir, 'other.yaml');
+    writeFileSync(other, readFileSync(conf, 'utf8').replace('gen 13', 'other'));
+    const wrong = await runCliToEnd(['reload', '-c', other]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(
+      `process ${cli.child.pid} was started with ${conf} and reloads that file, not ${other}: nothing sent`,
+    );
+    expect((await text(null, '/r')).text).toBe('gen 13');
+    // a pid file that holds no pid is said to be that, not "no pid file"
+    const junk = join(dir, 'junk.yaml');
+    writeFileSync(junk, 'pid: junk.pid\nroutes: [{ path: /a, respond: { body: a } }]\n');
+    writeFileSync(join(dir, 'junk.pid'), 'garbage\n');
+    const invalid = await runCliToEnd(['reopen', '-c', junk]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain(`${join(dir, 'junk.pid')}: invalid pid "garbage" (not a process id)`);
     const stop = await runCliToEnd(['stop', '-c', conf]);
     expect(stop.code).toBe(0);
     expect(await cli.exited).toBe(0);
