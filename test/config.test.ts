@@ -208,6 +208,18 @@ describe('config', () => {
     expect(() => loadConfig(yaml)).toThrow(/\(parse\)/);
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/\(file\): cannot read: ENOENT/);
   });
+
+  it('an alias inside what it names, and an alias bomb, are parse problems of the file (not a stack overflow)', () => {
+    expect(problems('a: &a [*a]\n')).toEqual(['(parse): an alias (*name) inside what it names']);
+    let bomb = 'a: &a [x, x, x, x, x, x, x, x, x]\n';
+    for (let i = 1; i < 10; i++)
+      bomb += `b${i}: &b${i} [${Array(9)
+        .fill(i === 1 ? '*a' : `*b${i - 1}`)
+        .join(', ')}]\n`;
+    expect(problems(bomb)).toEqual([expect.stringMatching(/^\(parse\): Excessive alias count/)]);
+    // an alias used twice is fine (the unknown keys are the only problems)
+    expect(problems('x: &x { a: 1 }\ny: [*x, *x]\n')).toEqual(['x: unknown key', 'y: unknown key']);
+  });
 });
 
 describe('config: threads, shared, rate', () => {

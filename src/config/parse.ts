@@ -21,6 +21,15 @@ function yamlProblem(e: YAMLError): string {
   return [`${where}: ${message}`, ...lines.map((l) => `    | ${l}`)].join('\n  ');
 }
 
+function circular(v: unknown, above: Set<object>): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (above.has(v)) return true;
+  above.add(v);
+  for (const child of Object.values(v)) if (circular(child, above)) return true;
+  above.delete(v);
+  return false;
+}
+
 export function parseText(text: string, file: string): Parsed {
   if (extname(file).toLowerCase() === '.json') {
     try {
@@ -32,5 +41,14 @@ export function parseText(text: string, file: string): Parsed {
   const doc = parseDocument(shield(text), { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0)
     return { ok: false, problems: doc.errors.slice(0, MAX_SYNTAX_ERRORS).map(yamlProblem) };
-  return { ok: true, raw: doc.toJS() };
+  let raw: unknown;
+  try {
+    raw = doc.toJS(); // aliases multiplying past the yaml package's bound (an "alias bomb") fail here
+  } catch (err) {
+    return { ok: false, problems: [`(parse): ${(err as Error).message}`] };
+  }
+  // `a: &a [*a]` makes a tree that contains itself: every walk of it would recurse for ever
+  if (circular(raw, new Set()))
+    return { ok: false, problems: ['(parse): an alias (*name) inside what it names'] };
+  return { ok: true, raw };
 }
