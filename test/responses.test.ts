@@ -150,6 +150,17 @@ describe('errors', () => {
     expect(JSON.stringify(s.errors.at(-1))).toContain('HttpError: status 200 is not 400–599');
   });
 
+  it('a handler’s own mistakes (the body read twice, json(undefined)) are 500s, logged, not the client’s 400', async () => {
+    for (const [q, says] of [
+      ['twice=1', 'the request body can be read only once'],
+      ['json=undefined', 'json(): undefined has no JSON form'],
+    ] as const) {
+      const res = parseResponse((await get(`/read?${q}`, 'POST', 'Content-Length: 2\r\n\r\nhi')).text);
+      expect([q, res.status, res.body]).toEqual([q, 500, 'internal server error (SY_ERR_HANDLER)\n']);
+      expect(JSON.stringify(s.errors.at(-1))).toContain(says);
+    }
+  });
+
   it('errors are JSON when the client accepts JSON', async () => {
     const res = parseResponse((await get('/nope', 'GET', 'Accept: application/json\r\n')).text);
     expect(res.status).toBe(404);

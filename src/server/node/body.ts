@@ -42,7 +42,8 @@ export class NodeBody extends QueuedBody {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    if (this.reading) throw syError('SY_ERR_BAD_BODY', 'the request body can be read only once');
+    // a second read is the handler's mistake, not the client's: a 500, logged
+    if (this.reading) throw syError('SY_ERR_HANDLER', 'the request body can be read only once');
     this.reading = true;
     if (this.failure === undefined) {
       this.owner.continueOnce();

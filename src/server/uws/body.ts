@@ -67,7 +67,8 @@ export class UwsBody extends QueuedBody {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    if (this.iterated) throw syError('SY_ERR_BAD_BODY', 'the request body can be read only once');
+    // a second read is the handler's mistake, not the client's: a 500, logged
+    if (this.iterated) throw syError('SY_ERR_HANDLER', 'the request body can be read only once');
     this.iterated = true;
     return this;
   }

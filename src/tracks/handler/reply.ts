@@ -15,7 +15,11 @@ export function text(body: string, status = 200, headers?: ReplyHeaders): Reply 
 
 /** A JSON reply. BigInt values are written as strings (JSON has no integers beyond 2^53). */
 export function json(value: unknown, status = 200, headers?: ReplyHeaders): Reply {
-  const body = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  const body = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) as
+    | string
+    | undefined;
+  // undefined, a function or a symbol: no JSON at all (an empty 200 would look like success)
+  if (body === undefined) throw new TypeError(`json(): ${typeof value} has no JSON form`);
   return {
     status,
     headers: headers ? { 'content-type': JSON_TYPE, ...headers } : { 'content-type': JSON_TYPE },
