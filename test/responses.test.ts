@@ -161,6 +161,13 @@ describe('errors', () => {
     }
   });
 
+  it('a stream that yields something other than strings or bytes is cut (never a short body that looks whole), and logged', async () => {
+    const r = await get('/stream?bytes=10&chunk=10&then=object');
+    expect(r.closed).toBe(true);
+    expect(r.text).not.toMatch(/\r\n0\r\n\r\n$/); // no last chunk: the client sees it cut
+    await until(() => JSON.stringify(s.errors).includes('a streamed body gave object'));
+  });
+
   it('errors are JSON when the client accepts JSON', async () => {
     const res = parseResponse((await get('/nope', 'GET', 'Accept: application/json\r\n')).text);
     expect(res.status).toBe(404);

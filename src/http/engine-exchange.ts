@@ -23,6 +23,19 @@ export function nextTurn(): Promise<void> {
 
 export const RESOLVED = Promise.resolve();
 
+/**
+ * A streamed body's piece as bytes. Anything but a string or bytes (an object, a number) is the
+ * body source's mistake: it fails the stream (logged, the connection closed) rather than being
+ * skipped, which sent a shorter body that looked complete.
+ */
+export function pieceBytes(piece: unknown): Uint8Array {
+  if (typeof piece === 'string') return Buffer.from(piece);
+  if (piece instanceof Uint8Array) return piece;
+  throw new TypeError(
+    `a streamed body gave ${piece === null ? 'null' : typeof piece}: only strings and bytes`,
+  );
+}
+
 /** What every exchange of one listener shares from its engine. */
 export interface ListenerHooks {
   /** the listener serves TLS: every exchange's `secure` */

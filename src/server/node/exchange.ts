@@ -17,7 +17,7 @@ import type { Http2ServerResponse } from 'node:http2';
 import { errorReply, type SwitchyardError, syError } from '../../errors.js';
 import { Phase, type Reply, type ReplyHeaders, type RequestBody } from '../../exchange.js';
 import { normaliseAddress } from '../../http/address.js';
-import { EngineExchange, nextTurn, RESOLVED, YIELD_EVERY } from '../../http/engine-exchange.js';
+import { EngineExchange, nextTurn, pieceBytes, RESOLVED, YIELD_EVERY } from '../../http/engine-exchange.js';
 import { isFraming, releaseBody, statusHasBody, wantsClose } from '../../http/reply-rules.js';
 import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
 import { type BodyOwner, EMPTY_BODY, NodeBody, type NodeRequest } from './body.js';
@@ -311,7 +311,7 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
     try {
       for await (const piece of body) {
         if (this.phase !== Phase.Streaming) return;
-        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        const chunk = pieceBytes(piece);
         if (chunk.byteLength === 0) {
           if (++run >= YIELD_EVERY) {
             run = 0;

@@ -15,7 +15,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { Buffer } from 'node:buffer';
 import { type SwitchyardError, syError } from '../../errors.js';
 import { Phase, type Reply, type RequestBody } from '../../exchange.js';
-import { EngineExchange, nextTurn, RESOLVED, YIELD_EVERY } from '../../http/engine-exchange.js';
+import { EngineExchange, nextTurn, pieceBytes, RESOLVED, YIELD_EVERY } from '../../http/engine-exchange.js';
 import { releaseBody, statusHasBody, wantsClose } from '../../http/reply-rules.js';
 import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
 import { peerAddress } from './address.js';
@@ -269,7 +269,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
       } else {
         for await (const piece of body) {
           if (this.phase !== Phase.Streaming) return;
-          const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+          const chunk = pieceBytes(piece);
           if (sent + chunk.byteLength > total)
             throw syError('SY_ERR_STREAM', `body longer than its length ${total}`);
           const start = this.res.getWriteOffset();
@@ -319,7 +319,7 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     try {
       for await (const piece of body) {
         if (this.phase !== Phase.Streaming) return;
-        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        const chunk = pieceBytes(piece);
         for (let at = 0; at < chunk.byteLength; at += WRITE_CHUNK) {
           const part = chunk.byteLength <= WRITE_CHUNK ? chunk : chunk.subarray(at, at + WRITE_CHUNK);
           let ok = true;
