@@ -61,6 +61,14 @@ interface OpenListener {
   engine: Engine | undefined;
 }
 
+/** Rethrow a ListenError said with the listener's config path (`listen[2]: cannot listen on …`). */
+function named(where: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof ListenError) err.message = `${where}: ${err.message}`;
+    throw err;
+  };
+}
+
 export class Server {
   readonly logs: Logs;
   readonly pipeline: Pipeline;
@@ -293,27 +301,13 @@ export class Server {
     where: string,
     jobs?: ReadonlyMap<string, unknown>,
   ): Promise<Listening> {
-    try {
-      return await this.openListenerAt(l, where, jobs);
-    } catch (err) {
-      if (err instanceof ListenError && !err.message.startsWith(`${where}: `))
-        err.message = `${where}: ${err.message}`;
-      throw err;
-    }
-  }
-
-  private async openListenerAt(
-    l: ListenConfig,
-    where: string,
-    jobs: ReadonlyMap<string, unknown> | undefined,
-  ): Promise<Listening> {
     let listening: Listening;
     let tcp: TcpListener | undefined;
     let engine: Engine | undefined;
     if (l.kind === 'http') {
       const choice = await chooseEngine(l.engine, where);
       engine = await this.engineFor(l, choice.name);
-      const port = await engine.listen(l.host, l.port, { h2c: l.h2c });
+      const port = await engine.listen(l.host, l.port, { h2c: l.h2c }).catch(named(where));
       if (l.tls !== undefined && !this.tlsSeen) {
         this.tlsSeen = true;
         this.httpsPort = port;
@@ -328,7 +322,7 @@ export class Server {
       };
     } else {
       const { listenTcp } = await import('./pool/tcp.js');
-      tcp = await listenTcp(l, this.pool!, this.logs, jobs);
+      tcp = await listenTcp(l, this.pool!, this.logs, jobs).catch(named(where));
       listening = { kind: 'tcp', host: l.host, port: tcp.port };
     }
     this.open.set(listenerKey(l), { listening, tcp, engine });

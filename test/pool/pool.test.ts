@@ -21,7 +21,7 @@ describe('JobPool', () => {
   afterAll(() => pool.close());
 
   it('registers every jobs/*.js by file name and starts no thread until the first job', async () => {
-    expect([...pool.jobs.keys()]).toEqual(['burn', 'bytes', 'echo', 'exit', 'fail', 'where']);
+    expect([...pool.jobs.keys()]).toEqual(['burn', 'bytes', 'echo', 'exit', 'fail', 'shapes', 'where']);
     expect(pool.stats()).toMatchObject({ threads: 0, maxThreads: 2, capacity: 10, queued: 0, running: 0 });
     expect(await pool.run<number>('where', null)).toBeGreaterThan(0);
     expect(pool.stats().threads).toBeGreaterThanOrEqual(1);
