@@ -209,6 +209,23 @@ describe('config', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/\(file\): cannot read: ENOENT/);
   });
 
+  it('messages that say what is expected: threads, a redirect status, a size too large; no echo of an empty server list', () => {
+    expect(problems('threads: many')).toEqual(['threads: expected auto or a whole number 1–256']);
+    expect(problems('routes: [{ path: /a, redirect: { to: /b, status: 200 } }]')).toEqual([
+      'routes[0].redirect.status: expected 301, 302, 303, 307 or 308',
+    ]);
+    expect(problems('limits: { body: 99999999999999999999 }')).toEqual([
+      'limits.body: invalid size 100000000000000000000: too large (at most 2^53 − 1 bytes)',
+    ]);
+    expect(problems('upstreams: { u: { servers: [] } }\nroutes: [{ path: /a, proxy: u }]')).toEqual([
+      'upstreams.u.servers: Too small: expected array to have >=1 items',
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'sy-conf-'));
+    const json = join(dir, 'c.json');
+    writeFileSync(json, '{"routes": [\n {"path": "/a",\n "respond": {}\n ]}');
+    expect(() => loadConfig(json)).toThrow(/\(parse\) line 4, column 2: Expected ',' or '}'/);
+  });
+
   it('an alias inside what it names, and an alias bomb, are parse problems of the file (not a stack overflow)', () => {
     expect(problems('a: &a [*a]\n')).toEqual(['(parse): an alias (*name) inside what it names']);
     let bomb = 'a: &a [x, x, x, x, x, x, x, x, x]\n';

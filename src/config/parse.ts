@@ -35,7 +35,16 @@ export function parseText(text: string, file: string): Parsed {
     try {
       return { ok: true, raw: JSON.parse(text) };
     } catch (err) {
-      return { ok: false, problems: [`(parse): ${(err as Error).message}`] };
+      // V8 says where by offset: say the line and column, as YAML errors do
+      const message = (err as Error).message;
+      const at = /at position (\d+)/.exec(message);
+      if (at === null) return { ok: false, problems: [`(parse): ${message}`] };
+      const before = text.slice(0, Number(at[1])).split('\n');
+      const where = `line ${before.length}, column ${before.at(-1)!.length + 1}`;
+      return {
+        ok: false,
+        problems: [`(parse) ${where}: ${message.replace(/\s*\(line \d+ column \d+\)/, '')}`],
+      };
     }
   }
   const doc = parseDocument(shield(text), { prettyErrors: true, uniqueKeys: true });

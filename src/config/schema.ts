@@ -51,7 +51,11 @@ const limits = z
   });
 
 const pool = z.strictObject({
-  threads: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
+  threads: z
+    .union([z.literal('auto'), z.number().int().min(1).max(256)], {
+      error: 'expected auto or a whole number 1–256',
+    })
+    .default('auto'),
   queue: z.number().int().min(0).default(256),
   idle: duration.default(30_000),
 });
@@ -125,7 +129,7 @@ const upstream = z
         message: 'required when balance is hash (ip, header:NAME or cookie:NAME)',
       });
     }
-    if (u.servers.every((s) => s.backup)) {
+    if (u.servers.length > 0 && u.servers.every((s) => s.backup)) {
       ctx.addIssue({ code: 'custom', path: ['servers'], message: 'every server is a backup' });
     }
   });
@@ -303,7 +307,11 @@ export function configSchema(refs: CheckRefs) {
           });
         }),
       /** acceptor threads: `auto` = one per core; 1 = the main thread serves (no thread hop) */
-      threads: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
+      threads: z
+        .union([z.literal('auto'), z.number().int().min(1).max(256)], {
+          error: 'expected auto or a whole number 1–256',
+        })
+        .default(1),
       /** the shared-memory region handlers reach as ctx.shared */
       shared: shared.prefault({}),
       log: log.prefault({}),

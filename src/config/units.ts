@@ -24,7 +24,10 @@ const SIZE_FACTOR: Record<string, number> = {
 /** Bytes, or an error message. */
 export function parseSize(input: string | number): number | string {
   if (typeof input === 'number') {
-    return Number.isSafeInteger(input) && input >= 0 ? input : `invalid size ${input}: expected bytes >= 0`;
+    if (Number.isSafeInteger(input) && input >= 0) return input;
+    return input < 0 || !Number.isInteger(input)
+      ? `invalid size ${input}: expected a whole number of bytes >= 0`
+      : `invalid size ${input}: too large (at most 2^53 − 1 bytes)`;
   }
   const m = SIZE.exec(input.trim());
   if (!m) return `invalid size "${input}": expected e.g. 512, 64KiB, 1MiB, 2g`;

@@ -15,7 +15,9 @@ export const redirectTrack = defineTrack({
         .min(1)
         .regex(/^[^\r\n\0]*$/, 'must not contain CR, LF or NUL'),
       status: z
-        .union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)])
+        .union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)], {
+          error: 'expected 301, 302, 303, 307 or 308',
+        })
         .default(302),
     }),
   },
