@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, type LoadedConfig, loadConfig } from './config/load.js';
 import { loadJob } from './pool/registry.js';
+import { compilePattern } from './router/router.js';
 import { loadHandler } from './tracks/handler/load.js';
 
 const JOB_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\.js$/;
@@ -63,6 +64,27 @@ export function checkLogFiles(loaded: LoadedConfig): string[] {
   return problems;
 }
 
+type RouteKey = { path: string; methods?: string[] | undefined; host?: string | undefined };
+
+/** Does route `a`, earlier in the file, take every request route `b` would (first match wins)? */
+function covers(a: RouteKey, b: RouteKey): boolean {
+  if (a.host !== undefined && a.host !== b.host) return false;
+  if (a.methods !== undefined) {
+    if (b.methods === undefined) return false;
+    const m = new Set(a.methods);
+    if (m.has('GET')) m.add('HEAD');
+    if (!b.methods.every((x) => m.has(x))) return false;
+  }
+  if (a.path === b.path) return true;
+  const literal = !/[:*]/.test(b.path);
+  if (literal) return compilePattern(a.path)(b.path) !== null;
+  // a wildcard route takes every path that starts with its prefix: b's fixed start must begin with it
+  if (!a.path.endsWith('*') || /:/.test(a.path)) return false;
+  const prefix = a.path.slice(0, -1);
+  const fixed = b.path.slice(0, b.path.search(/[:*]/));
+  return fixed.startsWith(prefix);
+}
+
 /** Things worth saying about a valid config that still starts. */
 export function configWarnings(loaded: LoadedConfig): string[] {
   const out: string[] = [];
@@ -70,6 +92,18 @@ export function configWarnings(loaded: LoadedConfig): string[] {
   if (config.routes.length === 0 && config.listen.some((l) => l.kind === 'http')) {
     out.push('routes: no routes: every HTTP request will be answered 404');
   }
+  // The router takes the first route that matches, in file order (as nginx would refuse a
+  // duplicate location): a route an earlier one always takes first is a mistake worth naming.
+  config.routes.forEach((r, j) => {
+    const i = config.routes.findIndex((a, k) => k < j && covers(a, r));
+    if (i !== -1)
+      out.push(
+        `routes[${j}]: never matched: routes[${i}] (${config.routes[i]!.path}) takes its requests first`,
+      );
+    for (const kind of ['readiness', 'liveness'] as const)
+      if (config.probes[kind] === r.path)
+        out.push(`routes[${j}]: ${r.path} is the ${kind} probe's path, answered before routing`);
+  });
   return out;
 }
 

@@ -99,6 +99,33 @@ describe('switchyard check: first-hour mistakes', () => {
     expect(r.stderr).toContain('warning: routes: no routes: every HTTP request will be answered 404');
   });
 
+  it('a route an earlier one always takes first, or on a probe path, passes with a warning naming both', async () => {
+    const r = await check(
+      [
+        'probes: { readiness: /readyz }',
+        'routes:',
+        '  - { path: "/x/*", respond: { body: a } }',
+        '  - { path: /x/y, respond: { body: b } }',
+        '  - { path: "/x/:id", respond: { body: c } }',
+        '  - { path: /m, methods: [POST], respond: { body: d } }',
+        '  - { path: /m, respond: { body: e } }',
+        '  - { path: "/x*", respond: { body: f } }',
+        '  - { path: /readyz, respond: { body: g } }',
+        '',
+      ].join('\n'),
+    );
+    expect(r.code).toBe(0);
+    const warnings = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => l.slice(l.indexOf('warning: ') + 9));
+    expect(warnings).toEqual([
+      'routes[1]: never matched: routes[0] (/x/*) takes its requests first',
+      'routes[2]: never matched: routes[0] (/x/*) takes its requests first',
+      "routes[6]: /readyz is the readiness probe's path, answered before routing",
+    ]);
+  });
+
   it('a "*" that could never match is refused with the pattern that works', async () => {
     const r = await check(
       'routes:\n  - { path: "/a/*/b", respond: { body: a } }\n  - { path: "/fib/:n*", respond: { body: a } }\n  - { path: "/s?x=1", respond: { body: a } }\n',
