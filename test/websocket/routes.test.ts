@@ -122,6 +122,11 @@ describe('websocket routes', () => {
     await b.closed;
   });
 
+  it('upgrade() returning a string is refused as a bad reply (500), not accepted with no data', async () => {
+    expect(await refused('/ws?ret=string')).toBe(500);
+    await until(() => JSON.stringify(s.errors).includes('upgrade() returned a string'));
+  });
+
   it('ws.close with a code no close frame may carry throws (→ 1011), a valid one is sent as is', async () => {
     const bad = connect('/ws?who=bad');
     const good = connect('/ws?who=good');

@@ -81,6 +81,13 @@ export const websocketTrack = defineTrack({
         const ctx = new Context(ex, params, services, { inline: false });
         const r = await mod.upgrade(ctx);
         if (isReply(r)) return r;
+        // an object ({ data }) or nothing accepts; a string or a number is a mistake, as it is
+        // from a handler (SY_ERR_BAD_REPLY), not a quiet yes with ws.data undefined
+        if (r !== undefined && r !== null && typeof r !== 'object')
+          throw syError(
+            'SY_ERR_BAD_REPLY',
+            `upgrade() returned a ${typeof r}: a Reply refuses, { data } or nothing accepts`,
+          );
         data = (r as { data?: unknown } | undefined)?.data;
       }
       const remote = ex.remoteAddress;
