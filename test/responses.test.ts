@@ -161,6 +161,18 @@ describe('errors', () => {
     }
   });
 
+  it('a stream whose source fails before its first piece is a 500 (nothing had left), logged; the connection goes on', async () => {
+    const r = await raw(
+      s.port,
+      'GET /stream?fail=first HTTP/1.1\r\nHost: a\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\n\r\n',
+    );
+    const first = parseResponse(r.text);
+    expect([first.status, first.body]).toEqual([500, 'response stream failed (SY_ERR_STREAM)\n']);
+    expect(parseResponse(first.rest)).toMatchObject({ status: 200, body: 'ok\n' });
+    await until(() => JSON.stringify(s.errors).includes('the source failed at once'));
+    await until(() => s.access.find((l) => l.path === '/stream' && l.status === 500));
+  });
+
   it('a stream that yields something other than strings or bytes is cut (never a short body that looks whole), and logged', async () => {
     const r = await get('/stream?bytes=10&chunk=10&then=object');
     expect(r.closed).toBe(true);

@@ -3,10 +3,10 @@
  * for a body over its cap, the reply check before anything is written, closing, and a body source
  * failing mid-response. Each engine supplies the writing and `destroyConnection`.
  */
-import { errorReply, type SwitchyardError } from '../errors.js';
+import { errorReply, type SwitchyardError, syError } from '../errors.js';
 import { CHECKED, Exchange, Phase, type Reply } from '../exchange.js';
 import { QueuedBody } from './queued-body.js';
-import { releaseBody, replyProblem } from './reply-rules.js';
+import { releaseBody, replyProblem, statusHasBody } from './reply-rules.js';
 
 /**
  * Pieces written in a row without waiting for the socket, before a stream lets the event loop run
@@ -34,6 +34,27 @@ export function pieceBytes(piece: unknown): Uint8Array {
   throw new TypeError(
     `a streamed body gave ${piece === null ? 'null' : typeof piece}: only strings and bytes`,
   );
+}
+
+/**
+ * A streamed body whose first piece was taken to see whether the source fails at once: it gives
+ * that piece, then the rest of the source, and a consumer that stops early stops the source.
+ */
+class Resumed<T> implements AsyncIterable<T> {
+  constructor(
+    private readonly it: AsyncIterator<T>,
+    private readonly first: Promise<IteratorResult<T>>,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    let finished = false;
+    try {
+      for (let r = await this.first; !r.done; r = await this.it.next()) yield r.value;
+      finished = true;
+    } finally {
+      if (!finished) await this.it.return?.();
+    }
+  }
 }
 
 /** What every exchange of one listener shares from its engine. */
@@ -113,6 +134,51 @@ export abstract class EngineExchange extends Exchange {
     this.errorCode = problem.code;
     releaseBody((reply as Reply | null)?.body);
     return errorReply(problem, false);
+  }
+
+  /**
+   * A handler's streamed body is asked for its first piece before the head is written. A source
+   * that fails within this loop turn (a query or a file that fails at once) is answered 500 — no
+   * byte of the head has left — instead of a head and a cut connection; a slower first piece
+   * leaves the head to go out now, as before. Resolves to the reply to write — the stream, its
+   * body resumed, or the 500 (logged) — or undefined when the exchange ended meanwhile.
+   */
+  protected async firstPiece(reply: Reply): Promise<Reply | undefined> {
+    const it = (reply.body as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
+    const first = it.next();
+    const early = await Promise.race([
+      first.then(
+        (r) => ({ r }),
+        (e: unknown) => ({ e }),
+      ),
+      nextTurn(),
+    ]);
+    if (this.phase !== Phase.Open) {
+      // answered meanwhile (its timeout, the client gone): stop the source
+      if (early === undefined || 'r' in early) void it.return?.()?.catch(() => {});
+      return undefined;
+    }
+    if (early !== undefined && 'e' in early) {
+      const e = early.e instanceof Error ? early.e : new Error(String(early.e));
+      this.errorCode = (e as { code?: string }).code ?? 'SY_ERR_STREAM';
+      this.hooks.onWriteError(this, e);
+      return errorReply(syError('SY_ERR_STREAM'), false);
+    }
+    return { ...reply, body: new Resumed(it, first) };
+  }
+
+  /** Does `reply` go through `firstPiece` first? A handler's async stream, not yet resumed. */
+  protected static wantsFirstPiece(reply: Reply, method: string): boolean {
+    const b = reply.body;
+    return (
+      reply[CHECKED] !== true &&
+      b !== null &&
+      typeof b === 'object' &&
+      Symbol.asyncIterator in b &&
+      !(b instanceof Resumed) &&
+      method !== 'HEAD' &&
+      statusHasBody(reply.status)
+    );
   }
 
   /** The body source failed mid-response: the status is out, so the only honest move is to close. */

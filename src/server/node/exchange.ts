@@ -238,6 +238,8 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
   }
 
   private write(reply: Reply, close: boolean): Promise<void> {
+    if (NodeExchange.wantsFirstPiece(reply, this.method))
+      return this.firstPiece(reply).then((r) => (r === undefined ? undefined : this.write(r, close)));
     const body = reply.body;
     if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array) {
       const whole = body ?? '';

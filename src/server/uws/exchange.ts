@@ -171,6 +171,8 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
       releaseBody(reply.body); // the client went away meanwhile (or uWS closed for a pipelined request)
       return RESOLVED;
     }
+    if (UwsExchange.wantsFirstPiece(reply, this.method))
+      return this.firstPiece(reply).then((r) => (r === undefined ? undefined : this.write(r, close)));
     this.status = reply.status; // every path below writes the status line now
     if (close) this.closedBy ??= 'server';
     const body = reply.body;
