@@ -225,6 +225,19 @@ export class Pipeline {
   }
 
   /**
+   * The process exits now (a second stop signal): each request still in flight gets its access
+   * line — cut by the server, with the status it had written (0 when none) — rather than none.
+   */
+  abandon(): void {
+    for (const ex of [...this.inflight]) {
+      ex.closedBy ??= 'server';
+      ex.errorCode ??= 'SY_ERR_SHUTTING_DOWN';
+      if (this.logs.access !== null) logAccess(this.logs.access, ex, this.table.clientOf);
+      this.inflight.delete(ex);
+    }
+  }
+
+  /**
    * Drain: let in-flight requests finish for up to `graceMs` (their responses say `Connection:
    * close`, as every later one does), then cancel what remains (503 if
    * nothing was sent yet, else close) and give them a moment to unwind. Resolves when none is left

@@ -211,6 +211,12 @@ describe('switchyard CLI', () => {
     // at once, not after the 30 s grace
     expect(performance.now() - t0).toBeLessThan(scaled(1000, paceMs, QUIET_PACE_MS.local));
     await slow;
+    // the request it cut still has its access line: no status written, closed by the server
+    expect(c.accessLog().find((l) => l.path === '/sleep')).toMatchObject({
+      status: 0,
+      closed_by: 'server',
+      err: 'SY_ERR_SHUTTING_DOWN',
+    });
   });
 
   it('log.access: a file path gets the access log, off writes none', async () => {

@@ -32,6 +32,7 @@ export function ownSignals(started: Started): void {
   const onStop = (sig: NodeJS.Signals) => {
     if (signalled) {
       log.warn({ signal: sig }, 'second signal: exiting now');
+      server.pipeline.abandon();
       exit(1);
       return;
     }
