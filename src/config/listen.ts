@@ -9,9 +9,12 @@ import type { CheckRefs } from '../tracks/track.js';
 import { duration, name, port } from './fields.js';
 import { listenerProxyProtocol } from './operate.js';
 
-/** A host name: dot-separated labels of letters, digits and inner hyphens (RFC 1123). */
+/**
+ * A host name: dot-separated labels of letters, digits, and inner hyphens (RFC 1123) or
+ * underscores (container and /etc/hosts names often have them).
+ */
 const HOST_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 
 /**
  * What a listener can bind: an IPv4 or IPv6 address (`0.0.0.0`, `::` for every interface) or a

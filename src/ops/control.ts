@@ -4,7 +4,7 @@
  * nothing when it has problems (the running instance would refuse it anyway, and the operator
  * sees the problems here rather than in the error log).
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadChecked } from '../check.js';
 import { ConfigError, DEFAULT_CONFIG } from '../config/load.js';
@@ -39,7 +39,7 @@ export async function signalRunning(
   // The instance re-reads the file it was started with, whatever -c says here (as nginx's master
   // does): checking one file and reloading another would report "ok" for a config never loaded.
   const running = command === 'reload' ? startedWith(pid) : undefined;
-  if (running !== undefined && running !== resolve(file))
+  if (running !== undefined && real(running) !== real(file))
     return {
       ok: false,
       message: `process ${pid} was started with ${running} and reloads that file, not ${resolve(file)}: nothing sent (switchyard reload -c ${running})`,
@@ -70,6 +70,15 @@ function startedWith(pid: number): string | undefined {
     if (a.startsWith('--config=')) return resolve(cwd, a.slice(9));
   }
   return DEFAULT_CONFIG;
+}
+
+/** A path with its links resolved (resolved as written, when it cannot be). */
+function real(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
 }
 
 function readText(file: string): string {
