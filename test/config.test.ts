@@ -168,7 +168,9 @@ describe('config', () => {
     );
     expect(p.some((x) => x.startsWith('listen[5]'))).toBe(false); // ::1 and 127.0.0.1 are apart
     // host names as containers and /etc/hosts write them pass (binding them is start's business)
-    expect(problems('listen: [{ host: app_1.internal, port: 8080 }, { host: localhost, port: 8081 }]')).toEqual([]);
+    expect(
+      problems('listen: [{ host: app_1.internal, port: 8080 }, { host: localhost, port: 8081 }]'),
+    ).toEqual([]);
     const threaded = problems('threads: 2\nlisten:\n  - { host: 127.0.0.1, port: 8080, engine: node }');
     if (hasReusePort()) expect(threaded).toEqual([]);
     else

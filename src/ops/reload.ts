@@ -78,10 +78,14 @@ export class Reloader {
       return false;
     }
     const failed = (what: string, err: unknown) => {
+      // an operator's mistake (a port in use, a change that needs a restart): the message says it
+      // all; the stack is for us, at debug level
+      const e = err instanceof Error ? err : new Error(String(err));
       log.error(
-        { file, err },
-        `reload refused: ${what}: ${(err as Error).message}; still serving the previous configuration`,
+        { file, error: { type: e.name, message: e.message, code: (e as { code?: unknown }).code } },
+        `reload refused: ${e.message.startsWith(`${what}: `) ? e.message : `${what}: ${e.message}`}; still serving the previous configuration`,
       );
+      log.debug({ file, err: e }, 'reload refused: the error with its stack');
       return false;
     };
 
@@ -136,7 +140,7 @@ export class Reloader {
       } catch (err) {
         unopen();
         await table.close();
-        return failed(`listen ${l.host}:${l.port}`, err);
+        return failed(where, err);
       }
     }
     let pid = this.pid;

@@ -199,6 +199,21 @@ describe('reload under load', () => {
     expect((await text(null, '/r')).text).toBe('gen 12');
   });
 
+  it('a reload adding a listener on a port in use is refused with the listener and the reason, no stack', async () => {
+    writeConfig(12, `  - { host: 127.0.0.1, port: ${upPort} }`); // the test upstream holds it
+    const before = cli.stderr().length;
+    cli.kill('SIGHUP');
+    await cli.waitFor(/reload refused: listen/, 20_000);
+    const line = cli
+      .stderr()
+      .slice(before)
+      .split('\n')
+      .find((l) => l.includes('reload refused: listen'))!;
+    expect(line).toContain(`listen[1]: cannot listen on 127.0.0.1:${upPort} (address in use)`);
+    expect(line).not.toContain('"stack"');
+    writeConfig(12);
+  });
+
   it('one reload adds a job module and the tcp listener that runs it', async () => {
     const tcpPort = await freePort();
     writeFileSync(join(dir, 'routes', 'jobs', 'twice.js'), 'export default (n) => n * 2;\n');
