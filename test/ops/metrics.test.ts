@@ -136,4 +136,29 @@ describe('metrics', () => {
     expect(r.statusCode).toBe(403);
     await r.body.text();
   });
+
+  it('behind a trusted proxy on this host, allow is checked against the client it names, not the proxy', async () => {
+    const t = await startServer(`
+trusted_proxies: [loopback]
+routes:
+  - { path: /metrics, metrics: {} }
+  - { path: /status, status: {} }
+  - { path: /lan-metrics, metrics: { allow: ["10.0.0.0/8"] } }
+`);
+    try {
+      const status = async (p: string, xff?: string) => {
+        const r = await request(`${t.url}${p}`, {
+          headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
+        });
+        await r.body.text();
+        return r.statusCode;
+      };
+      // the proxy's own request (loopback) is allowed; one it forwards for the internet is not
+      expect([await status('/metrics'), await status('/metrics', '203.0.113.9')]).toEqual([200, 403]);
+      expect(await status('/status?format=json', '203.0.113.9')).toBe(403);
+      expect(await status('/lan-metrics', '10.1.2.3')).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
 });

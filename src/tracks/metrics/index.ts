@@ -14,10 +14,10 @@ export const metricsTrack = defineTrack({
     metrics: z.strictObject({ allow: allowList }).prefault({}),
   },
   compile(route, env) {
-    const allowed = compileAllow(route.metrics.allow);
+    const allowed = compileAllow(route.metrics.allow, env.services.upstreams.trust);
     const services = env.services;
     return async (ex): Promise<Reply> => {
-      if (!allowed(ex)) throw syError('SY_ERR_FORBIDDEN', `metrics: peer ${ex.remoteAddress} not in allow`);
+      if (!allowed(ex)) throw syError('SY_ERR_FORBIDDEN', 'metrics: client not in allow');
       const views = services.views;
       if (views === undefined) throw syError('SY_ERR_NOT_FOUND', 'metrics: no server views here');
       const m = await views.metrics();

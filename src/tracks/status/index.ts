@@ -27,11 +27,11 @@ export const statusTrack = defineTrack({
     status: z.strictObject({ allow: allowList }).prefault({}),
   },
   compile(route, env) {
-    const allowed = compileAllow(route.status.allow);
+    const allowed = compileAllow(route.status.allow, env.services.upstreams.trust);
     const services = env.services;
     const page: Reply = { status: 200, headers: HTML, body: STATUS_PAGE };
     return async (ex): Promise<Reply> => {
-      if (!allowed(ex)) throw syError('SY_ERR_FORBIDDEN', `status: peer ${ex.remoteAddress} not in allow`);
+      if (!allowed(ex)) throw syError('SY_ERR_FORBIDDEN', 'status: client not in allow');
       if (!/(^|&)format=json(&|$)/.test(ex.query)) return page;
       const views = services.views;
       if (views === undefined) throw syError('SY_ERR_NOT_FOUND', 'status: no server views here');
