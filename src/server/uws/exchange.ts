@@ -142,6 +142,16 @@ export class UwsExchange extends EngineExchange implements BodyOwner {
     this.res.close();
   }
 
+  /**
+   * uWS completes a streamed reply's head (its Date, framing and blank line) only with the first
+   * body byte: a stream cut before one left the client no response, so the access log says 0,
+   * not the status we began to write (docs/uws.md).
+   */
+  override close(): void {
+    if (this.phase === Phase.Streaming && this.bytesOut === 0) this.status = 0;
+    super.close();
+  }
+
   send(reply: Reply): Promise<void> {
     if (this.later !== undefined) return this.later;
     if (this.phase !== Phase.Open) return RESOLVED;
