@@ -2,7 +2,8 @@
  * A user's first `k6 run loadtest/k6/proxy.js` (or game.js, over WebSockets) against `npm start`:
  * the script's default paths must exist on the default config. k6 is not installable here, so its dry checker runs each VU
  * function once in live mode: real requests to the built CLI serving conf/switchyard.yaml (ports
- * moved to free ones), real `check()`s, any status >= 400 a failure.
+ * moved to free ones), real `check()`s, a status k6 counts as failed (>= 400, or not among a
+ * request's `http.expectedStatuses`) a failure.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -52,6 +53,10 @@ describe('k6 scripts against the default config', () => {
       const bench = k6Live(base, 'proxy.js', { ORIGIN: 'bench' });
       expect(bench.status).toBe(1);
       expect(bench.stdout).toContain('/small: status 404');
+      // …unless the script says a 404 is what it expects there (responseCallback, as k6 reads it)
+      const expected404 = k6Live(base, 'smoke.js', { NOT_FOUND_PATH: '/nope' });
+      expect(expected404.stdout, expected404.stdout).toContain('smoke.js ok');
+      expect(expected404.status).toBe(0);
       // game.js (k6/ws): one player joins the room, moves, sees itself in the state, leaves with 1000
       const game = k6Live(base, 'game.js', { SESSION_MS: '1500' });
       expect(game.stdout, game.stdout).toContain('game.js ok');

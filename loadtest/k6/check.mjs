@@ -69,6 +69,20 @@ try {
   process.stdout.write(JSON.stringify({ status: 0, headers: {}, body: '', error: String(err?.cause?.code ?? err) }));
 }`;
 
+/**
+ * k6's `http.expectedStatuses(...)`: statuses (numbers or `{ min, max }`) that do not count as failed.
+ * The default, as k6's: 200–399. `setResponseCallback` replaces the default; a request's
+ * `responseCallback` (null: never failed) overrides both.
+ */
+const expectedStatuses = (...specs) => ({ expected: specs });
+let defaultCallback = expectedStatuses({ min: 200, max: 399 });
+function expected(callback, status) {
+  if (callback === null) return true;
+  return callback.expected.some((s) =>
+    typeof s === 'number' ? s === status : status >= s.min && status <= s.max,
+  );
+}
+
 function liveRequest(method, url, body, params) {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', FETCH], {
     input: JSON.stringify({
@@ -81,7 +95,8 @@ function liveRequest(method, url, body, params) {
     timeout: 30_000,
   });
   const res = JSON.parse(r.stdout || '{"status":0,"headers":{},"body":"","error":"no answer"}');
-  if (res.status === 0 || res.status >= 400)
+  const callback = params?.responseCallback === undefined ? defaultCallback : params.responseCallback;
+  if (res.status === 0 || !expected(callback, res.status))
     liveProblems.push(`${method} ${url}: ${res.error ? `failed (${res.error})` : `status ${res.status}`}`);
   // k6 hands headers over with canonical names (Content-Type), fetch lower-cases them
   const headers = Object.fromEntries(
@@ -209,6 +224,10 @@ const LIVE = {
     put: (url, body, params) => liveRequest('PUT', url, body, params),
     patch: (url, body, params) => liveRequest('PATCH', url, body, params),
     request: (method, url, body, params) => liveRequest(method, url, body, params),
+    expectedStatuses,
+    setResponseCallback: (callback) => {
+      defaultCallback = callback;
+    },
   },
   'k6/ws': { connect: liveWsConnect },
 };
