@@ -58,6 +58,7 @@ describe('status page', () => {
       page.locator(`#routes tr[data-route="${route}"] td[data-k="${k}"]`).textContent();
     expect(await cell('/a', 'requests')).toBe('12');
     expect(await cell('/a', '2xx')).toBe('12');
+    expect(await cell('/a', '1xx')).toBe('0'); // WebSocket upgrades (101) have their column too
     expect(await cell('(unmatched)', '4xx')).toBe('3');
     // The proxy: 6 answered by the live server; the dead one refused once (then marked down).
     const servers = page.locator('#upstreams tbody tr');

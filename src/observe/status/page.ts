@@ -46,7 +46,7 @@ export const STATUS_PAGE = `<!doctype html>
   <span class="kv">pid <b data-k="pid">…</b></span>
 </header>
 <h2>Routes</h2>
-<table id="routes"><thead><tr><th>route</th><th class="l">track</th><th>req/s</th><th>requests</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>closed</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th></tr></thead><tbody></tbody></table>
+<table id="routes"><thead><tr><th>route</th><th class="l">track</th><th>req/s</th><th>requests</th><th>1xx</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>closed</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th></tr></thead><tbody></tbody></table>
 <h2>Upstream servers</h2>
 <table id="upstreams"><thead><tr><th>upstream</th><th class="l">server</th><th class="l">state</th><th>requests</th><th>errors</th><th>retries</th><th>p50 ms</th><th>p99 ms</th></tr></thead><tbody></tbody></table>
 <h2>Job pool</h2>
@@ -70,7 +70,7 @@ function render(s) {
     total += rps;
     const tr = el("tr"); tr.dataset.route = r.route; tr.dataset.track = r.track;
     cell(tr, "route", r.route); cell(tr, "track", r.track, "l"); cell(tr, "rps", fmt(rps)); cell(tr, "requests", r.requests);
-    cell(tr, "2xx", r.status["2xx"], r.status["2xx"] ? "s2" : ""); cell(tr, "3xx", r.status["3xx"]);
+    cell(tr, "1xx", r.status["1xx"]); cell(tr, "2xx", r.status["2xx"], r.status["2xx"] ? "s2" : ""); cell(tr, "3xx", r.status["3xx"]);
     cell(tr, "4xx", r.status["4xx"], r.status["4xx"] ? "s4" : ""); cell(tr, "5xx", r.status["5xx"], r.status["5xx"] ? "s5" : "");
     cell(tr, "closed", r.status.none); cell(tr, "p50", fmt(r.p50_ms)); cell(tr, "p90", fmt(r.p90_ms)); cell(tr, "p99", fmt(r.p99_ms));
     body.appendChild(tr);
