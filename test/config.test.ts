@@ -213,6 +213,24 @@ describe('config', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/\(file\): cannot read: ENOENT/);
   });
 
+  it('route patterns routing never sees: raw non-ASCII, a backslash, lower-case escapes — with the form that matches', () => {
+    expect(
+      problems(
+        [
+          'routes:',
+          '  - { path: "/ünï", respond: { body: a } }',
+          '  - { path: "/back\\\\slash", respond: { body: a } }',
+          '  - { path: "/a%c3%bc", respond: { body: a } }',
+          '  - { path: "/%C3%BCn", respond: { body: a } }',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      'routes[0].path: routing sees the path percent-encoded, as clients send it: write "/%C3%BCn%C3%AF"',
+      'routes[1].path: a path with "\\" is refused before routing (400): this route never matches',
+      'routes[2].path: escapes are matched with capital hex digits: write "/a%C3%BC"',
+    ]);
+  });
+
   it('messages that say what is expected: threads, a redirect status, a size too large; no echo of an empty server list', () => {
     expect(problems('threads: many')).toEqual(['threads: expected auto or a whole number 1–256']);
     expect(problems('routes: [{ path: /a, redirect: { to: /b, status: 200 } }]')).toEqual([

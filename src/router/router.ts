@@ -63,6 +63,13 @@ export function patternProblem(pattern: string): string | undefined {
   if (/[?#]/.test(pattern))
     return 'a route pattern is a path: "?" and "#" never match (the query is not routed on)';
   if (/\/:(\/|$)/.test(pattern)) return 'a :parameter needs a name, as in "/users/:id"';
+  // Routing sees the path as normalize.ts leaves it: percent-encoded, hex in capitals, no "\\"
+  if (pattern.includes('\\'))
+    return 'a path with "\\" is refused before routing (400): this route never matches';
+  if (/[^\x21-\x7e]/.test(pattern))
+    return `routing sees the path percent-encoded, as clients send it: write "${encodeURI(pattern)}"`;
+  if (/%[0-9A-F]?[a-f]/.test(pattern))
+    return `escapes are matched with capital hex digits: write "${pattern.replace(/%[0-9a-f]{2}/gi, (e) => e.toUpperCase())}"`;
   return undefined;
 }
 
