@@ -4,7 +4,8 @@
  * - the failure allows it (failure.ts: connect errors and resets before the request reached a
  *   socket for any method; resets after it and header timeouts for idempotent methods, or for all
  *   when the upstream sets `retries.non_idempotent`; malformed responses never);
- * - the request body has not begun to flow (a streamed body cannot be replayed);
+ * - the request body has not begun to flow, or was read to its end and is small enough to have
+ *   been kept (request-body.ts): a larger streamed body cannot be replayed;
  * - fewer than `retries.tries` attempts were made, and the route's deadline has not passed.
  * Nothing has been sent to the client at that point by construction: the reply is returned only
  * once a head has arrived, and failures after it close the connection.
@@ -68,9 +69,10 @@ function mayRetry(plan: Plan, retry: Retry): boolean {
   const ex = plan.ex;
   if (retry === Retry.Never || ex.cancelReason !== undefined) return false;
   if (retry === Retry.Idempotent && !plan.upstream.nonIdempotent && !IDEMPOTENT.has(ex.method)) return false;
-  if (plan.body?.started) return false;
   if (ex.tries >= plan.upstream.tries) return false;
-  return performance.now() < ex.deadline;
+  if (performance.now() >= ex.deadline) return false;
+  // last: it rewinds a small body read to its end for the next attempt
+  return plan.body === null || plan.body.rewind();
 }
 
 /**

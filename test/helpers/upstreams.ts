@@ -76,10 +76,10 @@ export function namedUpstream(name: string, delayMs = 0): Promise<Upstream & { s
 
 /**
  * A raw TCP upstream: `onRequest` gets the socket and the request head (as text) of every request
- * on it, and the index of that request on the connection (0 for the first).
+ * on it, the index of that request on the connection (0 for the first), and its Content-Length body.
  */
 export async function rawUpstream(
-  onRequest: (socket: net.Socket, head: string, n: number, u: Upstream) => void,
+  onRequest: (socket: net.Socket, head: string, n: number, u: Upstream, body: string) => void,
 ): Promise<Upstream> {
   const server = net.createServer();
   const u: Upstream = {
@@ -104,12 +104,13 @@ export async function rawUpstream(
         const end = buf.indexOf('\r\n\r\n');
         if (end === -1) break;
         const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        // Bodies in these tests are small and sent with Content-Length: skip them.
+        // Bodies in these tests are small and sent with Content-Length, in one read with the head.
         const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
-        if (cl) buf = buf.slice(Number(cl[1]));
+        const length = cl ? Number(cl[1]) : 0;
+        const body = buf.slice(end + 4, end + 4 + length);
+        buf = buf.slice(end + 4 + length);
         u.hits++;
-        onRequest(socket, head, n++, u);
+        onRequest(socket, head, n++, u, body);
       }
     });
   });

@@ -222,6 +222,35 @@ describe('a keep-alive socket closed by the upstream just as a request is sent',
     expect(log).toMatchObject({ tries: 2, upstream_errors: ['SY_ERR_UPSTREAM_RESET'] });
   });
 
+  it('a PUT with a small body is retried too, the body sent again whole (as nginx, which buffers it)', async () => {
+    const bodies: string[] = [];
+    const a = later(
+      await rawUpstream((socket, _head, n, _u, body) => {
+        if (n === 0) {
+          bodies.push(body);
+          socket.write(OK);
+        } else socket.destroy();
+      }),
+    );
+    const p = await proxyTo([a.url]);
+    expect((await get(`${p.url}/1`)).status).toBe(200);
+    const put = { method: 'PUT', body: 'data', headers: { 'content-length': '4' } };
+    const r = await get(`${p.url}/2`, put);
+    expect(r).toMatchObject({ status: 200, body: 'ok' });
+    expect(bodies).toEqual(['', 'data']); // the GET's, then the PUT's on the fresh connection
+    expect(await p.accessFor('/2')).toMatchObject({ tries: 2, upstream_errors: ['SY_ERR_UPSTREAM_RESET'] });
+  });
+
+  it('a PUT whose body is over the replay cap (64 KiB) is not retried: 502', async () => {
+    const a = later(await closesSecond());
+    const p = await proxyTo([a.url]);
+    expect((await get(`${p.url}/1`)).status).toBe(200);
+    const big = 'x'.repeat(70_000);
+    const r = await get(`${p.url}/2`, { method: 'PUT', body: big, headers: { 'content-length': '70000' } });
+    expect(r.status).toBe(502);
+    expect((await p.accessFor('/2')).tries).toBe(1);
+  });
+
   it('a POST is not retried: 502, and the upstream saw it once', async () => {
     const a = later(await closesSecond());
     const p = await proxyTo([a.url]);
