@@ -4,9 +4,10 @@
  * problem naming its config path, file and line — not a start-up crash. Also the warnings that do
  * not stop a start (a config with no routes answers 404 to everything).
  */
-import { closeSync, mkdirSync, openSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, type LoadedConfig, loadConfig } from './config/load.js';
+import { openForAppend } from './observe/log.js';
 import { loadJob } from './pool/registry.js';
 import { compilePattern } from './router/router.js';
 import { loadHandler } from './tracks/handler/load.js';
@@ -55,8 +56,7 @@ export function checkLogFiles(loaded: LoadedConfig): string[] {
     const target = loaded.config.log[key];
     if (target === 'stdout' || target === 'stderr' || target === 'off') continue;
     try {
-      mkdirSync(dirname(resolve(target)), { recursive: true });
-      closeSync(openSync(target, 'a'));
+      openForAppend(target);
     } catch (err) {
       problems.push(`log.${key}: cannot open ${target} for appending: ${(err as Error).message}`);
     }

@@ -232,8 +232,7 @@ export class Pipeline {
     for (const ex of [...this.inflight]) {
       ex.closedBy ??= 'server';
       ex.errorCode ??= 'SY_ERR_SHUTTING_DOWN';
-      if (this.logs.access !== null) logAccess(this.logs.access, ex, this.table.clientOf);
-      this.inflight.delete(ex);
+      this.finish(ex, null);
     }
   }
 

@@ -1,4 +1,7 @@
-/** A `listen:` entry: its keys, and the checks that need more than one key or the disk. */
+/**
+ * A `listen:` entry: its keys, the checks that need more than one key or the disk, and the
+ * listeners that could not all be bound together.
+ */
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -126,5 +129,46 @@ export function listener(refs: CheckRefs) {
           message: `unknown job "${l.job}" (looked for ${file})`,
         });
     }
+  });
+}
+
+/** host:port as it is written in a URL (an IPv6 address in brackets). */
+function hostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Do two listen hosts on one port collide because one of them is a wildcard address? */
+function overlaps(a: string, b: string): boolean {
+  const wild = (h: string) => h === '0.0.0.0' || h === '::';
+  if (a === '::' || b === '::') return true;
+  return (wild(a) || wild(b)) && isIP(wild(a) ? b : a) !== 6;
+}
+
+/** Listeners that could not all be bound at start: the same address twice, or under a wildcard. */
+export function listenerCollisions(
+  ls: readonly { host: string; port: number }[],
+  ctx: z.core.$RefinementCtx,
+): void {
+  const seen = new Map<string, number>();
+  ls.forEach((l, i) => {
+    if (l.port === 0) return;
+    const key = `${l.host}:${l.port}`;
+    const prev = seen.get(key);
+    if (prev !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [i], message: `${key} is already used by listen[${prev}]` });
+      return;
+    }
+    // 0.0.0.0 (every IPv4 interface) or :: (every interface, IPv4 too) holds the port on the
+    // other addresses: binding one of them as well fails at start (EADDRINUSE)
+    const j = ls.findIndex(
+      (o, k) => k < i && o.port === l.port && o.host !== l.host && overlaps(o.host, l.host),
+    );
+    if (j !== -1)
+      ctx.addIssue({
+        code: 'custom',
+        path: [i],
+        message: `${key} overlaps listen[${j}] (${hostPort(ls[j]!.host, l.port)}): one of them binds every interface`,
+      });
+    seen.set(key, i);
   });
 }

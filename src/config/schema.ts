@@ -8,7 +8,6 @@
  * looks at cross-references (an upstream's name, a module on disk). Those need to know what else
  * the file declares, so the schema is built per file by `configSchema(refs)`.
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { compressSchema } from '../compress/schema.js';
 import { hasReusePort } from '../node-version.js';
@@ -17,7 +16,7 @@ import { threadCount } from '../threads/count.js';
 import { tracks } from '../tracks/index.js';
 import type { CheckRefs, Track } from '../tracks/track.js';
 import { duration, httpMethod, name, proxyAddrEntry, rate, requestKey, size } from './fields.js';
-import { listener } from './listen.js';
+import { listener, listenerCollisions } from './listen.js';
 import { probes, proxyProtocolProblems, shutdown } from './operate.js';
 
 const log = z.strictObject({
@@ -252,18 +251,6 @@ function route(refs: CheckRefs) {
 }
 
 /** The whole config schema for one file (`refs`: what its cross-references may point at). */
-/** host:port as it is written in a URL (an IPv6 address in brackets). */
-function hostPort(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Do two listen hosts on one port collide because one of them is a wildcard address? */
-function overlaps(a: string, b: string): boolean {
-  const wild = (h: string) => h === '0.0.0.0' || h === '::';
-  if (a === '::' || b === '::') return true;
-  return (wild(a) || wild(b)) && isIP(wild(a) ? b : a) !== 6;
-}
-
 export function configSchema(refs: CheckRefs) {
   return z
     .strictObject({
@@ -279,32 +266,7 @@ export function configSchema(refs: CheckRefs) {
               path: [i, 'redirect_https'],
               message: 'no listener has tls to redirect to',
             });
-          const seen = new Map<string, number>();
-          ls.forEach((l, i) => {
-            if (l.port === 0) return;
-            const key = `${l.host}:${l.port}`;
-            const prev = seen.get(key);
-            if (prev !== undefined) {
-              ctx.addIssue({
-                code: 'custom',
-                path: [i],
-                message: `${key} is already used by listen[${prev}]`,
-              });
-              return;
-            }
-            // 0.0.0.0 (every IPv4 interface) or :: (every interface, IPv4 too) holds the port on
-            // the other addresses: binding one of them as well fails at start (EADDRINUSE)
-            const j = ls.findIndex(
-              (o, k) => k < i && o.port === l.port && o.host !== l.host && overlaps(o.host, l.host),
-            );
-            if (j !== -1)
-              ctx.addIssue({
-                code: 'custom',
-                path: [i],
-                message: `${key} overlaps listen[${j}] (${hostPort(ls[j]!.host, l.port)}): one of them binds every interface`,
-              });
-            seen.set(key, i);
-          });
+          listenerCollisions(ls, ctx);
         }),
       /** acceptor threads: `auto` = one per core; 1 = the main thread serves (no thread hop) */
       threads: z

@@ -12,7 +12,7 @@
  * the reopen go to the old (renamed) file, lines after to the new one, none is lost.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { Exchange } from '../exchange.js';
 import { type ByteSink, isoTimeCached, TurnBatch } from './batch.js';
@@ -73,6 +73,15 @@ function destination(target: string, bytes: boolean): Sink {
     periodicFlush: FILE_FLUSH_MS,
     ...mode,
   } as Parameters<typeof pino.destination>[0]) as Sink;
+}
+
+/**
+ * Open `file` for appending, its directory made, and close it again: throws what opening it as a
+ * log destination would (EISDIR, EACCES …). `check`, `start` and a reopen ask this first.
+ */
+export function openForAppend(file: string): void {
+  mkdirSync(dirname(resolve(file)), { recursive: true });
+  closeSync(openSync(file, 'a'));
 }
 
 /** End one sink and resolve once its last write is done and it is closed. */
@@ -189,8 +198,7 @@ export function createLogs(
             // Opened here first: SonicBoom would open it asynchronously and, failing, emit an
             // error and keep a stale listener that closes the old file twice at the next reopen.
             // Failing, the old file is kept, as nginx does (test/ops/signals-logs.test.ts).
-            mkdirSync(dirname(s.file), { recursive: true });
-            closeSync(openSync(s.file, 'a'));
+            openForAppend(s.file);
             s.reopen();
           } catch (err) {
             all = false;

@@ -77,13 +77,14 @@ export class Reloader {
       );
       return false;
     }
-    const failed = (what: string, err: unknown) => {
+    /** `what`: the part refused; omitted when the error names it (a listener's: `listen[2]: …`) */
+    const failed = (what: string | undefined, err: unknown) => {
       // an operator's mistake (a port in use, a change that needs a restart): the message says it
       // all; the stack is for us, at debug level
       const e = err instanceof Error ? err : new Error(String(err));
       log.error(
         { file, error: { type: e.name, message: e.message, code: (e as { code?: unknown }).code } },
-        `reload refused: ${e.message.startsWith(`${what}: `) ? e.message : `${what}: ${e.message}`}; still serving the previous configuration`,
+        `reload refused: ${what === undefined ? '' : `${what}: `}${e.message}; still serving the previous configuration`,
       );
       log.debug({ file, err: e }, 'reload refused: the error with its stack');
       return false;
@@ -140,7 +141,7 @@ export class Reloader {
       } catch (err) {
         unopen();
         await table.close();
-        return failed(where, err);
+        return failed(undefined, err); // openListener names it: `listen[2]: cannot listen on …`
       }
     }
     let pid = this.pid;

@@ -7,7 +7,6 @@
  * Engines are listed in ./engines.ts and loaded on demand, so a platform where one cannot load
  * (the uWS binary on a Node it was not built for) can still run another.
  */
-import { createServer } from 'node:net';
 import type { SwitchyardError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { ProxyVersions } from '../http/proxy-header.js';
@@ -123,16 +122,4 @@ export function bindReason(err: NodeJS.ErrnoException): string {
     default:
       return err.code ?? err.message;
   }
-}
-
-/**
- * Why host:port cannot be bound, learnt by binding it with node:net (exclusively) and letting go:
- * uWS reports a failed listen with no errno. Only after a failure, never on the way to a success.
- */
-export function whyNoListen(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', (err: NodeJS.ErrnoException) => resolve(bindReason(err)));
-    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve('address not available')));
-  });
 }

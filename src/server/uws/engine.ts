@@ -8,7 +8,7 @@ import { errorReply, syError } from '../../errors.js';
 import { Phase } from '../../exchange.js';
 import { claimPort } from '../../threads/port-guard.js';
 import type { TlsMaterial } from '../../tls/load.js';
-import { type Address, type Engine, type EngineOptions, ListenError, whyNoListen } from '../engine.js';
+import { type Address, type Engine, type EngineOptions, ListenError } from '../engine.js';
 import { type EngineHooks, UwsExchange } from './exchange.js';
 import { isNative, loadUws, type Uws } from './load.js';
 import { checkProxied } from './proxy-protocol.js';
@@ -151,8 +151,10 @@ export class UwsEngine implements Engine {
     return new Promise((resolve, reject) => {
       const done = (socket: us_listen_socket | false) => {
         if (!socket) {
-          void whyNoListen(host, port).then((why) =>
-            reject(new ListenError(`cannot listen on ${host}:${port} (${why})`)),
+          // uWS reports no errno: an exclusive node:net bind (claimPort) learns the reason
+          void claimPort(host, port).then(
+            () => reject(new ListenError(`cannot listen on ${host}:${port} (address not available)`)),
+            reject,
           );
           return;
         }
