@@ -19,6 +19,8 @@
  *   the same new key make one record, not two. The later write wins, whole.
  * - `update(key, fn)` is a read-modify-write under that lock: atomic with respect to every other
  *   write of the key. A `get` racing with it sees the record before or after, never between.
+ *   `fn` may read the table; a write to any shared table from inside `fn` throws (it runs under
+ *   the lock, so such a write could wait for itself, or for another thread waiting for this one).
  * - `words(slot)` gives callers a record's value as 64-bit words to CAS themselves (rate limits):
  *   lock-free, but if the record is evicted at that instant, the caller's update lands in the
  *   key that replaced it (one request charged to a fresh bucket).
@@ -28,6 +30,13 @@ import { META, type TablePlace, WINDOW } from './layout.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/**
+ * Whether this thread is inside an `update` callback. Writes from there are refused: the callback
+ * runs under a slot lock, so a write to the same home slot would wait for itself forever, and two
+ * threads each writing the other's key from their callbacks would wait for each other.
+ */
+let updating = false;
 
 /** Seconds since 2020, for "last used" (Int32 holds it for 68 years). */
 const nowSec = (): number => ((sharedNow() / 1000) | 0) - 1_577_836_800;
@@ -127,6 +136,7 @@ export class SharedTable {
   /**
    * Read-modify-write `key` under its lock: `fn` gets the current text (undefined if absent) and
    * returns the new one (undefined deletes). Atomic with respect to every other write of `key`.
+   * `fn` may read; a write to a shared table from inside it throws.
    */
   update(key: string, fn: (old: string | undefined) => string | undefined): void {
     this.mustEncode(key);
@@ -138,7 +148,16 @@ export class SharedTable {
         s < 0
           ? undefined
           : decoder.decode(this.values.subarray(s * this.stride, s * this.stride + this.meta[s * META + 3]!));
-      const next = fn(old);
+      let next: string | undefined;
+      updating = true;
+      try {
+        next = fn(old);
+      } finally {
+        updating = false;
+      }
+      // `fn` may have read other keys of this table, which re-encodes into this thread's buffers.
+      this.mustEncode(key);
+      s = this.find();
       if (next === undefined) {
         if (s >= 0) this.clear(s);
         return;
@@ -323,6 +342,10 @@ export class SharedTable {
 
   /** Futex-style lock (0 free, 1 held, 2 held with waiters). */
   private lock(i: number): void {
+    if (updating)
+      throw new Error(
+        `shared table ${this.name}: no writes from inside an update() callback (return the new value)`,
+      );
     const l = this.locks;
     let c = Atomics.compareExchange(l, i, 0, 1);
     if (c === 0) return;

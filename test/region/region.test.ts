@@ -138,6 +138,27 @@ describe('shared table', () => {
     expect(t.get('123456789')).toBeUndefined();
   });
 
+  it('update(key, fn) writes key even when fn reads other keys; a write inside fn throws, never hangs', () => {
+    const t = SharedRegion.create({
+      tables: [{ name: 't', capacity: 64, keyBytes: 16, valueBytes: 32 }],
+    }).table('t');
+    t.set('total', '10');
+    t.update('a', (old) => `${old ?? ''}+${t.get('total')}`);
+    expect(t.get('a')).toBe('+10');
+    expect(t.get('total')).toBe('10');
+    t.update('a', () => (t.has('nope') ? 'x' : undefined));
+    expect(t.get('a')).toBeUndefined();
+    expect(() =>
+      t.update('b', () => {
+        t.set('b', 'inner');
+        return 'outer';
+      }),
+    ).toThrow(/no writes from inside an update/);
+    // the lock was given back: writes go on
+    t.set('b', 'after');
+    expect(t.get('b')).toBe('after');
+  });
+
   it('evicts the least recently used record of a full window, never grows', () => {
     const t = SharedRegion.create({ tables: [{ name: 't', capacity: 8, keyBytes: 8, valueBytes: 8 }] }).table(
       't',
