@@ -287,5 +287,8 @@ describe('config: threads, shared, rate', () => {
     expect(problems('shared: { tables: { t: { size: 10, value: 1MiB } } }\n')).toEqual([
       'shared.tables.t.value: value: at most 64KiB',
     ]);
+    expect(problems('shared: { counters: [a, b, a] }\n')).toEqual([
+      'shared.counters[2]: counter "a" is declared twice',
+    ]);
   });
 });

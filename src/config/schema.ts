@@ -138,7 +138,15 @@ const upstream = z
  * Fixed at start-up: a reload keeps the region as it is (changing it needs a restart).
  */
 const shared = z.strictObject({
-  counters: z.array(name).default([]),
+  counters: z
+    .array(name)
+    .default([])
+    .superRefine((names, ctx) => {
+      names.forEach((n, i) => {
+        if (names.indexOf(n) !== i)
+          ctx.addIssue({ code: 'custom', path: [i], message: `counter "${n}" is declared twice` });
+      });
+    }),
   buckets: z
     .record(name, z.strictObject({ limit: rate, burst: z.number().int().min(0).max(1_000_000).default(0) }))
     .default({}),
