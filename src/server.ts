@@ -165,7 +165,8 @@ export class Server {
   tableOptions(
     loaded: LoadedConfig,
   ): { region: SharedRegion; share: { index: number; of: number } } | undefined {
-    const threads = this.pool === undefined ? 1 : threadCount(loaded.config);
+    // The acceptors running now (a reload does not change their number: `threads:` takes a restart).
+    const threads = this.supervisor?.threads ?? 1;
     if (threads <= 1) return undefined;
     return { region: SharedRegion.create(tableLayout(loaded.config, threads)), share: { index: 0, of: 1 } };
   }
@@ -367,8 +368,7 @@ export class Server {
   async reloadThreads(loaded: LoadedConfig, region?: SharedRegion): Promise<string[]> {
     const sup = this.supervisor;
     if (sup === undefined) return [];
-    const threads = threadCount(this.loaded.config);
-    return sup.reload(loaded, region ?? SharedRegion.create(tableLayout(loaded.config, threads)));
+    return sup.reload(loaded, region ?? SharedRegion.create(tableLayout(loaded.config, sup.threads)));
   }
 
   /** Close every listener and connection now (an acceptor thread that must end at once). */

@@ -16,7 +16,8 @@
  *
  * What a reload applies: routes, upstreams, trusted_proxies, probes, limits, shutdown, pool (a new
  * pool when jobs or threads change), log.level, listeners (added/removed), pid. What needs a
- * restart: log.access / log.error destinations (logged as a warning when they change).
+ * restart: log.access / log.error destinations, `threads` and `shared` (each logged as a warning
+ * when it changes).
  */
 import { loadChecked } from '../check.js';
 import { ConfigError, type LoadedConfig } from '../config/load.js';
@@ -25,6 +26,7 @@ import type { PoolChange } from '../pool/index.js';
 import { RouteTable } from '../router/table.js';
 import { listenerAddress, listenerKey } from '../server/listener-key.js';
 import type { Listening, Server } from '../server.js';
+import { threadCount } from '../threads/count.js';
 import { PidFile, pidPath as resolvePid } from './pidfile.js';
 
 /** Keys only a restart changes. */
@@ -38,9 +40,14 @@ export class Reloader {
   /** the pid file in force (a reload may move it) */
   pid: PidFile | undefined;
 
+  /** what the process started with and keeps until a restart: acceptor threads, the `shared:` region */
+  private readonly fixed: { threads: number; shared: string };
+
   constructor(server: Server, pid: PidFile | undefined) {
     this.server = server;
     this.pid = pid;
+    const c = server.current.config;
+    this.fixed = { threads: threadCount(c), shared: JSON.stringify(c.shared) };
   }
 
   /** Reload from the config file in force. Resolves true when the new config serves requests. */
@@ -203,6 +210,16 @@ export class Reloader {
         );
       }
     }
+    if (threadCount(loaded.config) !== this.fixed.threads)
+      log.warn(
+        { key: 'threads', running: this.fixed.threads },
+        `reload: threads changed; still ${this.fixed.threads} (the number of acceptor threads changes on restart)`,
+      );
+    if (JSON.stringify(loaded.config.shared) !== this.fixed.shared)
+      log.warn(
+        { key: 'shared' },
+        'reload: shared changed; handlers keep the structures the process started with until restart',
+      );
     this.generation = gen;
     log.info(
       { file, generation: gen, routes: loaded.config.routes.length, pool_restarted: change.restart },

@@ -116,6 +116,11 @@ export class Supervisor {
     return sup;
   }
 
+  /** Acceptor threads, fixed at start (a reload keeps their number). */
+  get threads(): number {
+    return this.slots.length;
+  }
+
   /** Start acceptor `i`; resolves when it listens, rejects if it fails to. */
   private spawn(i: number): Promise<void> {
     const slot = this.slots[i]!;

@@ -46,3 +46,38 @@ describe.skipIf(!uwsAvailable())('reload with threads: 2', () => {
     await kept.close();
   });
 });
+
+describe.skipIf(!uwsAvailable())('reload changing threads: or shared:', () => {
+  it('keeps the running threads and shared region, says so, and every thread takes the new routes', async () => {
+    const c = await startCli(`threads: 3
+listen: [{ host: 127.0.0.1, port: 0, engine: uws }]
+log: { level: info, access: off, error: stderr }
+shared: { counters: [a] }
+routes:
+  - { path: /r, respond: { body: "gen 0" }, queue: 5 }
+`);
+    try {
+      const file = join(c.dir, 'switchyard.yaml');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8')
+          .replace('threads: 3', 'threads: 2')
+          .replace('[a]', '[a, b]')
+          .replace('"gen 0"', '"gen 1"'),
+      );
+      c.kill('SIGHUP');
+      await c.waitFor(/"msg":"reloaded \(generation 1\)"/, 20_000);
+      expect(c.stderr()).toMatch(/reload: threads changed; still 3/);
+      expect(c.stderr()).toMatch(/reload: shared changed/);
+      expect(c.stderr()).not.toMatch(/kept its configuration/);
+      const bodies = new Set<string>();
+      for (let i = 0; i < 30; i++) {
+        const r = await request(`${c.url}/r`, { reset: true });
+        bodies.add(await r.body.text());
+      }
+      expect([...bodies]).toEqual(['gen 1']);
+    } finally {
+      await c.stop();
+    }
+  });
+});
