@@ -270,3 +270,18 @@ describe.each([2, 4])('threads: %i', (n) => {
     expect(c.child.exitCode).toBe(null);
   });
 });
+
+describe('shared: too large to allocate', () => {
+  it('fails the start with a configuration problem naming shared: and the size, not a bare allocation error', async () => {
+    const tables = Array.from({ length: 10 }, (_, i) => `t${i}: { size: 1048576, key: 1024, value: 64KiB }`);
+    const file = tempFile(
+      'huge.yaml',
+      `listen:\n  - { host: 127.0.0.1, port: 0 }\nshared: { tables: { ${tables.join(', ')} } }\n`,
+    );
+    const r = await runCliToEnd(['start', '-c', file]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(
+      /shared: the tables need \d+(\.\d)? MiB of shared memory, which could not be allocated/,
+    );
+  });
+});
