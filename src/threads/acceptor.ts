@@ -129,6 +129,7 @@ async function main(): Promise<void> {
         .then(
           (table) => {
             void s.pipeline.use(table).retire();
+            l.error.level = m.loaded.config.log.level;
             post({ type: 'reloaded', seq: m.seq });
           },
           (err: unknown) => post({ type: 'reloaded', seq: m.seq, error: (err as Error).message }),

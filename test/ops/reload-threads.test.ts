@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/config/load.js';
 import { type StartedCli, startCli } from '../helpers/cli.js';
 import { uwsAvailable } from '../helpers/engines.js';
 
@@ -76,6 +77,48 @@ routes:
         bodies.add(await r.body.text());
       }
       expect([...bodies]).toEqual(['gen 1']);
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
+describe.skipIf(!uwsAvailable())('reload changing log.level with threads', () => {
+  it('every acceptor thread logs at the new level', async () => {
+    const handlers = join(packageRoot, 'test', 'fixtures', 'handlers');
+    const c = await startCli(`threads: 2
+listen: [{ host: 127.0.0.1, port: 0, engine: uws }]
+routes_dir: ${handlers}
+log: { level: info, access: off, error: stderr }
+routes:
+  - { path: /s, handler: sleep }
+  - { path: /t, handler: throw }
+`);
+    try {
+      const file = join(c.dir, 'switchyard.yaml');
+      writeFileSync(
+        file,
+        `${readFileSync(file, 'utf8').replace('level: info', 'level: error')}  - { path: /g1, respond: { body: "1" } }\n`,
+      );
+      c.kill('SIGHUP');
+      // "reloaded" is below the new level: wait until fresh connections (either thread) see the new route
+      const from = c.stderr().length;
+      for (let hits = 0; hits < 30; ) {
+        const r = await request(`${c.url}/g1`, { reset: true });
+        await r.body.text();
+        hits = r.statusCode === 200 ? hits + 1 : 0;
+      }
+      for (let i = 0; i < 20; i++) {
+        // an info line (below the new level), then an error line, on each connection
+        const r = await request(`${c.url}/s?tell&ms=1`, { reset: true });
+        await r.body.text();
+        const t = await request(`${c.url}/t`, { reset: true });
+        await t.body.text();
+      }
+      await c.waitFor(/"thread":0,[^\n]*"msg":"request failed"/);
+      await c.waitFor(/"thread":1,[^\n]*"msg":"request failed"/);
+      await c.stop(); // every thread's last lines are written before the process exits
+      expect(c.stderr().slice(from)).not.toMatch(/"msg":"sleeping"/);
     } finally {
       await c.stop();
     }
