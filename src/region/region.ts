@@ -96,6 +96,8 @@ export class SharedRegion {
 
 function must<T>(v: T | undefined, kind: string, name: string): T {
   if (v === undefined)
-    throw new RangeError(`no shared ${kind} named "${name}" (declare it under shared: in the config)`);
+    throw new RangeError(
+      `no shared ${kind} named "${name}" (declare it under shared: in the config; a change there takes effect on restart, not on reload)`,
+    );
   return v;
 }

@@ -181,7 +181,9 @@ describe('shared table', () => {
     expect(b.counter('c').value).toBe(5);
     expect(a.gauge('g').value).toBe(2);
     expect(b.stamp('s').value).toBe(1.5);
-    expect(() => b.counter('nope')).toThrow(/no shared counter named "nope"/);
+    expect(() => b.counter('nope')).toThrow(
+      /no shared counter named "nope" \(declare it under shared: in the config; a change there takes effect on restart/,
+    );
   });
 
   it('refuses a bad layout', () => {
