@@ -79,6 +79,8 @@ async function main(): Promise<void> {
     l.flush();
     server?.closeNow();
     post({ type: 'failed', message: (err as Error).message });
+    // End the thread (its job port would keep it alive): the supervisor retries a replacement.
+    setTimeout(() => process.exit(1), 20);
     return;
   }
   l.error.debug({ threadId }, 'acceptor ready');

@@ -10,7 +10,8 @@
  * - **Crash.** An uncaught exception ends that acceptor only. The supervisor logs it, zeroes that
  *   thread's in-flight counts in the shared region (its requests died with it), and starts a
  *   replacement with the same index after a short pause (doubling, up to 5 s, while crashes
- *   repeat within a minute). The process and the other threads keep serving.
+ *   repeat within a minute; a replacement that fails to start is retried the same way). The
+ *   process and the other threads keep serving.
  * - **Drain.** `drain(grace)` asks every acceptor to drain (stop accepting, finish in-flight
  *   requests for up to `grace`) and resolves when all have; no replacement starts after it.
  * - **Reload.** `reload(loaded)` hands every acceptor the new config and a new table region;
@@ -195,6 +196,9 @@ export class Supervisor {
         slot.worker = undefined;
         if (!ready) {
           reject(new Error(`acceptor thread ${i} exited (code ${code}) before listening`));
+          // A replacement that failed to start (a module being replaced on disk, a transient
+          // bind error) must not leave the process a thread short for good: try again.
+          if (slot.starts > 1 && !this.draining) this.replace(i, code);
           return;
         }
         if (this.draining) {

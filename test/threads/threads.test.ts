@@ -4,7 +4,9 @@
  * process-wide, SIGTERM drains every thread without losing a request, and a crashed acceptor is
  * replaced while the others keep serving. Access lines carry `thread` (the acceptor's index).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -267,6 +269,31 @@ describe.each([2, 4])('threads: %i', (n) => {
       served = (await accessLines(c, before + i + 1)).slice(before).some((l) => l.thread === crashed);
     }
     expect(served).toBe(true);
+    expect(c.child.exitCode).toBe(null);
+  });
+});
+
+describe('a replacement acceptor that fails to start', () => {
+  it('is retried until it starts, not left out for good', async () => {
+    const routes = mkdtempSync(join(tmpdir(), 'switchyard-routes-'));
+    const good = `import { writeFileSync } from 'node:fs';
+export default function flaky() {
+  // the module is broken on disk while the crashed thread is replaced (a deploy mid-way)
+  writeFileSync(new URL(import.meta.url).pathname, 'export default (;');
+  setImmediate(() => { throw new Error('injected crash'); });
+  return { status: 200, body: 'crashing' };
+}
+`;
+    writeFileSync(join(routes, 'flaky.js'), good);
+    const c = await startCli(
+      `threads: 2\nroutes_dir: ${routes}\nlog: { level: info, access: off }\nroutes:\n  - { path: /flaky, handler: flaky }\n  - { path: /hello, respond: { body: hi } }\n`,
+    );
+    cli = { ...c, ports: c.ports };
+    await fresh(c.ports[0]!, '/flaky').catch(() => undefined);
+    const crashed = Number((await c.waitFor(/acceptor thread (\d+) crashed/))[1]);
+    await c.waitFor(new RegExp(`acceptor thread ${crashed} failed to restart`));
+    writeFileSync(join(routes, 'flaky.js'), good); // the deploy completes
+    await c.waitFor(new RegExp(`acceptor thread ${crashed} back`), 20_000);
     expect(c.child.exitCode).toBe(null);
   });
 });
