@@ -78,7 +78,8 @@ export class Supervisor {
   private readiness: 'starting' | 'ready' | 'draining' = 'ready';
   private readonly reloads = new Map<
     number,
-    { left: number; errors: string[]; done: (errors: string[]) => void }
+    /** `waiting`: the acceptors the reload was sent to that have not answered yet */
+    { waiting: Set<Worker>; errors: string[]; done: (errors: string[]) => void }
   >();
 
   private constructor(loaded: LoadedConfig, opts: SupervisorOptions) {
@@ -164,9 +165,9 @@ export class Supervisor {
             break;
           case 'reloaded': {
             const r = this.reloads.get(m.seq);
-            if (r === undefined) break;
+            if (r === undefined || !r.waiting.delete(worker)) break;
             if (m.error !== undefined) r.errors.push(`thread ${i}: ${m.error}`);
-            if (--r.left === 0) {
+            if (r.waiting.size === 0) {
               this.reloads.delete(m.seq);
               r.done(r.errors);
             }
@@ -185,9 +186,12 @@ export class Supervisor {
       });
       worker.on('exit', (code) => {
         jobs.port1.close();
+        // Only a thread that has not answered counts as lost to a reload (one that already swapped
+        // its table, or was started after the reload with the new config, is not).
         for (const [seq, r] of this.reloads) {
+          if (!r.waiting.delete(worker)) continue;
           r.errors.push(`thread ${i}: exited during the reload (its replacement starts with the new config)`);
-          if (--r.left === 0) {
+          if (r.waiting.size === 0) {
             this.reloads.delete(seq);
             r.done(r.errors);
           }
@@ -240,11 +244,11 @@ export class Supervisor {
   reload(loaded: LoadedConfig, table: SharedRegion): Promise<string[]> {
     this.loaded = { ...loaded, config: { ...loaded.config, listen: this.loaded.config.listen } };
     this.opts.table = table;
-    const live = this.slots.filter((s) => s.worker !== undefined);
+    const live = this.slots.flatMap((s) => (s.worker === undefined ? [] : [s.worker]));
     if (live.length === 0) return Promise.resolve([]);
     const seq = ++this.reloadSeq;
     return new Promise((done) => {
-      this.reloads.set(seq, { left: live.length, errors: [], done });
+      this.reloads.set(seq, { waiting: new Set(live), errors: [], done });
       this.broadcast({ type: 'reload', seq, loaded: this.loaded, table: table.handoff() });
     });
   }

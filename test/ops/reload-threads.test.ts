@@ -3,7 +3,8 @@
  * new config once "reloaded" is logged — twenty fresh connections (the kernel spreads them over
  * both threads) all get the new reply, and a kept-alive connection opened before the reload does too.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +122,74 @@ routes:
       expect(c.stderr().slice(from)).not.toMatch(/"msg":"sleeping"/);
     } finally {
       await c.stop();
+    }
+  });
+});
+
+describe.skipIf(!uwsAvailable())('an acceptor that crashes after its reload', () => {
+  it('is not reported as lost to the reload, and the reload waits for the others', async () => {
+    const routes = mkdtempSync(join(tmpdir(), 'switchyard-routes-'));
+    const first = join(routes, 'first');
+    const go = join(routes, 'go');
+    const served = join(routes, 'served');
+    // Imported by each acceptor when the reload compiles it: the first one swaps its table at
+    // once; every other waits for the test's "go" file before it can answer the reload. The first
+    // request served crashes its thread (after the answer).
+    writeFileSync(
+      join(routes, 'late.js'),
+      `import { existsSync, writeFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+if (!isMainThread) {
+  if (!existsSync(${JSON.stringify(first)})) writeFileSync(${JSON.stringify(first)}, '');
+  else {
+    const w = new Int32Array(new SharedArrayBuffer(4));
+    while (!existsSync(${JSON.stringify(go)})) Atomics.wait(w, 0, 0, 10);
+  }
+}
+export default function late() {
+  if (!existsSync(${JSON.stringify(served)})) {
+    writeFileSync(${JSON.stringify(served)}, '');
+    setImmediate(() => { throw new Error('injected crash after the reload'); });
+  }
+  return { status: 200, body: 'late' };
+}
+`,
+    );
+    const c = await startCli(`threads: 2
+listen: [{ host: 127.0.0.1, port: 0, engine: uws }]
+routes_dir: ${routes}
+log: { level: info, access: off, error: stderr }
+routes:
+  - { path: /r, respond: { body: "gen 0" } }
+`);
+    const pending: Promise<unknown>[] = [];
+    try {
+      const file = join(c.dir, 'switchyard.yaml');
+      writeFileSync(file, `${readFileSync(file, 'utf8')}  - { path: /late, handler: late }\n`);
+      c.kill('SIGHUP');
+      // Requests on fresh connections until the thread that swapped serves /late (the waiting
+      // thread answers none meanwhile: its requests stay pending until "go").
+      let crashed = false;
+      for (let i = 0; i < 200 && !crashed; i++) {
+        pending.push(
+          request(`${c.url}/late`, { reset: true }).then(
+            (r) => r.body.text(),
+            () => undefined,
+          ),
+        );
+        crashed = await c.waitFor(/acceptor thread \d+ exited: restarting/, 100).then(
+          () => true,
+          () => false,
+        );
+      }
+      expect(crashed).toBe(true);
+      writeFileSync(go, '');
+      await c.waitFor(/"msg":"reloaded \(generation 1\)"/, 20_000);
+      expect(c.stderr()).not.toMatch(/exited during the reload/);
+    } finally {
+      writeFileSync(go, '');
+      await c.stop();
+      await Promise.all(pending);
     }
   });
 });
