@@ -85,6 +85,23 @@ describe('config', () => {
     expect(p.some((x) => x.startsWith('pool.threads:'))).toBe(true);
   });
 
+  it('a size, duration or rate of the wrong type says what is expected, not "Invalid input"', () => {
+    expect(
+      problems(
+        [
+          'limits: { body: true, header_bytes: [1] }',
+          'shutdown: { grace: { a: 1 } }',
+          'routes: [{ path: /a, respond: {}, rate: { limit: true } }]',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      'limits.body: expected a size such as 512, 64KiB, 1MiB, 2g',
+      'limits.header_bytes: expected a size such as 512, 64KiB, 1MiB, 2g',
+      'shutdown.grace: expected a duration such as 250ms, 30s, 5m, 1h',
+      'routes[0].rate.limit: expected a rate such as 100/s, 600/m, 1000/h',
+    ]);
+  });
+
   it('reports an unknown upstream as routes[i].proxy', () => {
     const yaml = [
       'routes:',

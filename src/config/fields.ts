@@ -6,8 +6,10 @@ import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { parseDuration, parseRate, parseSize } from './units.js';
 
+// A value of another type (true, a list, a map) gets the same message as a bad string, not zod's
+// bare "Invalid input" for a failed union.
 export const size = z
-  .union([z.string(), z.number()])
+  .union([z.string(), z.number()], { error: 'expected a size such as 512, 64KiB, 1MiB, 2g' })
   .transform((v, ctx) => {
     const r = parseSize(v);
     if (typeof r === 'string') {
@@ -19,7 +21,7 @@ export const size = z
   .meta({ description: 'bytes, or a size such as 64KiB, 1MiB' });
 
 export const duration = z
-  .union([z.string(), z.number()])
+  .union([z.string(), z.number()], { error: 'expected a duration such as 250ms, 30s, 5m, 1h' })
   .transform((v, ctx) => {
     const r = parseDuration(v);
     if (typeof r === 'string') {
@@ -31,7 +33,7 @@ export const duration = z
   .meta({ description: 'a duration such as 250ms, 30s, 5m' });
 
 export const rate = z
-  .union([z.string(), z.number()])
+  .union([z.string(), z.number()], { error: 'expected a rate such as 100/s, 600/m, 1000/h' })
   .transform((v, ctx) => {
     const r = parseRate(v);
     if (typeof r === 'string') {
