@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -83,6 +83,17 @@ describe('config', () => {
     expect(p).toContain('shutdown.grace: duration 10 needs a unit: write 10ms or 10s');
     expect(p.some((x) => x.startsWith('listen[0].port:'))).toBe(true);
     expect(p.some((x) => x.startsWith('pool.threads:'))).toBe(true);
+  });
+
+  it("README's config examples are YAML this loader reads (no duplicate key, no parse problem)", () => {
+    const readme = readFileSync(join(packageRoot, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThan(3);
+    for (const block of blocks) {
+      // a list of routes is shown without its key
+      const yaml = block.startsWith('-') ? `routes:\n${block.replace(/^/gm, '  ')}` : block;
+      expect(problems(yaml, { KEY_PASS: 'x' }).filter((p) => p.startsWith('(parse)'))).toEqual([]);
+    }
   });
 
   it('a size, duration or rate of the wrong type says what is expected, not "Invalid input"', () => {
