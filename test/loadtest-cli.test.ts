@@ -3,7 +3,9 @@
  * `--help` prints the usage and exits 0; a mistake (an unknown option, a value out of range) is
  * named on stderr with the usage and exits 2, without a stack trace and before anything starts.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config/load.js';
@@ -91,4 +93,53 @@ describe('the bench scripts’ command lines', () => {
       }
     });
   }
+});
+
+/** A port that was free a moment ago (the origin takes --port N, not 0). */
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe('the origin run by hand (loadtest/README: behind your own proxy route)', () => {
+  it('serves with stdin at its end (/dev/null, a background job), and still follows a parent pipe', async () => {
+    const port = await freePort();
+    const origin = spawn(
+      process.execPath,
+      [join(packageRoot, 'dist', 'loadtest', 'origin.js'), '--port', String(port)],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    let exited = false;
+    origin.on('exit', () => {
+      exited = true;
+    });
+    try {
+      let body = '';
+      while (!exited && body === '') {
+        body = await fetch(`http://127.0.0.1:${port}/small`).then(
+          (r) => r.text(),
+          () => new Promise<string>((r) => setTimeout(() => r(''), 50)),
+        );
+      }
+      expect(exited).toBe(false);
+      expect(body).toBe('hello world\n');
+    } finally {
+      origin.kill('SIGTERM');
+    }
+    const child = spawn(
+      process.execPath,
+      [join(packageRoot, 'dist', 'loadtest', 'origin.js'), '--port', String(port)],
+      {
+        stdio: ['pipe', 'ignore', 'inherit'],
+      },
+    );
+    child.stdin.end();
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
 });
