@@ -132,6 +132,13 @@ describe('config', () => {
     ]);
   });
 
+  it('names a misspelt track key (handlr:) as unknown, not only "a route needs one of"', () => {
+    expect(problems('routes:\n  - { path: /a, handlr: hello, timeout: 2s }')).toEqual([
+      'routes[0].handlr: unknown key',
+      'routes[0]: a route needs one of handler, proxy, respond, redirect, static, websocket, metrics, status',
+    ]);
+  });
+
   it('reports a handler module that does not exist', () => {
     const p = problems('routes_dir: .\nroutes:\n  - { path: /a, handler: nope }');
     expect(p).toHaveLength(1);

@@ -219,6 +219,11 @@ const routeSchemas = new Map<string, z.ZodType>(
 const keyOwner = new Map<string, string>();
 for (const t of tracks) for (const k of Object.keys(t.shape)) if (k !== t.name) keyOwner.set(k, t.name);
 const TRACK_NAMES = tracks.map((t) => t.name).join(', ');
+/** every key some route may have: with no track named, a misspelt one is the likely cause */
+const routeKeys = new Set([
+  ...Object.keys(commonRoute),
+  ...tracks.flatMap((t) => [t.name, ...Object.keys(t.shape)]),
+]);
 
 function route(refs: CheckRefs) {
   return z.unknown().transform((input, ctx): RouteConfig => {
@@ -229,6 +234,9 @@ function route(refs: CheckRefs) {
     const r = input as Record<string, unknown>;
     const named = tracks.filter((t) => r[t.name] !== undefined);
     if (named.length !== 1) {
+      if (named.length === 0)
+        for (const k of Object.keys(r))
+          if (!routeKeys.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'unknown key' });
       ctx.addIssue({
         code: 'custom',
         message:
