@@ -32,21 +32,25 @@ function syntaxErrorLine(file: string): number | undefined {
 
 /**
  * The line of `file` in a stack trace (`file:///…/x.js:2:7`, or `x.js?v=HASH:2:7` as imported by
- * `importModule`), if the error was thrown there.
+ * `importModule`), if the error was thrown there. A module with no import or export outside a
+ * `"type": "module"` package is loaded as CommonJS, and its frames name the plain path.
  */
-function stackLine(stack: string | undefined, url: string): number | undefined {
+function stackLine(stack: string | undefined, url: string, file: string): number | undefined {
   if (stack === undefined) return undefined;
-  const at = stack.indexOf(url);
-  if (at === -1) return undefined;
-  const m = /^(?:\?v=[0-9a-f]+)?:(\d+)/.exec(stack.slice(at + url.length));
-  return m === null ? undefined : Number(m[1]);
+  for (const name of [url, `(${file}`]) {
+    const at = stack.indexOf(name);
+    if (at === -1) continue;
+    const m = /^(?:\?v=[0-9a-f]+)?:(\d+)/.exec(stack.slice(at + name.length));
+    if (m !== null) return Number(m[1]);
+  }
+  return undefined;
 }
 
 /** Why a module failed to load, naming the file (and line): for config problems and start-up errors. */
 export function describeLoadError(file: string, err: unknown): string {
   const e = err instanceof Error ? err : new Error(String(err));
   const url = pathToFileURL(file).href;
-  const line = e.name === 'SyntaxError' ? syntaxErrorLine(file) : stackLine(e.stack, url);
+  const line = e.name === 'SyntaxError' ? syntaxErrorLine(file) : stackLine(e.stack, url, file);
   const where = line === undefined ? file : `${file}:${line}`;
   return `${where}: ${e.name}: ${e.message}`;
 }

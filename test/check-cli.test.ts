@@ -92,6 +92,15 @@ describe('switchyard check: first-hour mistakes', () => {
     expect(s.stderr).toContain(`routes[1].handler: ${join(dir, 'broken.js')}:3: SyntaxError`);
   });
 
+  it('a module with no import or export (loaded as CommonJS) that throws at its top level names its line', async () => {
+    const dir = routesDir({ 'plain.js': 'const x = 1;\nthrow new Error("boom in a plain script");\n' });
+    const r = await check(`routes_dir: ${dir}\nroutes:\n  - { path: /p, handler: plain }\n`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `routes[0].handler: ${join(dir, 'plain.js')}:2: Error: boom in a plain script`,
+    );
+  });
+
   it('an empty config passes with a warning: no routes', async () => {
     const r = await check('');
     expect(r.code).toBe(0);
