@@ -101,6 +101,28 @@ describe('switchyard check: first-hour mistakes', () => {
     );
   });
 
+  it('a routes_dir that does not exist, or holds only TypeScript, is named as the cause of a missing module', async () => {
+    const src = routesDir({ 'hi.ts': 'export default () => ({ status: 200, body: "hi" });\n' });
+    const gone = join(src, 'nowhere');
+    const r = await check(
+      `listen:\n  - { port: 0, kind: tcp, job: fib }\nroutes_dir: ${gone}\nroutes:\n  - { path: /x, handler: hi }\n  - { path: /w, websocket: game }\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `listen[0].job: unknown job "fib" (looked for ${join(gone, 'jobs', 'fib.js')}, but there is no folder ${join(gone, 'jobs')})`,
+    );
+    expect(r.stderr).toContain(
+      `routes[0].handler: no handler module "hi" (looked for ${join(gone, 'hi.js')}, but there is no folder ${gone})`,
+    );
+    expect(r.stderr).toContain(
+      `routes[1].websocket: no websocket module "game" (looked for ${join(gone, 'game.js')}, but there is no folder ${gone})`,
+    );
+    const ts = await check(`routes_dir: ${src}\nroutes:\n  - { path: /x, handler: hi }\n`);
+    expect(ts.stderr).toContain(
+      `routes[0].handler: no handler module "hi" (looked for ${join(src, 'hi.js')}; ${join(src, 'hi.ts')} is TypeScript: routes_dir names the compiled .js)`,
+    );
+  });
+
   it('an empty config passes with a warning: no routes', async () => {
     const r = await check('');
     expect(r.code).toBe(0);

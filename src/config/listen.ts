@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { tlsProblems } from '../tls/load.js';
 import { tlsSchema } from '../tls/schema.js';
-import type { CheckRefs } from '../tracks/track.js';
+import { type CheckRefs, lookedFor } from '../tracks/track.js';
 import { duration, name, port } from './fields.js';
 import { listenerProxyProtocol } from './operate.js';
 
@@ -126,7 +126,7 @@ export function listener(refs: CheckRefs) {
         ctx.addIssue({
           code: 'custom',
           path: ['job'],
-          message: `unknown job "${l.job}" (looked for ${file})`,
+          message: `unknown job "${l.job}" (${lookedFor(file)})`,
         });
     }
   });

@@ -14,6 +14,8 @@
  * around `run` from the common keys (the pipeline, src/router/table.ts, src/compress); a track
  * never re-implements them.
  */
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { z } from 'zod';
 import type { CompressConfig } from '../compress/schema.js';
 import type { Exchange, Later, Reply } from '../exchange.js';
@@ -29,6 +31,19 @@ export type RunFn = ((ex: Exchange, params: Params) => Reply | Promise<Reply> | 
 export type WsRunFn = (ex: Exchange, params: Params) => Promise<WsAccept | Reply>;
 
 /** What `check` may look at besides the route itself. */
+/**
+ * Where a missing module was looked for; when the folder itself is missing, that is said, since a
+ * wrong `routes_dir` (relative to the config file, not the working directory) is the usual cause.
+ */
+export function lookedFor(file: string): string {
+  const dir = dirname(file);
+  if (!existsSync(dir)) return `looked for ${file}, but there is no folder ${dir}`;
+  // routes_dir at the TypeScript sources (./routes) instead of what they compile to (dist/routes)
+  const ts = file.replace(/\.js$/, '.ts');
+  if (existsSync(ts)) return `looked for ${file}; ${ts} is TypeScript: routes_dir names the compiled .js`;
+  return `looked for ${file}`;
+}
+
 export interface CheckRefs {
   /** names under `upstreams:` */
   upstreams: ReadonlySet<string>;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { name } from '../../config/fields.js';
 import type { Reply } from '../../exchange.js';
-import { defineTrack } from '../track.js';
+import { defineTrack, lookedFor } from '../track.js';
 import { Context, type RouteOptions } from './context.js';
 import { loadHandler } from './load.js';
 
@@ -32,7 +32,7 @@ export const handlerTrack = defineTrack({
   check(route, refs) {
     const file = join(refs.routesDir, `${route.handler}.js`);
     if (existsSync(file)) return [];
-    return [{ key: 'handler', message: `no handler module "${route.handler}" (looked for ${file})` }];
+    return [{ key: 'handler', message: `no handler module "${route.handler}" (${lookedFor(file)})` }];
   },
   async compile(route, env) {
     const fn = await loadHandler(env.routesDir, route.handler);

@@ -16,7 +16,7 @@ import { syError } from '../../errors.js';
 import type { Reply } from '../../exchange.js';
 import type { WsAccept } from '../../http/websocket.js';
 import { Context } from '../handler/context.js';
-import { defineTrack, type RunFn } from '../track.js';
+import { defineTrack, lookedFor, type RunFn } from '../track.js';
 import { WS_ROUTE_DEFAULTS, wsLimitShape, wsLimits } from './limits.js';
 import { loadWsModule } from './module.js';
 import { openSession } from './session.js';
@@ -54,7 +54,7 @@ export const websocketTrack = defineTrack({
     if (!existsSync(file))
       out.push({
         key: 'websocket',
-        message: `no websocket module "${route.websocket}" (looked for ${file})`,
+        message: `no websocket module "${route.websocket}" (${lookedFor(file)})`,
       });
     return out;
   },
