@@ -8,7 +8,7 @@ import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadChecked } from '../check.js';
 import { ConfigError, DEFAULT_CONFIG } from '../config/load.js';
-import { alive, readPidFile, pidPath as resolvePid } from './pidfile.js';
+import { alive, mayBeSwitchyard, readPidFile, pidPath as resolvePid } from './pidfile.js';
 
 const SIGNAL = { reload: 'SIGHUP', reopen: 'SIGUSR1', stop: 'SIGTERM' } as const;
 
@@ -36,6 +36,11 @@ export async function signalRunning(
   const pid = read;
   if (!alive(pid))
     return { ok: false, message: `${pidPath}: process ${pid} is not running (stale pid file)` };
+  if (!mayBeSwitchyard(pid))
+    return {
+      ok: false,
+      message: `${pidPath}: process ${pid} is not switchyard (stale pid file, its pid since reused): nothing sent`,
+    };
   // The instance re-reads the file it was started with, whatever -c says here (as nginx's master
   // does): checking one file and reloading another would report "ok" for a config never loaded.
   const running = command === 'reload' ? startedWith(pid) : undefined;

@@ -40,6 +40,20 @@ export function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Can `pid` be a `switchyard start`? A pid file left behind by a KILL or a crash names a pid the
+ * kernel may since have given to another program, which must be neither signalled nor taken for a
+ * running instance. Only a command line without `start` rules it out; where /proc cannot be read,
+ * it is taken to be one.
+ */
+export function mayBeSwitchyard(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('start');
+  } catch {
+    return true;
+  }
+}
+
 export class PidFile {
   readonly path: string;
 
@@ -51,7 +65,7 @@ export class PidFile {
   static claim(file: string): PidFile {
     const path = resolve(file);
     const other = readPid(path);
-    if (other !== undefined && other !== process.pid && alive(other)) {
+    if (other !== undefined && other !== process.pid && alive(other) && mayBeSwitchyard(other)) {
       throw new Error(`pid file ${path}: another instance is running (pid ${other})`);
     }
     mkdirSync(dirname(path), { recursive: true });

@@ -6,6 +6,7 @@
  * Then: a listener added and removed by reload; an invalid config on HUP changes nothing and
  * every problem is logged with its path; `switchyard reload` through the pid file.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { connect } from 'node:net';
@@ -274,11 +275,39 @@ routes:
     expect((await text(null, '/r')).text).toBe('gen 13');
     // a pid file that holds no pid is said to be that, not "no pid file"
     const junk = join(dir, 'junk.yaml');
-    writeFileSync(junk, 'pid: junk.pid\nroutes: [{ path: /a, respond: { body: a } }]\n');
+    writeFileSync(
+      junk,
+      'listen: [{ host: 127.0.0.1, port: 0 }]\npid: junk.pid\nroutes: [{ path: /a, respond: { body: a } }]\n',
+    );
     writeFileSync(join(dir, 'junk.pid'), 'garbage\n');
     const invalid = await runCliToEnd(['reopen', '-c', junk]);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain(`${join(dir, 'junk.pid')}: invalid pid "garbage" (not a process id)`);
+    // a stale pid file whose pid now belongs to another program: not signalled, not "running"
+    const stranger = spawn(process.execPath, [
+      '-e',
+      'process.on("SIGHUP", () => process.exit(7)); setInterval(() => {}, 1000)',
+    ]);
+    try {
+      writeFileSync(join(dir, 'junk.pid'), `${stranger.pid}\n`);
+      for (const cmd of ['reload', 'stop']) {
+        const r = await runCliToEnd([cmd, '-c', junk]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(
+          `${join(dir, 'junk.pid')}: process ${stranger.pid} is not switchyard (stale pid file, its pid since reused): nothing sent`,
+        );
+      }
+      expect(stranger.exitCode).toBe(null);
+      const check = await runCliToEnd(['check', '-c', junk]);
+      expect(check.code).toBe(0);
+      const claimed = runCli(['start', '-c', junk]);
+      await claimed.waitFor(/"msg":"listening on/, 15_000);
+      expect(readFileSync(join(dir, 'junk.pid'), 'utf8')).toBe(`${claimed.child.pid}\n`);
+      expect((await runCliToEnd(['stop', '-c', junk])).code).toBe(0);
+      expect(await claimed.exited).toBe(0);
+    } finally {
+      stranger.kill('SIGKILL');
+    }
     const stop = await runCliToEnd(['stop', '-c', conf]);
     expect(stop.code).toBe(0);
     expect(await cli.exited).toBe(0);
