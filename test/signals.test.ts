@@ -2,9 +2,11 @@
  * Signals the server must own. SIGUSR1: Node's default opens the inspector on 127.0.0.1:9229
  * (code execution for any local user); logrotate's usual `postrotate` sends it to web servers.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cli, startCli } from './helpers/cli.js';
+import { type Cli, runCli, startCli } from './helpers/cli.js';
 
 let cli: Cli & { ports: number[] };
 
@@ -60,5 +62,27 @@ describe('SIGUSR1', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('ok\n');
     expect(cli.child.exitCode).toBeNull();
+  });
+});
+
+describe('a stop signal while starting', () => {
+  it('is held until the server is up, then drains: exit 0 and no pid file left, not death by TERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-sig-'));
+    // a handler whose import takes a while: TERM is sent while start is importing it
+    writeFileSync(
+      join(dir, 'slowload.js'),
+      'process.stderr.write("slowload: importing\\n");\nawait new Promise((r) => setTimeout(r, 300));\nexport default () => ({ status: 200, body: "ok" });\n',
+    );
+    const file = join(dir, 'c.yaml');
+    writeFileSync(
+      file,
+      `listen: [{ host: 127.0.0.1, port: 0 }]\nroutes_dir: ${dir}\npid: sy.pid\nroutes: [{ path: /a, handler: slowload }]\n`,
+    );
+    const c = runCli(['start', '-c', file]);
+    await c.waitFor(/slowload: importing/);
+    c.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+    expect(c.stderr()).toMatch(/"signal":"SIGTERM","msg":"draining"/);
+    expect(existsSync(join(dir, 'sy.pid'))).toBe(false);
   });
 });

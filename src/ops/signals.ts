@@ -66,7 +66,8 @@ export function ownSignals(started: Started): void {
   for (const sig of ['SIGUSR2', 'SIGWINCH'] as const) {
     process.on(sig, () => log.warn({ signal: sig }, `${sig} ignored (see README "Operating")`));
   }
-  releaseEarlySignals();
+  const held = releaseEarlySignals();
+  if (held !== undefined) onStop(held);
 
   process.on('uncaughtException', (err, origin) => {
     try {
