@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { nodeVersionProblem } from './node-version.js';
 /**
  * switchyard start [-c FILE] | check [-c FILE] | reload | reopen | stop [-c FILE] | version | --help
  */
 // First: SIGUSR1 must not start the inspector, nor SIGHUP kill us, while the rest loads.
+import './ops/early-signals.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { nodeVersionProblem } from './node-version.js';
 import { holdStopSignals } from './ops/early-signals.js';
 
 const USAGE = `usage: switchyard <command> [options]
