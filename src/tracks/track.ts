@@ -30,7 +30,6 @@ export type RunFn = ((ex: Exchange, params: Params) => Reply | Promise<Reply> | 
 };
 export type WsRunFn = (ex: Exchange, params: Params) => Promise<WsAccept | Reply>;
 
-/** What `check` may look at besides the route itself. */
 /**
  * Where a missing module was looked for; when the folder itself is missing, that is said, since a
  * wrong `routes_dir` (relative to the config file, not the working directory) is the usual cause.
@@ -44,6 +43,7 @@ export function lookedFor(file: string): string {
   return `looked for ${file}`;
 }
 
+/** What `check` may look at besides the route itself. */
 export interface CheckRefs {
   /** names under `upstreams:` */
   upstreams: ReadonlySet<string>;
