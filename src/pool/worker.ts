@@ -55,11 +55,57 @@ await Promise.all(Object.keys(urls).map((job) => load(job).catch(() => {})));
 
 let move: ((v: object) => unknown) | undefined;
 
+/** What structured clone rejects: a message naming it, for the job's error. */
+function cloneProblem(v: unknown): string | undefined {
+  try {
+    structuredClone(v);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/**
+ * What the job threw, as something piscina can post back as a failure. piscina reads a null
+ * error as success (the caller would get a result of null), and an error that cannot be cloned
+ * kills the worker with no message reaching the caller.
+ */
+function postableError(err: unknown): unknown {
+  if (err === null || err === undefined) return new Error(`the job threw ${String(err)}`);
+  if (err instanceof Error) return err;
+  const problem = cloneProblem(err);
+  return problem === undefined
+    ? err
+    : new Error(`the job threw a value that cannot be sent back (${problem})`);
+}
+
 export default async function dispatch(task: JobTask): Promise<unknown> {
   const fn = await load(task.job);
   const t0 = performance.now();
-  const value = await fn(task.input);
-  const result: JobResult = { value, runMs: performance.now() - t0 };
+  let value: unknown;
+  try {
+    value = await fn(task.input);
+  } catch (err) {
+    throw postableError(err);
+  }
+  const runMs = performance.now() - t0;
+  // A result that structured clone rejects (a function, a symbol, an object holding one) would
+  // make piscina's postMessage throw outside any task: the worker dies and the caller learns
+  // nothing. Cloned here first, it fails this task with the reason and the worker lives on.
+  // The large buffers are moved into the clone, not copied.
+  if (
+    (typeof value === 'object' && value !== null) ||
+    typeof value === 'function' ||
+    typeof value === 'symbol'
+  ) {
+    try {
+      value = structuredClone(value, { transfer: transferables(value) });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`the job's result cannot be sent back to the main thread (${why})`);
+    }
+  }
+  const result: JobResult = { value, runMs };
   const list = transferables(value);
   if (list.length === 0) return result;
   // Large output buffers are moved, not copied: piscina's own `move` marks the wrapper so that its

@@ -105,6 +105,27 @@ describe('JobPool', () => {
     expect(inline.code).toBe('SY_ERR_JOB_FAILED');
   });
 
+  it('a job that throws null or returns what cannot be cloned fails with the reason; its worker lives on', async () => {
+    await pool.run('shapes', 7);
+    const before = pool.threadIds();
+    const failure = async (n: number) =>
+      (await pool.run('shapes', n).catch((e: unknown) => e)) as Error & { code: string };
+    const thrownNull = await failure(5);
+    expect(thrownNull.code).toBe('SY_ERR_JOB_FAILED');
+    expect(thrownNull.message).toBe('job "shapes" failed: the job threw null');
+    for (const n of [6, 8]) {
+      const e = await failure(n);
+      expect(e.code).toBe('SY_ERR_JOB_FAILED');
+      expect(e.message).toMatch(
+        /^job "shapes" failed: the job's result cannot be sent back to the main thread \(.*could not be cloned/,
+      );
+    }
+    const thrownFn = await failure(9);
+    expect(thrownFn.message).toMatch(/^job "shapes" failed: the job threw a value that cannot be sent back/);
+    expect(await pool.run('shapes', 2)).toEqual({ a: 1, b: 'x\ny' });
+    expect(pool.threadIds()).toEqual(expect.arrayContaining(before));
+  });
+
   it('an unknown job rejects with SY_ERR_UNKNOWN_JOB', async () => {
     await expect(pool.run('nope', 1)).rejects.toMatchObject({ code: 'SY_ERR_UNKNOWN_JOB', status: 500 });
   });
