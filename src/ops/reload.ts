@@ -133,13 +133,19 @@ export class Reloader {
     for (const [key, l] of wanted) {
       if (have.has(key)) continue;
       const where = `listen[${loaded.config.listen.indexOf(l)}]`;
-      if ([...have].some((k) => !wanted.has(k) && addressOf.get(k) === listenerAddress(l))) {
+      const replaced = [...have].find((k) => !wanted.has(k) && addressOf.get(k) === listenerAddress(l));
+      if (replaced !== undefined) {
         unopen();
         await table.close();
+        const wasTcp = server.current.config.listen.some(
+          (o) => listenerKey(o) === replaced && o.kind === 'tcp',
+        );
         return failed(
           `${where} (${l.host}:${l.port})`,
           new Error(
-            'changing engine, h2c, tls on/off, redirect_https, proxy_protocol or chunked_requests of a listener takes a restart',
+            l.kind === 'tcp' || wasTcp
+              ? 'changing the kind of a listener, or the job, idle or max_connections of a tcp listener, takes a restart'
+              : 'changing engine, h2c, tls on/off, redirect_https, proxy_protocol or chunked_requests of a listener takes a restart',
           ),
         );
       }

@@ -225,6 +225,17 @@ describe('reload under load', () => {
     c.send('21\n');
     expect(await c.lines(1)).toEqual(['Result: 42']);
     c.socket.destroy();
+    // Changing its settings in place is refused, and the reason names what was changed.
+    writeConfig(12, `  - { host: 127.0.0.1, port: ${tcpPort}, kind: tcp, job: twice, idle: 5s }`);
+    const before = cli.stderr().length;
+    cli.kill('SIGHUP');
+    await cli.waitFor(new RegExp(`reload refused: listen\\[1\\] \\(127\\.0\\.0\\.1:${tcpPort}\\)`), 20_000);
+    const refusal = cli
+      .stderr()
+      .slice(before)
+      .split('\n')
+      .find((l) => l.includes(`listen[1] (127.0.0.1:${tcpPort})`))!;
+    expect(refusal).toContain('the job, idle or max_connections of a tcp listener, takes a restart');
     writeConfig(12);
     cli.kill('SIGHUP');
     await cli.waitFor(new RegExp(`stopped listening on 127.0.0.1:${tcpPort}`), 20_000);
