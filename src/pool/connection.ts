@@ -118,8 +118,15 @@ export class LineConnection {
     socket.on('end', () => this.endOfInput());
     // An idle client (no line, nothing in flight) must not hold a connection forever.
     if (idleMs > 0) {
-      socket.setTimeout(idleMs, () => {
-        if (this.queue.length > 0 || this.ended || !this.reading) return;
+      // `on`, not setTimeout's callback (a `once` listener): the timer can fire while a job is
+      // running, and the connection must still be timed out once it goes quiet afterwards.
+      socket.setTimeout(idleMs);
+      socket.on('timeout', () => {
+        if (this.ended || !this.reading) return;
+        if (this.queue.length > 0) {
+          socket.setTimeout(idleMs); // busy, not idle: a fired timer stays off until set again
+          return;
+        }
         this.endReason ||= 'idle-timeout';
         this.reading = false;
         this.buf = '';

@@ -341,6 +341,22 @@ routes_dir: ${BUILT_ROUTES}
     }
   });
 
+  it('a connection whose job outlasted `idle` is still timed out once it goes quiet', async () => {
+    const t = await startServer(`
+listen:
+  - { host: 127.0.0.1, port: 0, kind: tcp, job: shapes, idle: 200ms }
+pool: { threads: 1 }
+routes_dir: ${join(packageRoot, 'test', 'fixtures', 'routes')}
+`);
+    try {
+      const c = await lineClient(t.tcpPort);
+      c.send('1000\n'); // sleeps 1 s: the idle timer fires while it runs
+      expect(await c.closed).toBe('Result: 1000\nError: Idle timeout\n');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('connections beyond max_connections are closed at once', async () => {
     const t = await startServer(`
 listen:
