@@ -164,10 +164,22 @@ export class LineConnection {
     this.pump();
   }
 
-  /** Cancel every job in flight and close now. */
+  /**
+   * Cancel every job in flight and close now. At shutdown (the listener's grace is over) the
+   * lines still waiting are answered with the reason first, as HTTP requests get their 503, so
+   * that the client can tell a stop from a crash.
+   */
   abort(reason: SwitchyardError): void {
     this.endReason ||= 'aborted';
     this.cancel(reason);
+    if (reason.code === 'SY_ERR_SHUTTING_DOWN' && !this.ended && this.socket.writable) {
+      for (const slot of this.queue) slot.answer ??= errorLine(reason);
+      this.flush();
+      this.ended = true;
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+      return;
+    }
     this.socket.destroy();
   }
 

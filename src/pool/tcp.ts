@@ -6,7 +6,8 @@
  * `Error: Invalid number\n` for anything else (including a number the job rejects with a
  * RangeError/TypeError, such as fib(91)). Lines may be pipelined: answers come in line order.
  * A line over 1 KiB answers `Error: Line too long\n` and closes the connection. Other errors:
- * `Error: Server busy\n` (pool full), `Error: Job failed\n`, `Error: Server shutting down\n`.
+ * `Error: Server busy\n` (pool full), `Error: Job failed\n`, `Error: Server shutting down\n` (lines
+ * still waiting when the shutdown grace is over).
  * A client that half-closes (end of input) gets the answers to every line it sent, then the close;
  * a client that disconnects cancels its jobs (queued: dropped; running: worker terminated).
  * Details, limits and backpressure: connection.ts.

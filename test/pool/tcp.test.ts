@@ -252,7 +252,7 @@ routes_dir: ${BUILT_ROUTES}
     await expect(lineClient(t.tcpPort)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
-  it('after the grace, jobs still running are cancelled and the connection closed', async () => {
+  it('after the grace, jobs still running are cancelled, their lines answered, and the connection closed', async () => {
     const t = await startServer(`
 listen:
   - { host: 127.0.0.1, port: 0, kind: tcp, job: fib }
@@ -266,13 +266,13 @@ routes_dir: ${BUILT_ROUTES}
       q.socket.destroy();
     });
     const c = await lineClient(t.tcpPort);
-    c.send('45\n');
+    c.send('10\n45\n44\n');
     await until(() => t.pool.stats().running === 1, 'the job to start');
     const t0 = performance.now();
     await t.close(100);
     // the grace, not the job's ≈ 10 s
     expect(performance.now() - t0).toBeLessThan(scaled(1000, p, QUIET_PACE_MS.job));
-    expect(await c.closed).toBe('');
+    expect(await c.closed).toBe('Result: 55\nError: Server shutting down\nError: Server shutting down\n');
   });
 });
 
