@@ -20,7 +20,8 @@
  * - **Data.** Inputs and outputs are structured-cloned; buffers ≥ 64 KiB are transferred (moved,
  *   detached on the sending side) — see transfer.ts.
  * - **Inline.** `{inline: true}` runs the job on the calling thread (for side-by-side measurement
- *   only: it blocks the event loop for the whole job, and cannot be interrupted).
+ *   only: it blocks the event loop for the whole job, and cannot be interrupted; an abort still
+ *   releases the caller of an asynchronous job at once).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -65,6 +66,17 @@ function workerFile(): string {
 
 function isAbort(err: unknown): boolean {
   return err instanceof Error && err.name === 'AbortError';
+}
+
+/** `p`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The outcome of an aborted job: the signal's reason, as one of our errors. */
@@ -241,7 +253,10 @@ export class JobPool implements JobRunner {
   private async runInline<T>(job: JobEntry, c: JobCounters, input: unknown, opts: JobRunOptions): Promise<T> {
     const t0 = performance.now();
     try {
-      const value = await job.fn(input);
+      // A synchronous job cannot be interrupted, but the wait for an asynchronous one can: the
+      // caller is released on abort, as on the pool (else a job that never settles would hold
+      // its request in flight for good, past its timeout and the drain).
+      const value = await untilAborted((async () => job.fn(input))(), opts.signal);
       const runMs = performance.now() - t0;
       c.done(0, runMs);
       recordOnExchange(opts.ex, job.name, 0, runMs, true);

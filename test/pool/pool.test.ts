@@ -126,6 +126,15 @@ describe('JobPool', () => {
     expect(pool.threadIds()).toEqual(expect.arrayContaining(before));
   });
 
+  it('inline: an abort releases the caller of an async job that never settles', async () => {
+    const ac = new AbortController();
+    const before = pool.stats().jobs.shapes!.cancelled;
+    const p = pool.run('shapes', 10, { inline: true, signal: ac.signal });
+    ac.abort(Object.assign(new Error('deadline'), { code: 'SY_ERR_TIMEOUT' }));
+    await expect(p).rejects.toMatchObject({ code: 'SY_ERR_TIMEOUT', status: 504 });
+    expect(pool.stats().jobs.shapes!.cancelled).toBe(before + 1);
+  });
+
   it('an unknown job rejects with SY_ERR_UNKNOWN_JOB', async () => {
     await expect(pool.run('nope', 1)).rejects.toMatchObject({ code: 'SY_ERR_UNKNOWN_JOB', status: 500 });
   });
