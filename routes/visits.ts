@@ -9,7 +9,9 @@ import { type Context, json, type Reply } from '../src/api.js';
  *
  * `add()` is one atomic add, so concurrent visits on different threads are all counted; `set`
  * replaces the client's record whole (a reader on another thread sees the old or the new one).
- * `thread` says which acceptor answered (0 when the main thread serves).
+ * `thread` is Node's `threadId` of the thread that answered: 0 for the main thread, 1 and up for
+ * acceptor threads (a replacement after a crash gets a new one). It is not the access log's
+ * `thread`, which is the acceptor's index (0 to N-1) and stays with its slot.
  */
 export default function visits(ctx: Context): Reply {
   const n = ctx.shared.counter('visits').add(1);
