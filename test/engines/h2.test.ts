@@ -11,6 +11,7 @@ import { type ClientHttp2Session, connect, constants } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selfSigned } from '../../loadtest/lib/certs.js';
 import { packageRoot } from '../../src/config/load.js';
@@ -29,6 +30,7 @@ listen:
   - { host: 127.0.0.1, port: 0, engine: node, tls: { cert: ${cert}, key: ${key} } }
   - { host: 127.0.0.1, port: 0, engine: node, h2c: true }
 log: { level: info, access: stdout }
+limits: { header_timeout: 2s }
 routes_dir: ${fixtures}
 routes:
   - { path: /sync, respond: { body: "sync\\n", headers: { x-a: "1" } } }
@@ -168,4 +170,29 @@ describe('HTTP/2 over TLS (ALPN) and h2c', () => {
       s.close();
     }
   });
+
+  it('HTTP/1.1 over the TLS listener honours limits.header_timeout: a head that stops arriving gets 408', async () => {
+    const sock = tlsConnect({
+      host: '127.0.0.1',
+      port: tlsPort,
+      rejectUnauthorized: false,
+      ALPNProtocols: ['http/1.1'],
+    });
+    try {
+      const got = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        sock.on('secureConnect', () => sock.write('GET /sync HTTP/1.1\r\nHost: a\r\n'));
+        sock.on('data', (d) => {
+          buf += d.toString('latin1');
+        });
+        sock.on('error', reject);
+        sock.on('close', () => resolve(buf));
+        // node's own default would answer only after 60 s
+        setTimeout(() => resolve(`still open: ${buf}`), 30_000);
+      });
+      expect(got).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      sock.destroy();
+    }
+  }, 40_000);
 });

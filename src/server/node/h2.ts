@@ -12,6 +12,7 @@ import {
   type Http2Server,
   type Http2ServerRequest,
   type Http2ServerResponse,
+  type Http2Session,
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
@@ -23,6 +24,15 @@ type OnRequest = (
   res: ServerResponse | Http2ServerResponse,
 ) => void;
 
+/** What node:http's connection listener reads from the server it serves (HTTP/1.1 over TLS). */
+interface Http1Settings {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  connectionsCheckingInterval: number;
+  maxHeaderSize: number;
+}
+
 export function http2Server(
   tls: TlsOptions | undefined,
   limits: HeaderLimits,
@@ -33,7 +43,6 @@ export function http2Server(
     // header list size as HTTP/2 counts it (RFC 9113 §6.5.2): our checks count precisely after
     maxHeaderListSize: limits.headerBytes + limits.uri + 1024,
     settings: { maxHeaderListSize: limits.headerBytes + limits.uri + 1024 },
-    // a session with no open stream for this long is closed (as keep-alive on HTTP/1)
   };
   const server =
     tls !== undefined
@@ -42,9 +51,24 @@ export function http2Server(
   // A failed or timed-out TLS handshake closes the connection. node:http2 hands it on as a
   // 'clientError' and then leaves the socket open to whoever listens there (the engine does, for
   // HTTP/1 parse errors): a silent client would hold it forever. Test: no-request.test.ts "counts by reason".
-  if (tls !== undefined)
+  if (tls !== undefined) {
     server.prependListener('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
-  server.setTimeout(timeouts.keepAlive);
+    // HTTP/1.1 clients (allowHTTP1) are served by node:http's connection listener, which reads
+    // these from the server object, as on the engine's plain HTTP/1 server: otherwise node's
+    // defaults apply (head 60 s checked every 30 s, no keep-alive timeout, 16 KiB of head).
+    const h1 = server as unknown as Http1Settings;
+    h1.headersTimeout = timeouts.header;
+    h1.requestTimeout = timeouts.request;
+    h1.keepAliveTimeout = timeouts.keepAlive;
+    h1.connectionsCheckingInterval = Math.max(100, Math.min(timeouts.header, timeouts.request) / 10);
+    h1.maxHeaderSize = limits.headerBytes + limits.uri + 1024;
+  }
+  // An HTTP/2 session with no frame for this long is closed (as keep-alive on HTTP/1). Set on the
+  // session, not with server.setTimeout(): that one would also become the idle timeout of every
+  // HTTP/1.1 socket, cutting a paused upload at keepalive_timeout instead of request_timeout.
+  server.on('session', (session: Http2Session) => {
+    session.setTimeout(timeouts.keepAlive, () => session.destroy());
+  });
   server.on('request', onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   return server;
 }
