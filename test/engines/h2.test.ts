@@ -195,4 +195,28 @@ describe('HTTP/2 over TLS (ALPN) and h2c', () => {
       sock.destroy();
     }
   }, 40_000);
+
+  it('HTTP/1.1 over the TLS listener: CONNECT gets 501 and an unknown Expect is served, as on a plain listener', async () => {
+    const ask = (raw: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = tlsConnect({
+          host: '127.0.0.1',
+          port: tlsPort,
+          rejectUnauthorized: false,
+          ALPNProtocols: ['http/1.1'],
+        });
+        let buf = '';
+        sock.on('secureConnect', () => sock.write(raw));
+        sock.on('data', (d) => {
+          buf += d.toString('latin1');
+          if (buf.includes('\r\n\r\n')) sock.destroy();
+        });
+        sock.on('error', reject);
+        sock.on('close', () => resolve(buf));
+      });
+    expect(await ask('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n')).toMatch(/^HTTP\/1\.1 501 /);
+    expect(await ask('GET /sync HTTP/1.1\r\nHost: a\r\nExpect: x-custom\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 200 /,
+    );
+  });
 });

@@ -236,8 +236,13 @@ export class NodeEngine implements Engine {
     });
     server.on('clientError', this.onClientError);
     server.on('checkContinue', this.onRequest);
-    // HTTP/1.1 clients of a TLS listener (allowHTTP1); an h2c listener speaks only HTTP/2
-    if (material !== undefined) this.takeUpgrades(server);
+    // HTTP/1.1 clients of a TLS listener (allowHTTP1) get what the HTTP/1 server's get; an h2c
+    // listener speaks only HTTP/2
+    if (material !== undefined) {
+      server.on('connect', this.onConnect);
+      server.on('checkExpectation', this.onRequest);
+      this.takeUpgrades(server);
+    }
     if (this.opts.onNoRequest !== undefined) watchNoRequest(server, this.opts.onNoRequest);
     return server;
   }
