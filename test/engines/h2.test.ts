@@ -149,6 +149,9 @@ describe('HTTP/2 over TLS (ALPN) and h2c', () => {
       // a request body, read by a handler
       const posted = await h2get(tls, '/read', 'POST', 'x'.repeat(100_000));
       expect(posted.status).toBe(200);
+      // node:http2's client sends no Content-Length: the body is framed by DATA and END_STREAM
+      expect(JSON.parse(posted.body.toString())).toEqual({ length: 100_000 });
+      expect(JSON.parse((await h2get(h2c, '/read', 'POST', 'abc')).body.toString())).toEqual({ length: 3 });
     } finally {
       tls.close();
       h2c.close();

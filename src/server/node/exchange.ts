@@ -13,7 +13,7 @@
  * §8.2.2: a response carrying one is malformed).
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { errorReply, type SwitchyardError, syError } from '../../errors.js';
 import { Phase, type Reply, type ReplyHeaders, type RequestBody } from '../../exchange.js';
 import { normaliseAddress } from '../../http/address.js';
@@ -130,10 +130,17 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
     }
     this.expectContinue =
       copied.problem === undefined && this.header('expect')?.toLowerCase() === '100-continue';
+    // HTTP/2 frames a body by DATA frames and END_STREAM: Content-Length is optional (RFC 9113
+    // §8.1.1), so a stream still open after its headers has a body of unknown length.
+    const declared =
+      this.h2 &&
+      copied.declared === 0 &&
+      !(req as Http2ServerRequest).stream.endAfterHeaders &&
+      this.header('content-length') === undefined
+        ? -1
+        : copied.declared;
     this.body =
-      copied.declared !== 0 && copied.problem === undefined
-        ? new NodeBody(req, copied.declared, this)
-        : EMPTY_BODY;
+      declared !== 0 && copied.problem === undefined ? new NodeBody(req, declared, this) : EMPTY_BODY;
     res.on('close', this.onClose);
     if (conn !== undefined) conn.current = this;
   }
