@@ -119,6 +119,18 @@ describe('node engine (HTTP/1.x)', () => {
     );
   });
 
+  it('limits.request_timeout: an upload that stops mid-body is cut by the server and logged closed_by server', async () => {
+    const c = await RawClient.connect(port);
+    try {
+      c.write('POST /read HTTP/1.1\r\nHost: a\r\nX-Request-Id: node-req-to\r\nContent-Length: 10\r\n\r\nab');
+      await cli.waitFor(/"id":"node-req-to".*"status":0/, 20_000);
+      expect(cli.stdout()).toMatch(/"id":"node-req-to".*"closed_by":"server".*"err":"SY_ERR_CLIENT_GONE"/);
+      expect(await c.closedWithin(5000)).toBe(true);
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('a stream whose source gives no byte yet shows its head at once (node holds a head until the first byte)', async () => {
     const c = await RawClient.connect(port);
     try {

@@ -24,7 +24,11 @@ export class Conn {
   private after: (() => void) | undefined = undefined;
   /** the latest request dispatched (a parse error after its head may be in its body) */
   current:
-    | { failBody(err: import('../../errors.js').SwitchyardError): boolean; clientGone(): void }
+    | {
+        failBody(err: import('../../errors.js').SwitchyardError): boolean;
+        clientGone(): void;
+        timedOut(): void;
+      }
     | undefined = undefined;
 
   /** The state of `socket`, made on first use. */

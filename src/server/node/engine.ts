@@ -169,6 +169,7 @@ export class NodeEngine implements Engine {
     }
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && conn.pending > 0) {
       // a request still being received and answered: its client is too slow; cancel it
+      conn.current?.timedOut();
       socket.destroy();
       return;
     }

@@ -188,6 +188,12 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
     this.wake();
   }
 
+  /** request_timeout expired before the request was answered: the server cuts it, not the client. */
+  timedOut(): void {
+    if (this.phase === Phase.Open || this.phase === Phase.Streaming) this.closedBy ??= 'server';
+    this.clientGone();
+  }
+
   /** 'drain': the socket takes more. */
   private onDrain = (): void => {
     this.wake();
