@@ -223,3 +223,65 @@ describe('HTTP/2 over TLS (ALPN) and h2c', () => {
     );
   });
 });
+
+/**
+ * keepalive_timeout closes an idle HTTP/2 session, never one with a request waiting for its answer;
+ * request_timeout cuts a request whose body stops arriving, as on HTTP/1 (logged as the server's).
+ */
+describe('HTTP/2 timeouts (h2c)', () => {
+  let t: Cli & { ports: number[] };
+  let port: number;
+
+  beforeAll(async () => {
+    t = await startCli(`
+listen:
+  - { host: 127.0.0.1, port: 0, engine: node, h2c: true }
+log: { level: info, access: stdout }
+limits: { header_timeout: 1s, keepalive_timeout: 1s, request_timeout: 2s }
+routes_dir: ${fixtures}
+routes:
+  - { path: /sleep, handler: sleep }
+  - { path: /read, handler: read }
+`);
+    port = t.ports[0]!;
+  });
+
+  afterAll(async () => {
+    t?.kill();
+    await t?.exited;
+  });
+
+  it('a request whose answer takes longer than keepalive_timeout is answered, and the idle session is closed after it', async () => {
+    const s = connect(`http://127.0.0.1:${port}`);
+    const closed = new Promise<void>((resolve) => s.on('close', resolve));
+    s.on('error', () => {});
+    try {
+      const got = await h2get(s, '/sleep?ms=2500');
+      expect(got.status).toBe(200);
+      expect(got.body.toString()).toBe('slept');
+      await closed; // no stream open any more: keep-alive closes it
+    } finally {
+      s.destroy();
+    }
+  }, 30_000);
+
+  it('a body that stops arriving is reset at request_timeout, logged closed_by server', async () => {
+    const s = connect(`http://127.0.0.1:${port}`);
+    s.on('error', () => {});
+    try {
+      const req = s.request({
+        ':path': '/read',
+        ':method': 'POST',
+        'content-length': '10',
+        'x-request-id': 'h2-stalled-1',
+      });
+      req.on('error', () => {});
+      req.write('ab');
+      const code = await new Promise<number>((resolve) => req.on('close', () => resolve(req.rstCode)));
+      expect(code).toBe(constants.NGHTTP2_CANCEL);
+      await t.waitFor(/"id":"h2-stalled-1".*"closed_by":"server"/);
+    } finally {
+      s.destroy();
+    }
+  }, 30_000);
+});

@@ -22,6 +22,7 @@ import { isFraming, releaseBody, statusHasBody, wantsClose } from '../../http/re
 import type { CopiedRequest, HeaderLimits } from '../../http/request-checks.js';
 import { type BodyOwner, EMPTY_BODY, NodeBody, type NodeRequest } from './body.js';
 import type { Conn } from './conn.js';
+import { cutByRequestTimeout } from './h2.js';
 import { copyRequest, splitTarget, type Target } from './request.js';
 
 export type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -167,7 +168,8 @@ export class NodeExchange extends EngineExchange implements BodyOwner {
   /** The response closed: after our end(), or the client (connection or HTTP/2 stream) went away first. */
   private onClose = (): void => {
     // (node:http2's response says writableFinished after a reset too: our phase is the truth)
-    this.clientGone();
+    if (this.h2 && cutByRequestTimeout((this.req as Http2ServerRequest).stream)) this.timedOut();
+    else this.clientGone();
     this.conn?.finished();
   };
 

@@ -6,6 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  constants,
   createSecureServer,
   createServer,
   type Http2SecureServer,
@@ -13,6 +14,8 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
+  type Http2Stream,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
@@ -23,6 +26,18 @@ type OnRequest = (
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
 ) => void;
+
+/** Streams open on a session: one with any is not idle, however long its answers take. */
+const OPEN = Symbol('open streams');
+type Counted = Http2Session & { [OPEN]?: number };
+
+/** Streams the server reset because their request did not arrive within request_timeout. */
+const cut = new WeakSet<Http2Stream>();
+
+/** Was this stream reset by request_timeout (the access log's `closed_by: server`)? */
+export function cutByRequestTimeout(stream: Http2Stream): boolean {
+  return cut.has(stream);
+}
 
 /** What node:http's connection listener reads from the server it serves (HTTP/1.1 over TLS). */
 interface Http1Settings {
@@ -63,11 +78,38 @@ export function http2Server(
     h1.connectionsCheckingInterval = Math.max(100, Math.min(timeouts.header, timeouts.request) / 10);
     h1.maxHeaderSize = limits.headerBytes + limits.uri + 1024;
   }
-  // An HTTP/2 session with no frame for this long is closed (as keep-alive on HTTP/1). Set on the
-  // session, not with server.setTimeout(): that one would also become the idle timeout of every
-  // HTTP/1.1 socket, cutting a paused upload at keepalive_timeout instead of request_timeout.
+  // An HTTP/2 session with no frame and no open stream for this long is closed (as keep-alive on
+  // HTTP/1). A stream still open is a request waiting for its answer (a slow handler or upstream),
+  // which keep-alive must not cut; a request that stops arriving is cut by request_timeout below.
+  // Set on the session, not with server.setTimeout(): that one would also become the idle timeout
+  // of every HTTP/1.1 socket, cutting a paused upload at keepalive_timeout, not request_timeout.
   server.on('session', (session: Http2Session) => {
-    session.setTimeout(timeouts.keepAlive, () => session.destroy());
+    const idle = (): void => {
+      if (((session as Counted)[OPEN] ?? 0) > 0) session.setTimeout(timeouts.keepAlive, idle);
+      else session.destroy();
+    };
+    session.setTimeout(timeouts.keepAlive, idle);
+  });
+  // request_timeout, as node:http applies it to HTTP/1: the request, head and body, must have
+  // arrived within it; a stream whose body stops short is reset by the server (and logged so).
+  server.on('stream', (stream: ServerHttp2Stream) => {
+    const session = stream.session as Counted | undefined;
+    if (session === undefined) return;
+    session[OPEN] = (session[OPEN] ?? 0) + 1;
+    let timer: NodeJS.Timeout | undefined;
+    if (timeouts.request > 0 && !stream.endAfterHeaders) {
+      timer = setTimeout(() => {
+        if (stream.readableEnded || stream.closed) return;
+        cut.add(stream);
+        stream.close(constants.NGHTTP2_CANCEL);
+      }, timeouts.request);
+      timer.unref();
+      stream.once('end', () => clearTimeout(timer));
+    }
+    stream.once('close', () => {
+      session[OPEN]!--;
+      clearTimeout(timer);
+    });
   });
   server.on('request', onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   return server;
