@@ -3,7 +3,7 @@
  * pool), the route table, the pipeline, and the listeners. Everything that costs something
  * happens here, once; the request path only reads what this built.
  */
-import { ConfigError, type LoadedConfig } from './config/load.js';
+import type { LoadedConfig } from './config/load.js';
 import type { ListenConfig } from './config/schema.js';
 import type { SwitchyardError } from './errors.js';
 import type { Exchange } from './exchange.js';
@@ -15,8 +15,7 @@ import { Readiness } from './observe/probes.js';
 import { ServerViews } from './observe/views.js';
 import { Pipeline } from './pipeline.js';
 import { JobPool } from './pool/index.js';
-import { place } from './region/layout.js';
-import { processLayout, tableLayout } from './region/plan.js';
+import { processRegion, tableLayout } from './region/plan.js';
 import { SharedRegion } from './region/region.js';
 import { RouteTable } from './router/table.js';
 import { type Engine, type EngineOptions, ListenError } from './server/engine.js';
@@ -181,7 +180,7 @@ export class Server {
     const { config, routesDir } = loaded;
     const logs = opts.logs ?? createLogs(config.log);
     const pool = opts.jobs === undefined ? await JobPool.start(config, routesDir, logs) : undefined;
-    const shared = opts.shared ?? sharedRegion(loaded);
+    const shared = opts.shared ?? processRegion(loaded.config, loaded.file);
     const services: ProcessServices = {
       logs,
       jobs: opts.jobs ?? pool,
@@ -396,19 +395,5 @@ export class Server {
     await Promise.allSettled([this.pipeline.routes.close(), this.pool?.close()]);
     for (const e of this.engines) e.close?.(); // idle keep-alive connections (an acceptor thread must end with none)
     this.logs.flush();
-  }
-}
-
-/** The `shared:` region; one too large to allocate is a configuration problem naming its size. */
-function sharedRegion(loaded: LoadedConfig): SharedRegion {
-  const layout = processLayout(loaded.config);
-  try {
-    return SharedRegion.create(layout);
-  } catch (err) {
-    if (!(err instanceof RangeError) || !/allocation failed/i.test(err.message)) throw err;
-    const mib = (place(layout).bytes / 2 ** 20).toFixed(1);
-    throw new ConfigError(loaded.file, [
-      `shared: the tables need ${mib} MiB of shared memory, which could not be allocated (${err.message}): lower a table's size, key or value`,
-    ]);
   }
 }

@@ -9,8 +9,10 @@
  *
  * Names are stable functions of the config (`route:3:queue:0`), so every thread finds the same word.
  */
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { emptyLayout, type RegionLayout } from './layout.js';
+import { emptyLayout, place, type RegionLayout } from './layout.js';
+import { SharedRegion } from './region.js';
 
 export function processLayout(config: Config): RegionLayout {
   const s = config.shared;
@@ -58,4 +60,18 @@ export function tableLayout(config: Config, threads = 1): RegionLayout {
     });
   }
   return l;
+}
+
+/** The process region; one too large to allocate is a configuration problem naming its size. */
+export function processRegion(config: Config, file: string): SharedRegion {
+  const layout = processLayout(config);
+  try {
+    return SharedRegion.create(layout);
+  } catch (err) {
+    if (!(err instanceof RangeError) || !/allocation failed/i.test(err.message)) throw err;
+    const mib = (place(layout).bytes / 2 ** 20).toFixed(1);
+    throw new ConfigError(file, [
+      `shared: the tables need ${mib} MiB of shared memory, which could not be allocated (${err.message}): lower a table's size, key or value`,
+    ]);
+  }
 }
