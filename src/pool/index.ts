@@ -33,6 +33,7 @@ import type { Config } from '../config/schema.js';
 import { asSwitchyardError, type SwitchyardError, syError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { Logs } from '../observe/log.js';
+import { onCancel } from '../runtime/on-cancel.js';
 import type { JobRunner } from '../services.js';
 import { discoverJobs, type JobEntry } from './registry.js';
 import { JobCounters, type JobTiming, type PoolStats, recordOnExchange } from './stats.js';
@@ -72,10 +73,8 @@ function isAbort(err: unknown): boolean {
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return p;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    const off = onCancel(signal, reject);
+    p.then(resolve, reject).finally(off);
   });
 }
 

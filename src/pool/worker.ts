@@ -55,13 +55,17 @@ await Promise.all(Object.keys(urls).map((job) => load(job).catch(() => {})));
 
 let move: ((v: object) => unknown) | undefined;
 
-/** What structured clone rejects: a message naming it, for the job's error. */
-function cloneProblem(v: unknown): string | undefined {
+/**
+ * `v` as structured clone copies it (the buffers in `transfer` moved, not copied), or an Error
+ * saying `what` cannot be sent back, with the clone's reason.
+ */
+function cloned(v: unknown, what: string, transfer: ArrayBuffer[] = []): { v: unknown } | Error {
   try {
-    structuredClone(v);
-    return undefined;
+    return { v: structuredClone(v, { transfer }) };
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return new Error(
+      `${what} cannot be sent back to the main thread (${err instanceof Error ? err.message : String(err)})`,
+    );
   }
 }
 
@@ -73,10 +77,8 @@ function cloneProblem(v: unknown): string | undefined {
 function postableError(err: unknown): unknown {
   if (err === null || err === undefined) return new Error(`the job threw ${String(err)}`);
   if (err instanceof Error) return err;
-  const problem = cloneProblem(err);
-  return problem === undefined
-    ? err
-    : new Error(`the job threw a value that cannot be sent back (${problem})`);
+  const c = cloned(err, 'the job threw a value that');
+  return c instanceof Error ? c : err;
 }
 
 export default async function dispatch(task: JobTask): Promise<unknown> {
@@ -98,12 +100,9 @@ export default async function dispatch(task: JobTask): Promise<unknown> {
     typeof value === 'function' ||
     typeof value === 'symbol'
   ) {
-    try {
-      value = structuredClone(value, { transfer: transferables(value) });
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new Error(`the job's result cannot be sent back to the main thread (${why})`);
-    }
+    const c = cloned(value, "the job's result", transferables(value));
+    if (c instanceof Error) throw c;
+    value = c.v;
   }
   const result: JobResult = { value, runMs };
   const list = transferables(value);
